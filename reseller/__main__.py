@@ -1,0 +1,5 @@
+import sys
+
+from reseller.cli import main
+
+sys.exit(main())

@@ -1,0 +1,11 @@
+"""Typed keys for what the application holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from reseller import db
+from reseller.config import Config
+
+CONFIG = web.AppKey("config", Config)
+POOL = web.AppKey("pool", db.Pool)

@@ -1,0 +1,261 @@
+"""The YAML config file → validated, typed, immutable config.
+
+Every problem is reported with its key path (`providers[1].url: not a URL`), all at once.
+Secrets are never read from the file: it names environment variables (`key_env`, `dsn_env`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reseller import errors
+from reseller.config_reader import Section, boolean, currency, decimal, env_name, integer, text, url
+from reseller.service_types import SERVICE_TYPES
+
+DEFAULT_PATH = Path("config.yaml")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    dsn_env: str = "RESELLER_DSN"
+    data_dir: Path | None = None
+    pool_min: int = 2
+    pool_max: int = 10
+
+    def dsn(self) -> str | None:
+        """The server's DSN from the environment; None means: run the embedded server."""
+        return os.environ.get(self.dsn_env) or None
+
+    def embedded_dir(self) -> Path:
+        """Where the embedded server keeps its data: $RESELLER_DATA_DIR, the file, the default."""
+        if env := os.environ.get("RESELLER_DATA_DIR"):
+            return Path(env).expanduser().absolute()
+        if self.data_dir is not None:
+            return self.data_dir
+        base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+        return Path(base) / "reseller"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    rate_limit_per_minute: int = 300
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    name: str
+    url: str
+    key_env: str
+    currency: str = "USD"
+    timeout: Decimal = Decimal(30)
+    max_concurrency: int = 10
+    requests_per_minute: int = 600
+
+    def key(self) -> str | None:
+        return os.environ.get(self.key_env) or None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    id: int
+    name: str
+    category: str
+    type: str
+    provider: str
+    upstream_service: str
+    rate: Decimal
+    min: int
+    max: int
+    refill: bool = False
+    cancel: bool = False
+    dripfeed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    providers: tuple[ProviderConfig, ...] = ()
+    services: tuple[ServiceConfig, ...] = ()
+    source: Path | None = None
+
+    def missing_secrets(self) -> list[str]:
+        """Environment variables the file names that are not set."""
+        return [
+            f"providers[{i}].key_env: environment variable {p.key_env} is not set"
+            for i, p in enumerate(self.providers)
+            if p.key() is None
+        ]
+
+
+def resolve_path(explicit: str | None) -> Path | None:
+    """--config FILE, else $RESELLER_CONFIG, else ./config.yaml if present, else None (defaults)."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get("RESELLER_CONFIG"):
+        return Path(env)
+    return DEFAULT_PATH if DEFAULT_PATH.exists() else None
+
+
+def load(path: Path | None) -> Config:
+    """Read and validate a config file; None gives the defaults. Raises ConfigError."""
+    if path is None:
+        return Config()
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise errors.ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse(raw, source=path)
+
+
+def parse(raw: str, *, source: Path | None = None) -> Config:
+    name = source or "<config>"
+    try:
+        data = yaml.load(raw, Loader=_DecimalLoader)
+    except yaml.YAMLError as exc:
+        raise errors.ConfigError(f"{name}: not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    problems: list[str] = []
+    root = Section(data, "", problems)
+    config = _read(root, source)
+    if problems:
+        raise errors.ConfigError(f"{name}: invalid config:\n  " + "\n  ".join(problems))
+    return config
+
+
+def _read(root: Section, source: Path | None) -> Config:
+    server = root.section("server")
+    database = root.section("database")
+    api = root.section("api")
+    database.forbid("dsn", "put the DSN in an environment variable and name it in database.dsn_env")
+    providers = tuple(_provider(p) for p in root.items("providers"))
+    names = [p.name for p in providers]
+    services = tuple(_service(s, names) for s in root.items("services"))
+    config = Config(
+        server=ServerConfig(
+            host=server.get("host", text, "127.0.0.1"),
+            port=server.get("port", integer(1, 65535), 8080),
+        ),
+        database=DatabaseConfig(
+            dsn_env=database.get("dsn_env", env_name, "RESELLER_DSN"),
+            data_dir=database.get("data_dir", _folder, None),
+            pool_min=database.get("pool_min", integer(1, 1000), 2),
+            pool_max=database.get("pool_max", integer(1, 1000), 10),
+        ),
+        api=ApiConfig(
+            rate_limit_per_minute=api.get("rate_limit_per_minute", integer(1, 10**9), 300),
+            currency=api.get("currency", currency, "USD"),
+        ),
+        providers=providers,
+        services=services,
+        source=source,
+    )
+    for section in (server, database, api):
+        section.finish()
+    pool = config.database
+    if pool.pool_min is not None and pool.pool_max is not None and pool.pool_min > pool.pool_max:
+        root.problem("database.pool_min", "greater than database.pool_max")
+    root.unique("providers", names, "name")
+    root.unique("services", [s.id for s in services], "id")
+    root.finish()
+    return config
+
+
+def _provider(s: Section) -> ProviderConfig:
+    s.forbid("key", "put the key in an environment variable and name it in key_env")
+    provider = ProviderConfig(
+        name=s.get("name", _name),
+        url=s.get("url", url),
+        key_env=s.get("key_env", env_name),
+        currency=s.get("currency", currency, "USD"),
+        timeout=s.get("timeout", decimal(Decimal("0.1"), Decimal(600)), Decimal(30)),
+        max_concurrency=s.get("max_concurrency", integer(1, 1000), 10),
+        requests_per_minute=s.get("requests_per_minute", integer(1, 10**6), 600),
+    )
+    s.finish()
+    return provider
+
+
+def _service(s: Section, providers: list[str]) -> ServiceConfig:
+    def known_provider(value: Any) -> str:
+        name = text(value)
+        if name not in providers:
+            raise ValueError(f"unknown provider {name!r} (not in providers)")
+        return name
+
+    def service_type(value: Any) -> str:
+        name = text(value)
+        if name not in SERVICE_TYPES:
+            raise ValueError(f"unknown type {name!r}; one of: {', '.join(SERVICE_TYPES)}")
+        return name
+
+    service = ServiceConfig(
+        id=s.get("id", integer(1, 2**31 - 1)),
+        name=s.get("name", text),
+        category=s.get("category", text),
+        type=s.get("type", service_type, "Default"),
+        provider=s.get("provider", known_provider),
+        upstream_service=s.get("upstream_service", _upstream_id),
+        rate=s.get("rate", decimal(Decimal(0), Decimal("1e9"))),
+        min=s.get("min", integer(1, 2**31 - 1)),
+        max=s.get("max", integer(1, 2**31 - 1)),
+        refill=s.get("refill", boolean, False),
+        cancel=s.get("cancel", boolean, False),
+        dripfeed=s.get("dripfeed", boolean, False),
+    )
+    if service.min is not None and service.max is not None and service.min > service.max:
+        s.problem("max", f"less than min ({service.min})")
+    s.finish()
+    return service
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _name(value: Any) -> str:
+    name = text(value)
+    if not _NAME.match(name):
+        raise ValueError("use 1-64 letters, digits, '_', '.' or '-'")
+    return name
+
+
+def _upstream_id(value: Any) -> str:
+    # Upstream IDs are numbers in practice but strings on some panels; keep them as text.
+    if isinstance(value, bool):
+        raise ValueError("not a service ID")
+    return text(str(value) if isinstance(value, int | Decimal) else value)
+
+
+def _folder(value: Any) -> Path:
+    return Path(text(value)).expanduser().absolute()
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """YAML floats become Decimal, exactly as written: no binary rounding of prices."""
+
+
+def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
+    written = str(loader.construct_scalar(node)).replace("_", "")
+    try:
+        return Decimal(written)
+    except ArithmeticError:
+        return Decimal("NaN")  # .inf / .nan: refused by the decimal() check with a clear message
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)

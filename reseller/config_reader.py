@@ -1,0 +1,143 @@
+"""Reading a nested YAML mapping while tracking key paths, collecting every problem.
+
+A value parser takes the raw YAML value and returns the typed one, or raises ValueError whose
+message says what is wrong; the Section prefixes it with the key path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Hashable
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+T = TypeVar("T")
+_REQUIRED: Any = object()
+
+
+class Section:
+    def __init__(self, data: Any, path: str, problems: list[str]) -> None:
+        if not isinstance(data, dict):
+            problems.append(f"{path or '<top level>'}: must be a mapping")
+            data = {}
+        self._data: dict[Any, Any] = data
+        self._path = path
+        self._problems = problems
+        self._seen: set[str] = set()
+
+    def at(self, key: str) -> str:
+        return f"{self._path}.{key}" if self._path else key
+
+    def problem(self, key: str, message: str) -> None:
+        self._problems.append(f"{self.at(key)}: {message}")
+
+    def get(self, key: str, parse: Callable[[Any], T], default: Any = _REQUIRED) -> T:
+        """The parsed value; the default when absent or null; None (and a problem) when bad."""
+        self._seen.add(key)
+        value = self._data.get(key)
+        if value is None:
+            if default is _REQUIRED:
+                self.problem(key, "required")
+            return default if default is not _REQUIRED else None  # type: ignore[return-value]
+        try:
+            return parse(value)
+        except ValueError as exc:
+            self.problem(key, str(exc))
+            return None  # type: ignore[return-value]
+
+    def section(self, key: str) -> Section:
+        self._seen.add(key)
+        return Section(self._data.get(key) or {}, self.at(key), self._problems)
+
+    def items(self, key: str) -> list[Section]:
+        """A list of mappings, each a Section with path `key[i]`."""
+        self._seen.add(key)
+        value = self._data.get(key) or []
+        if not isinstance(value, list):
+            self.problem(key, "must be a list")
+            return []
+        return [
+            Section(item, f"{self.at(key)}[{i}]", self._problems) for i, item in enumerate(value)
+        ]
+
+    def forbid(self, key: str, advice: str) -> None:
+        """A key that must never be in the file (a secret)."""
+        self._seen.add(key)
+        if key in self._data:
+            self.problem(key, f"secrets do not belong in the file; {advice}")
+
+    def unique(self, key: str, values: list[Hashable], what: str) -> None:
+        for value, count in Counter(v for v in values if v is not None).items():
+            if count > 1:
+                self.problem(key, f"duplicate {what} {value!r}")
+
+    def finish(self) -> None:
+        """Report keys nobody asked for: a typo must not silently fall back to a default."""
+        for key in self._data:
+            if key not in self._seen:
+                self.problem(str(key), "unknown key")
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value.strip()
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def integer(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be a whole number")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def decimal(low: Decimal, high: Decimal) -> Callable[[Any], Decimal]:
+    def parse(value: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+            raise ValueError("must be a number")
+        try:
+            number = Decimal(str(value).strip())
+        except ArithmeticError:
+            raise ValueError("must be a number") from None
+        if not number.is_finite() or not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return number
+
+    return parse
+
+
+def url(value: Any) -> str:
+    address = text(value)
+    parts = urlsplit(address)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not a URL (expected http:// or https://)")
+    return address
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def env_name(value: Any) -> str:
+    name = text(value)
+    if not _ENV_NAME.match(name):
+        raise ValueError("not an environment variable name")
+    return name
+
+
+def currency(value: Any) -> str:
+    code = text(value)
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError("must be a 3-letter currency code such as USD")
+    return code

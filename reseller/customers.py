@@ -1,0 +1,81 @@
+"""Customers and their balances: the operator's side (create, suspend, rotate, top up)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from reseller import api_keys, db, errors
+from reseller.db import Q
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: int
+    name: str
+    balance: Decimal
+    currency: str
+    suspended: bool
+    rate_limit_per_minute: int | None
+    created_at: datetime
+
+
+async def create(
+    pool: db.Pool, name: str, *, balance: Decimal = Decimal(0), currency: str = "USD"
+) -> tuple[Customer, str]:
+    """A new customer and its API key (returned once, stored only as a hash)."""
+    key = api_keys.new_key()
+    async with pool.acquire() as conn, conn.transaction():
+        with db.translate_errors():
+            row = await conn.fetchrow(Q.insert_customer, name, api_keys.key_hash(key), currency)
+            if balance:
+                row = {**row, "balance": await _credit(conn, name, balance, "topup", "opening")}
+    return Customer(**row), key
+
+
+async def list_all(pool: db.Pool) -> list[Customer]:
+    return [Customer(**r) for r in await pool.fetch(Q.list_customers)]
+
+
+async def get(pool: db.Pool, name: str) -> Customer:
+    row = await pool.fetchrow(Q.customer_by_name, name)
+    if row is None:
+        raise errors.NotFound(f"no customer named {name!r}")
+    return Customer(**row)
+
+
+async def set_suspended(pool: db.Pool, name: str, *, suspended: bool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(Q.set_suspended, name, suspended) is None:
+            raise errors.NotFound(f"no customer named {name!r}")
+        await conn.execute(Q.insert_audit, "suspend" if suspended else "resume", name, {})
+
+
+async def rotate_key(pool: db.Pool, name: str) -> str:
+    """Replace the key; the old one stops working at once."""
+    key = api_keys.new_key()
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(Q.set_api_key_hash, name, api_keys.key_hash(key)) is None:
+            raise errors.NotFound(f"no customer named {name!r}")
+        await conn.execute(Q.insert_audit, "rotate-key", name, {})
+    return key
+
+
+async def add_balance(pool: db.Pool, name: str, amount: Decimal, *, reason: str) -> Decimal:
+    """Top up (amount > 0) or adjust (amount < 0, never below zero); returns the new balance."""
+    if not amount:
+        raise ValueError("amount must not be zero")
+    kind = "topup" if amount > 0 else "adjustment"
+    async with pool.acquire() as conn:
+        return await _credit(conn, name, amount, kind, reason)
+
+
+async def _credit(
+    conn: db.Connection, name: str, amount: Decimal, kind: str, reason: str
+) -> Decimal:
+    with db.translate_errors():
+        balance = await conn.fetchval(Q.credit_customer, name, amount, kind, reason)
+    if balance is None:
+        raise errors.NotFound(f"no customer named {name!r}")
+    return balance

@@ -1,0 +1,123 @@
+"""The data layer: the only module that talks to asyncpg.
+
+SQL lives in `sql/queries/*.sql` as named blocks (`-- name: debit_customer`) and is called by
+name (`Q.debit_customer`). Driver errors are turned into domain errors here, nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+from reseller import errors
+
+Pool = asyncpg.Pool
+Connection = asyncpg.Connection
+Record = asyncpg.Record
+
+
+def sql_dir() -> Path:
+    """`sql/` ships in the wheel as `reseller/sql`; a source checkout has it beside the package."""
+    packaged = Path(__file__).parent / "sql"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "sql"
+
+
+class Queries:
+    """Named SQL blocks, loaded once: `Q.name` is the text of the block `-- name: name`."""
+
+    _HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+    def __init__(self, folder: Path) -> None:
+        self._blocks: dict[str, str] = {}
+        for path in sorted(folder.glob("*.sql")):
+            parts = self._HEADER.split(path.read_text(encoding="utf-8"))
+            for name, body in zip(parts[1::2], parts[2::2], strict=True):
+                if name in self._blocks:
+                    raise RuntimeError(f"{path.name}: query {name} defined twice")
+                self._blocks[name] = body.strip()
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._blocks[name]
+        except KeyError:
+            raise AttributeError(f"no SQL query named {name!r}") from None
+
+
+Q = Queries(sql_dir() / "queries")
+
+
+async def _init_connection(conn: Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda value: orjson.dumps(value).decode(),
+        decoder=orjson.loads,
+        schema="pg_catalog",
+    )
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
+    with translate_errors():
+        return await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        )
+
+
+async def connect(dsn: str) -> Connection:
+    with translate_errors():
+        conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+@asynccontextmanager
+async def connection(dsn: str) -> AsyncIterator[Connection]:
+    conn = await connect(dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+# Which constraint means which domain error.
+_CONSTRAINT_ERRORS: dict[str, type[errors.ResellerError]] = {
+    "customers_balance_check": errors.InsufficientBalance,
+    "customers_name_key": errors.DuplicateName,
+}
+
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+)
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn driver errors the domain knows into ResellerErrors; others pass unchanged."""
+    try:
+        yield
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        error = _CONSTRAINT_ERRORS.get(getattr(exc, "constraint_name", None) or "")
+        if error is None:
+            raise
+        raise error() from exc
+    except _UNAVAILABLE as exc:
+        raise errors.DatabaseUnavailable(f"Database unavailable: {exc}") from exc
+
+
+def as_dict(record: Record | None) -> dict[str, Any] | None:
+    return dict(record) if record is not None else None
+
+
+async def ping(pool: Pool) -> None:
+    await pool.fetchval(Q.ping)

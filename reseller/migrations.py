@@ -1,0 +1,42 @@
+"""Numbered SQL files in `sql/` (`001_init.sql`, …), applied in order, each once, recorded.
+
+Safe when several processes start at once: a session advisory lock serialises them, and each
+file runs in its own transaction together with its record.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from reseller import db
+from reseller.db import Q
+
+# An arbitrary, fixed advisory-lock key ("reseller" in ASCII, truncated to fit a bigint).
+_LOCK_KEY = 0x7265_7365_6C6C_6572 & 0x7FFF_FFFF_FFFF_FFFF
+_MIGRATION_FILE = re.compile(r"^\d{3}_\w+\.sql$")
+
+
+def migration_files(folder: Path | None = None) -> list[Path]:
+    folder = folder or db.sql_dir()
+    return sorted(p for p in folder.iterdir() if _MIGRATION_FILE.match(p.name))
+
+
+async def migrate(conn: db.Connection, folder: Path | None = None) -> list[str]:
+    """Apply what is not applied yet; returns the names applied by this call."""
+    applied_now: list[str] = []
+    with db.translate_errors():
+        await conn.execute(Q.lock_migrations, _LOCK_KEY)
+        try:
+            await conn.execute(Q.create_migrations_table)
+            done = {r["name"] for r in await conn.fetch(Q.applied_migrations)}
+            for path in migration_files(folder):
+                if path.name in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text(encoding="utf-8"))
+                    await conn.execute(Q.record_migration, path.name)
+                applied_now.append(path.name)
+        finally:
+            await conn.execute(Q.unlock_migrations, _LOCK_KEY)
+    return applied_now

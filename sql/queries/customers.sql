@@ -1,0 +1,42 @@
+-- name: insert_customer
+-- $1: name, $2: api_key_hash, $3: currency
+INSERT INTO customers (name, api_key_hash, currency)
+VALUES ($1, $2, $3)
+RETURNING id, name, balance, currency, suspended, rate_limit_per_minute, created_at;
+
+-- name: list_customers
+SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at
+FROM customers
+ORDER BY id;
+
+-- name: customer_by_name
+-- $1: name
+SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at
+FROM customers
+WHERE name = $1;
+
+-- name: credit_customer
+-- Moves a balance and writes its ledger entry in one statement; a result below zero violates
+-- customers_balance_check. No row: no such customer.
+-- $1: customer name, $2: amount (signed), $3: ledger kind, $4: reason
+WITH moved AS (
+    UPDATE customers SET balance = balance + $2
+    WHERE name = $1
+    RETURNING id, balance
+), entry AS (
+    INSERT INTO ledger (customer_id, amount, kind, reason)
+    SELECT id, $2, $3, $4 FROM moved
+)
+SELECT balance FROM moved;
+
+-- name: set_suspended
+-- $1: name, $2: suspended
+UPDATE customers SET suspended = $2 WHERE name = $1 RETURNING id;
+
+-- name: set_api_key_hash
+-- $1: name, $2: api_key_hash
+UPDATE customers SET api_key_hash = $2 WHERE name = $1 RETURNING id;
+
+-- name: insert_audit
+-- $1: action, $2: subject, $3: detail (jsonb)
+INSERT INTO audit_log (action, subject, detail) VALUES ($1, $2, $3);
