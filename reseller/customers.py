@@ -79,3 +79,10 @@ async def _credit(
     if balance is None:
         raise errors.NotFound(f"no customer named {name!r}")
     return balance
+
+
+async def by_key(pool: db.Pool, key: str) -> Customer | None:
+    """The customer an API key belongs to. The key is hashed first and looked up by hash, so the
+    lookup costs the same whether or not the key exists."""
+    row = await pool.fetchrow(Q.customer_by_key_hash, api_keys.key_hash(key))
+    return Customer(**row) if row is not None else None

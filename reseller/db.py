@@ -121,3 +121,8 @@ def as_dict(record: Record | None) -> dict[str, Any] | None:
 
 async def ping(pool: Pool) -> None:
     await pool.fetchval(Q.ping)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether an error means the database cannot be reached right now (not a bug)."""
+    return isinstance(exc, errors.DatabaseUnavailable | _UNAVAILABLE | TimeoutError)

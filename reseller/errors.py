@@ -26,9 +26,68 @@ class NotFound(ResellerError):
     """Not found"""
 
 
-class InsufficientBalance(ResellerError):
+class DuplicateName(ResellerError):
+    """Name already taken"""
+
+
+class ApiError(ResellerError):
+    """Incorrect request"""
+
+
+# The exact client-facing strings of DESIGN.md §1: downstream panels match on them.
+
+
+class InvalidApiKey(ApiError):
+    """Invalid API key"""
+
+
+class IncorrectRequest(ApiError):
+    """Incorrect request"""
+
+
+class InvalidAction(ApiError):
+    """Invalid action"""
+
+
+class InvalidServiceId(ApiError):
+    """Invalid service ID"""
+
+
+class InvalidQuantity(ApiError):
+    """Invalid quantity"""
+
+
+class InsufficientBalance(ApiError):
     """Insufficient balance"""
 
 
-class DuplicateName(ResellerError):
-    """Name already taken"""
+class InvalidLink(ApiError):
+    """Invalid link"""
+
+
+class IncorrectOrderId(ApiError):
+    """Incorrect order ID"""
+
+
+class RefillNotFound(ApiError):
+    """Refill not found"""
+
+
+class RefillNotAvailable(ApiError):
+    """Refill is not available for this order"""
+
+
+class CancelNotAvailable(ApiError):
+    """Cancel is not available for this order"""
+
+
+class TooManyRequests(ApiError):
+    """Too many requests"""
+
+
+class AccountSuspended(ApiError):
+    """Account suspended"""
+
+
+class ServiceUnavailable(ApiError):
+    """Service temporarily unavailable, try again shortly"""

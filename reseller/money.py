@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 
 # Five decimals, as stored (NUMERIC(20, 5)) and as the API answers.
 STEP = Decimal("0.00001")
@@ -41,3 +41,10 @@ def format_amount(amount: Decimal) -> str:
     whole, _, frac = text.partition(".")
     frac = frac.rstrip("0").ljust(2, "0")
     return f"{whole}.{frac}"
+
+
+def charge_for(rate: Decimal, units: int, *, per_package: bool = False) -> Decimal:
+    """What an order costs: rate per 1000 units (or per package), rounded up to the stored step
+    so a sale never comes out below its price."""
+    amount = rate if per_package else rate * units / 1000
+    return amount.quantize(STEP, rounding=ROUND_UP)

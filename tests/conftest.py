@@ -91,3 +91,96 @@ def cli_env(
     monkeypatch.delenv("RESELLER_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
     return {**os.environ, "RESELLER_DSN": dsn}
+
+
+# --- the API over real HTTP ---
+
+CATALOG_YAML = """
+providers:
+  - {name: sim, url: "http://127.0.0.1:9/api/v2", key_env: SIM_KEY}
+services:
+  - {id: 1, name: Followers, category: Instagram, type: Default, provider: sim,
+     upstream_service: 101, rate: "0.90", min: 50, max: 10000, refill: true, cancel: true,
+     dripfeed: true}
+  - {id: 2, name: Likes no refill, category: Instagram, type: Default, provider: sim,
+     upstream_service: 102, rate: "1.23456", min: 10, max: 1000}
+  - {id: 3, name: Package, category: Packages, type: Package, provider: sim,
+     upstream_service: 103, rate: "5.5", min: 1, max: 1}
+  - {id: 4, name: SEO, category: Web, type: SEO, provider: sim, upstream_service: 104,
+     rate: "2", min: 100, max: 5000}
+  - {id: 5, name: Comments, category: Instagram, type: Custom Comments, provider: sim,
+     upstream_service: 105, rate: "10", min: 1, max: 100}
+  - {id: 6, name: Comments Package, category: Instagram, type: Custom Comments Package,
+     provider: sim, upstream_service: 106, rate: "3", min: 1, max: 1}
+  - {id: 7, name: Mentions, category: Instagram, type: Mentions, provider: sim,
+     upstream_service: 107, rate: "4", min: 10, max: 1000}
+  - {id: 8, name: Mentions Hashtags, category: Instagram, type: Mentions with Hashtags,
+     provider: sim, upstream_service: 108, rate: "4", min: 10, max: 1000}
+  - {id: 9, name: Mentions List, category: Instagram, type: Mentions Custom List, provider: sim,
+     upstream_service: 109, rate: "4", min: 1, max: 1000}
+  - {id: 10, name: Mentions Hashtag, category: Instagram, type: Mentions Hashtag, provider: sim,
+     upstream_service: 110, rate: "4", min: 10, max: 1000}
+  - {id: 11, name: Mentions Followers, category: Instagram, type: Mentions User Followers,
+     provider: sim, upstream_service: 111, rate: "4", min: 10, max: 1000}
+  - {id: 12, name: Mentions Likers, category: Instagram, type: Mentions Media Likers,
+     provider: sim, upstream_service: 112, rate: "4", min: 10, max: 1000}
+  - {id: 13, name: Comment Likes, category: Instagram, type: Comment Likes, provider: sim,
+     upstream_service: 113, rate: "4", min: 10, max: 1000}
+  - {id: 14, name: Comment Replies, category: Instagram, type: Comment Replies, provider: sim,
+     upstream_service: 114, rate: "4", min: 1, max: 1000}
+  - {id: 15, name: Poll, category: Telegram, type: Poll, provider: sim, upstream_service: 115,
+     rate: "1", min: 10, max: 1000}
+  - {id: 16, name: Invites, category: Telegram, type: Invites from Groups, provider: sim,
+     upstream_service: 116, rate: "1", min: 10, max: 1000}
+  - {id: 17, name: Subscriptions, category: Instagram, type: Subscriptions, provider: sim,
+     upstream_service: 117, rate: "1", min: 10, max: 1000}
+  - {id: 18, name: Web Traffic, category: Web, type: Web Traffic, provider: sim,
+     upstream_service: 118, rate: "0.5", min: 100, max: 100000, dripfeed: true}
+"""
+
+
+class ApiClient:
+    """Calls /api/v2 over HTTP the three ways real clients do."""
+
+    def __init__(self, session, url: str) -> None:
+        self.session = session
+        self.url = url
+
+    async def raw(self, encoding: str = "form", path: str = "/api/v2", **fields):
+        url = self.url + path
+        if encoding == "form":
+            request = self.session.post(
+                url, data={k: str(v) for k, v in fields.items()}, allow_redirects=False
+            )
+        elif encoding == "query":
+            request = self.session.get(
+                url, params={k: str(v) for k, v in fields.items()}, allow_redirects=False
+            )
+        else:
+            request = self.session.post(url, json=fields, allow_redirects=False)
+        async with request as response:
+            return response.status, response.headers.get("Content-Type", ""), await response.read()
+
+    async def call(self, encoding: str = "form", **fields):
+        import orjson
+
+        status, content_type, body = await self.raw(encoding, **fields)
+        assert status == 200, body
+        assert content_type.startswith("application/json")
+        return orjson.loads(body)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def api(pool: db.Pool) -> AsyncIterator[ApiClient]:
+    """The real app on a loopback port, with a catalog of every service type."""
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+
+    from reseller import config
+    from reseller.api.app import create_app
+
+    server = TestServer(create_app(config.parse(CATALOG_YAML), pool=pool), host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession() as session:
+        yield ApiClient(session, str(server.make_url("")).rstrip("/"))
+    await server.close()

@@ -5,7 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from reseller import db
+from reseller.api.ratelimit import RateLimiter
+from reseller.catalog import LiveCatalog
 from reseller.config import Config
 
 CONFIG = web.AppKey("config", Config)
 POOL = web.AppKey("pool", db.Pool)
+CATALOG = web.AppKey("catalog", LiveCatalog)
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

@@ -1,0 +1,66 @@
+"""One middleware gives every answer one JSON shape and logs one line per request.
+
+Clients ignore HTTP statuses (or turn non-2xx into opaque network errors), so API errors are
+HTTP 200 `{"error": …}`; only the rate limit answers 429. Nothing a client sends yields a 500.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+import structlog
+from aiohttp import web
+
+from reseller import db, errors
+
+log = structlog.get_logger()
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(error: errors.ApiError) -> web.Response:
+    status = 429 if isinstance(error, errors.TooManyRequests) else 200
+    return web.Response(
+        body=orjson.dumps({"error": error.message}), status=status, content_type="application/json"
+    )
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=secrets.token_hex(6))
+    try:
+        response = await handler(request)
+        outcome = "ok"
+    except errors.ApiError as exc:
+        response, outcome = error_response(exc), exc.message
+    except web.HTTPException as exc:
+        response, outcome = _http_error(request, exc), exc.reason
+    except Exception as exc:
+        if db.is_unavailable(exc):
+            log.warning("database_unavailable", error=str(exc))
+            response = error_response(errors.ServiceUnavailable())
+        else:
+            log.exception("unexpected_error")
+            response = error_response(errors.ApiError("Internal error"))
+        outcome = "error"
+    log.info(
+        "request",
+        path=request.path,
+        status=response.status,
+        outcome=outcome,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    return response
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """Routing and body-size errors: JSON too; on the API path, HTTP 200 like every API error."""
+    if request.path.startswith("/api/v2") and exc.status in (405, 413):
+        return error_response(errors.IncorrectRequest())
+    return web.Response(
+        body=orjson.dumps({"error": exc.reason}), status=exc.status, content_type="application/json"
+    )

@@ -1,0 +1,155 @@
+"""OpenAPI 3.1 description of `/api/v2`, served at `/api/v2/openapi.json`.
+
+One operation with three encodings (form, query, JSON). The property-based tests draw their
+requests from this description, so it lists every field a client may send.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+ACTIONS = ("services", "add", "status", "balance", "refill", "refill_status", "cancel")
+
+_S = {"type": "string"}
+_ID = {"type": "string", "pattern": "^[0-9]+$"}
+_IDS = {"type": "string", "description": "comma-separated IDs, at most 100"}
+_MONEY = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2,5}$"}
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": _S}}
+
+FIELDS: dict[str, dict[str, Any]] = {
+    "key": {**_S, "description": "API key"},
+    "action": {"type": "string", "enum": list(ACTIONS)},
+    "service": _ID,
+    "link": _S,
+    "quantity": _ID,
+    "runs": _ID,
+    "interval": _ID,
+    "order": _ID,
+    "orders": _IDS,
+    "refill": _ID,
+    "refills": _IDS,
+    "comments": {**_S, "description": "one per line"},
+    "usernames": {**_S, "description": "one per line"},
+    "hashtags": {**_S, "description": "one per line"},
+    "keywords": {**_S, "description": "one per line"},
+    "groups": {**_S, "description": "one per line"},
+    "hashtag": _S,
+    "username": _S,
+    "media": _S,
+    "answer_number": _ID,
+    "min": _ID,
+    "max": _ID,
+    "posts": _ID,
+    "old_posts": _ID,
+    "delay": _ID,
+    "expiry": {**_S, "description": "d/m/Y"},
+    "country": _S,
+    "device": _ID,
+    "type_of_traffic": _ID,
+    "google_keyword": _S,
+    "referring_url": _S,
+}
+
+_STATUS = {
+    "type": "object",
+    "required": ["charge", "start_count", "status", "remains", "currency"],
+    "properties": {
+        "charge": _MONEY,
+        "start_count": _S,
+        "remains": _S,
+        "currency": _S,
+        "status": {
+            "enum": ["Pending", "Processing", "In progress", "Completed", "Partial", "Canceled"]
+        },
+    },
+}
+_SERVICE = {
+    "type": "object",
+    "required": [
+        "service",
+        "name",
+        "type",
+        "category",
+        "rate",
+        "min",
+        "max",
+        "refill",
+        "cancel",
+        "dripfeed",
+    ],
+    "properties": {
+        "service": {"type": "integer"},
+        "name": _S,
+        "type": _S,
+        "category": _S,
+        "rate": _MONEY,
+        "min": _S,
+        "max": _S,
+        "refill": {"type": "boolean"},
+        "cancel": {"type": "boolean"},
+        "dripfeed": {"type": "boolean"},
+    },
+}
+_ANSWERS = [
+    _ERROR,
+    {"type": "array", "items": _SERVICE},
+    {"type": "object", "required": ["order"], "properties": {"order": {"type": "integer"}}},
+    _STATUS,
+    {"type": "object", "additionalProperties": {"oneOf": [_STATUS, _ERROR]}},
+    {
+        "type": "object",
+        "required": ["balance", "currency"],
+        "properties": {"balance": _MONEY, "currency": _S},
+    },
+    {"type": "object", "required": ["refill"], "properties": {"refill": {"type": "integer"}}},
+    {"type": "object", "required": ["status"], "properties": {"status": _S}},
+    {"type": "array", "items": {"type": "object"}},
+]
+
+_BODY = {"type": "object", "required": ["key"], "properties": FIELDS}
+
+
+def spec() -> dict[str, Any]:
+    operation = {
+        "summary": "Standard SMM panel API v2: one endpoint, `action` selects the operation",
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": _BODY},
+                "application/json": {"schema": _BODY},
+            }
+        },
+        "responses": {
+            "200": {
+                "description": 'answer, or {"error": ...}',
+                "content": {"application/json": {"schema": {"anyOf": _ANSWERS}}},
+            },
+            "429": {
+                "description": "rate limit",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+        },
+    }
+    query = [{"name": n, "in": "query", "required": False, "schema": s} for n, s in FIELDS.items()]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "reseller API v2", "version": "2"},
+        "paths": {
+            "/api/v2": {
+                "post": operation,
+                "get": {
+                    **{k: v for k, v in operation.items() if k != "requestBody"},
+                    "parameters": query,
+                },
+            }
+        },
+    }
+
+
+_ENCODED = orjson.dumps(spec())
+
+
+async def handler(request: web.Request) -> web.Response:
+    return web.Response(body=_ENCODED, content_type="application/json")

@@ -1,0 +1,87 @@
+"""An API v2 request's parameters, whichever way the client sent them.
+
+Real clients use a POST form (PHP curl, Python requests), a GET query string, or a POST JSON
+object; some POST with the key in the query string. All become one flat `dict[str, str]`.
+Empty values and the literal `undefined` (sent by JS clients for unset fields) are dropped, so
+"absent" is the only way a field can be missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from reseller import errors
+
+MAX_BODY = 1024 * 1024  # a Custom Comments order is the largest honest request
+MAX_IDS = 100
+_IGNORED_VALUES = frozenset({"", "undefined"})
+
+
+async def read(request: web.Request) -> dict[str, str]:
+    params: dict[str, str] = {}
+    _merge(params, request.query.items())
+    if request.method == "POST" and request.can_read_body:
+        if request.content_type == "application/json":
+            _merge(params, _json_object(await request.read()).items())
+        else:
+            try:
+                form = await request.post()
+            except (UnicodeDecodeError, ValueError):
+                raise errors.IncorrectRequest() from None
+            _merge(params, form.items())
+    return params
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(body) if body.strip() else {}
+    except orjson.JSONDecodeError:
+        raise errors.IncorrectRequest() from None
+    if not isinstance(data, dict):
+        raise errors.IncorrectRequest()
+    return data
+
+
+def _merge(params: dict[str, str], items: Any) -> None:
+    """Later values win, as in PHP's $_REQUEST; every value becomes a string."""
+    for key, value in items:
+        text = _as_text(value)
+        if text is None:
+            continue
+        text = text.strip() if "\n" not in text else text  # keep comment lines intact
+        if text not in _IGNORED_VALUES:
+            params[str(key)] = text
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):  # JSON true/false: a type error for every API field
+        raise errors.IncorrectRequest()
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list) and all(
+        isinstance(v, int | str) and not isinstance(v, bool) for v in value
+    ):
+        return ",".join(str(v) for v in value)  # `orders: [1, 2, 3]` from JSON clients
+    raise errors.IncorrectRequest()  # nested objects, file uploads
+
+
+def id_list(text: str) -> list[str]:
+    """A comma list of IDs as sent (at most MAX_IDS, duplicates dropped, order kept)."""
+    tokens = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    if not tokens or len(tokens) > MAX_IDS:
+        raise errors.IncorrectRequest()
+    return tokens
+
+
+def as_id(token: str) -> int | None:
+    """A positive database ID, or None for anything else."""
+    if token.isascii() and token.isdigit() and len(token) <= 18 and int(token) > 0:
+        return int(token)
+    return None

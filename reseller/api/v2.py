@@ -1,0 +1,198 @@
+"""`/api/v2`: authenticate, rate-limit, dispatch on `action`; handlers stay thin.
+
+Answers follow DESIGN.md §1 to the letter: IDs are JSON numbers, money and counts are strings,
+errors are `{"error": "<exact string>"}` with HTTP 200.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+
+from reseller import customers, errors, money, order_rules, orders
+from reseller.api import params as api_params
+from reseller.api.appkeys import CATALOG, POOL, RATE_LIMITER
+from reseller.catalog import Catalog
+from reseller.db import Pool
+
+Params = dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    pool: Pool
+    customer: customers.Customer
+    catalog: Catalog
+
+
+async def endpoint(request: web.Request) -> web.Response:
+    params = await api_params.read(request)
+    pool = request.app[POOL]
+    key = params.get("key")
+    customer = await customers.by_key(pool, key) if key else None
+    if customer is None:
+        raise errors.InvalidApiKey()
+    structlog.contextvars.bind_contextvars(customer=customer.id)
+    if customer.suspended:
+        raise errors.AccountSuspended()
+    if not request.app[RATE_LIMITER].allow(customer.id, customer.rate_limit_per_minute):
+        raise errors.TooManyRequests()
+    action = params.get("action") or _legacy_action(params)
+    structlog.contextvars.bind_contextvars(action=action)
+    handler = _ACTIONS.get(action)
+    if handler is None:
+        raise errors.InvalidAction()
+    answer = await handler(Call(pool, customer, request.app[CATALOG].current), params)
+    body = answer if isinstance(answer, bytes) else orjson.dumps(answer)
+    return web.Response(body=body, content_type="application/json")
+
+
+def _legacy_action(params: Params) -> str:
+    """Old copies of the PHP client send refill calls without an action."""
+    if "order" in params or "orders" in params:
+        return "refill"
+    if "refill" in params or "refills" in params:
+        return "refill_status"
+    raise errors.IncorrectRequest()
+
+
+async def _services(call: Call, params: Params) -> bytes:
+    return call.catalog.encoded
+
+
+async def _add(call: Call, params: Params) -> dict[str, int]:
+    service_id = api_params.as_id(params.get("service", ""))
+    service = call.catalog.get(service_id) if service_id else None
+    if service is None:
+        raise errors.InvalidServiceId()
+    request = order_rules.validate(service, params)
+    return {"order": await orders.place(call.pool, call.customer.id, service, request)}
+
+
+def _status_body(status: orders.OrderStatus) -> dict[str, str]:
+    return {
+        "charge": money.format_amount(status.charge),
+        "start_count": str(status.start_count),
+        "status": status.status,
+        "remains": str(status.remains),
+        "currency": status.currency,
+    }
+
+
+_INCORRECT_ORDER = {"error": errors.IncorrectOrderId().message}
+
+
+async def _status(call: Call, params: Params) -> dict[str, Any]:
+    if "orders" in params:
+        tokens = api_params.id_list(params["orders"])
+        found = await orders.statuses(call.pool, call.customer.id, _valid_ids(tokens))
+        return {
+            token: _status_body(found[oid])
+            if (oid := api_params.as_id(token)) in found
+            else _INCORRECT_ORDER
+            for token in tokens
+        }
+    order_id = _single_id(params, "order")
+    found = await orders.statuses(call.pool, call.customer.id, [order_id])
+    if order_id not in found:
+        raise errors.IncorrectOrderId()
+    return _status_body(found[order_id])
+
+
+async def _balance(call: Call, params: Params) -> dict[str, str]:
+    balance, currency = await orders.balance(call.pool, call.customer.id)
+    return {"balance": money.format_amount(balance), "currency": currency}
+
+
+async def _refill(call: Call, params: Params) -> Any:
+    if "orders" in params:
+        return [
+            {"order": _echo(token), "refill": await _per_order(call, token, orders.request_refill)}
+            for token in api_params.id_list(params["orders"])
+        ]
+    return {
+        "refill": await orders.request_refill(
+            call.pool, call.customer.id, _single_id(params, "order")
+        )
+    }
+
+
+async def _refill_status(call: Call, params: Params) -> Any:
+    if "refills" in params:
+        tokens = api_params.id_list(params["refills"])
+        found = await orders.refill_statuses(call.pool, call.customer.id, _valid_ids(tokens))
+        not_found = {"error": errors.RefillNotFound().message}
+        return [
+            {"refill": _echo(t), "status": found.get(api_params.as_id(t) or 0, not_found)}
+            for t in tokens
+        ]
+    refill_id = _single_id(params, "refill", errors.RefillNotFound)
+    found = await orders.refill_statuses(call.pool, call.customer.id, [refill_id])
+    if refill_id not in found:
+        raise errors.RefillNotFound()
+    return {"status": found[refill_id]}
+
+
+async def _cancel(call: Call, params: Params) -> list[dict[str, Any]]:
+    if "orders" in params:
+        tokens = api_params.id_list(params["orders"])
+    elif "order" in params:
+        tokens = [params["order"]]
+    else:
+        raise errors.IncorrectRequest()
+
+    async def cancel(pool: Pool, customer_id: int, order_id: int) -> int:
+        await orders.request_cancel(pool, customer_id, order_id)
+        return 1
+
+    return [{"order": _echo(t), "cancel": await _per_order(call, t, cancel)} for t in tokens]
+
+
+async def _per_order(
+    call: Call, token: str, action: Callable[[Pool, int, int], Awaitable[int]]
+) -> int | dict[str, str]:
+    """One item of a bulk call: its result, or its own error."""
+    order_id = api_params.as_id(token)
+    if order_id is None:
+        return _INCORRECT_ORDER
+    try:
+        return await action(call.pool, call.customer.id, order_id)
+    except errors.ApiError as exc:
+        return {"error": exc.message}
+
+
+def _single_id(
+    params: Params, name: str, error: type[errors.ApiError] = errors.IncorrectOrderId
+) -> int:
+    if name not in params:
+        raise errors.IncorrectRequest()
+    value = api_params.as_id(params[name])
+    if value is None:
+        raise error()
+    return value
+
+
+def _valid_ids(tokens: list[str]) -> list[int]:
+    return [i for t in tokens if (i := api_params.as_id(t)) is not None]
+
+
+def _echo(token: str) -> int | str:
+    """IDs are echoed as numbers; a token that is not one is echoed as sent."""
+    value = api_params.as_id(token)
+    return value if value is not None else token
+
+
+_ACTIONS: dict[str, Callable[[Call, Params], Awaitable[Any]]] = {
+    "services": _services,
+    "add": _add,
+    "status": _status,
+    "balance": _balance,
+    "refill": _refill,
+    "refill_status": _refill_status,
+    "cancel": _cancel,
+}

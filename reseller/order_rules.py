@@ -1,0 +1,281 @@
+"""What an `add` must carry for each service type (DESIGN.md §1.1), and what it costs.
+
+`validate` turns the request's fields into an OrderRequest or raises the exact API error.
+The type's own fields are kept as sent (normalised) and forwarded upstream unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from reseller import errors, money
+from reseller.catalog import Service
+
+MAX_INT = 2**31 - 1
+MAX_TEXT = 10_000
+MAX_LINK = 2_000
+MAX_RUNS = 1_000
+MAX_INTERVAL = 10_080  # minutes: one week between runs
+MAX_POSTS = 10_000
+# Delays (minutes) the standard Subscriptions API accepts.
+SUBSCRIPTION_DELAYS = frozenset(
+    {0, 5, 10, 15, 30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600}
+)
+PACKAGE_TYPES = frozenset({"Package", "Custom Comments Package"})
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    link: str | None
+    quantity: int  # units per run (the whole order when not drip-fed)
+    charge: Decimal
+    runs: int | None = None
+    interval: int | None = None
+    fields: dict[str, object] = field(default_factory=dict)
+
+
+Params = Mapping[str, str]
+
+
+def validate(service: Service, params: Params) -> OrderRequest:
+    rule = _RULES[service.type]
+    return rule(service, params)
+
+
+# --- field readers: each raises the API error a client should see ---
+
+
+def _link(params: Params, name: str = "link") -> str:
+    value = params.get(name)
+    if value is None:
+        raise errors.IncorrectRequest()
+    if not _is_link(value):
+        raise errors.InvalidLink()
+    return value
+
+
+_USERNAME = re.compile(r"^@?[A-Za-z0-9_.]{1,100}$")
+_HOST = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")
+
+
+def _is_link(value: str) -> bool:
+    """An http(s) URL, a bare `host/path`, or a username: what panels take as a target."""
+    if len(value) > MAX_LINK or not value.isprintable() or any(c.isspace() for c in value):
+        return False
+    if _USERNAME.match(value):
+        return True
+    address = value if "://" in value else f"https://{value}"
+    try:
+        parts = urlsplit(address)
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and host is not None and bool(_HOST.match(host))
+
+
+def _integer(
+    params: Params,
+    name: str,
+    *,
+    low: int = 0,
+    high: int = MAX_INT,
+    error: type[errors.ApiError] = errors.IncorrectRequest,
+) -> int:
+    value = params.get(name)
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 10:
+        raise error()
+    number = int(value)
+    if not low <= number <= high:
+        raise error()
+    return number
+
+
+def _optional_integer(params: Params, name: str, **limits: int) -> int | None:
+    return _integer(params, name, **limits) if name in params else None
+
+
+def _text(params: Params, name: str) -> str:
+    value = params.get(name)
+    if value is None or not value.strip() or len(value) > MAX_TEXT or "\x00" in value:
+        raise errors.IncorrectRequest()
+    return value.strip()
+
+
+def _lines(params: Params, name: str) -> list[str]:
+    """One item per line (comments, usernames, keywords …); blank lines dropped."""
+    items = [line.strip() for line in _text(params, name).splitlines()]
+    return [item for item in items if item]
+
+
+def _quantity(service: Service, params: Params) -> int:
+    return _checked_quantity(service, _integer(params, "quantity", error=errors.InvalidQuantity))
+
+
+def _checked_quantity(service: Service, quantity: int) -> int:
+    if quantity < service.min:
+        raise errors.InvalidQuantity(f"Quantity less than minimal {service.min}")
+    if quantity > service.max:
+        raise errors.InvalidQuantity(f"Quantity more than maximal {service.max}")
+    return quantity
+
+
+def _counted(service: Service, params: Params, items: list[str]) -> int:
+    """Types whose quantity is the number of lines: a quantity sent along must agree."""
+    if "quantity" in params and params["quantity"] != str(len(items)):
+        raise errors.InvalidQuantity()
+    return _checked_quantity(service, len(items))
+
+
+def _drip_feed(service: Service, params: Params) -> tuple[int | None, int | None]:
+    runs = _optional_integer(params, "runs", low=1, high=MAX_RUNS)
+    interval = _optional_integer(params, "interval", low=1, high=MAX_INTERVAL)
+    if runs is None or runs == 1:
+        return None, None
+    if not service.dripfeed or interval is None:
+        raise errors.IncorrectRequest()
+    return runs, interval
+
+
+def _priced(service: Service, quantity: int, runs: int | None = None) -> Decimal:
+    per_package = service.type in PACKAGE_TYPES
+    amount = money.charge_for(service.rate, quantity * (runs or 1), per_package=per_package)
+    if amount >= money.LIMIT:
+        raise errors.InvalidQuantity()
+    return amount
+
+
+# --- one rule per type ---
+
+
+def _default(service: Service, params: Params) -> OrderRequest:
+    link, quantity = _link(params), _quantity(service, params)
+    runs, interval = _drip_feed(service, params)
+    return OrderRequest(link, quantity, _priced(service, quantity, runs), runs, interval)
+
+
+def _package(service: Service, params: Params) -> OrderRequest:
+    return OrderRequest(_link(params), 1, _priced(service, 1))
+
+
+def _with_quantity(*names: str) -> Callable[[Service, Params], OrderRequest]:
+    """link + quantity + the named text fields (SEO keywords, Mentions usernames, …)."""
+
+    def rule(service: Service, params: Params) -> OrderRequest:
+        link, quantity = _link(params), _quantity(service, params)
+        fields: dict[str, object] = {name: _text(params, name) for name in names}
+        return OrderRequest(link, quantity, _priced(service, quantity), fields=fields)
+
+    return rule
+
+
+def _line_counted(name: str, *extra: str) -> Callable[[Service, Params], OrderRequest]:
+    """Quantity = the number of lines in `name` (Custom Comments, Mentions Custom List, …)."""
+
+    def rule(service: Service, params: Params) -> OrderRequest:
+        link, items = _link(params), _lines(params, name)
+        quantity = _counted(service, params, items)
+        fields: dict[str, object] = {n: _text(params, n) for n in extra}
+        fields[name] = "\n".join(items)
+        return OrderRequest(link, quantity, _priced(service, quantity), fields=fields)
+
+    return rule
+
+
+def _comments_package(service: Service, params: Params) -> OrderRequest:
+    link, comments = _link(params), _lines(params, "comments")
+    return OrderRequest(link, 1, _priced(service, 1), fields={"comments": "\n".join(comments)})
+
+
+def _poll(service: Service, params: Params) -> OrderRequest:
+    link, quantity = _link(params), _quantity(service, params)
+    answer = _integer(params, "answer_number", low=1, high=100)
+    return OrderRequest(
+        link, quantity, _priced(service, quantity), fields={"answer_number": answer}
+    )
+
+
+def _media_likers(service: Service, params: Params) -> OrderRequest:
+    link, quantity = _link(params), _quantity(service, params)
+    media = _link(params, "media")
+    return OrderRequest(link, quantity, _priced(service, quantity), fields={"media": media})
+
+
+def _subscriptions(service: Service, params: Params) -> OrderRequest:
+    """Charged up front for the most it can deliver: max per post × posts; what is not
+    delivered comes back through the upstream's Partial/Canceled status."""
+    username = _text(params, "username")
+    if not _USERNAME.match(username) and not _is_link(username):
+        raise errors.InvalidLink()
+    low = _checked_quantity(service, _integer(params, "min", error=errors.InvalidQuantity))
+    high = _checked_quantity(service, _integer(params, "max", error=errors.InvalidQuantity))
+    posts = _integer(params, "posts", high=MAX_POSTS)
+    old_posts = _optional_integer(params, "old_posts", high=MAX_POSTS) or 0
+    delay = _integer(params, "delay", high=600)
+    if low > high:
+        raise errors.InvalidQuantity()
+    if posts + old_posts == 0 or delay not in SUBSCRIPTION_DELAYS:
+        raise errors.IncorrectRequest()
+    fields: dict[str, object] = {
+        "username": username,
+        "min": low,
+        "max": high,
+        "posts": posts,
+        "old_posts": old_posts,
+        "delay": delay,
+    }
+    if "expiry" in params:
+        fields["expiry"] = _expiry(params["expiry"])
+    quantity = high * (posts + old_posts)
+    if quantity > MAX_INT:
+        raise errors.InvalidQuantity()
+    return OrderRequest(None, quantity, _priced(service, quantity), fields=fields)
+
+
+def _expiry(value: str) -> str:
+    try:
+        datetime.strptime(value, "%d/%m/%Y")
+    except ValueError:
+        raise errors.IncorrectRequest() from None
+    return value
+
+
+def _web_traffic(service: Service, params: Params) -> OrderRequest:
+    link, quantity = _link(params), _quantity(service, params)
+    runs, interval = _drip_feed(service, params)
+    traffic = _integer(params, "type_of_traffic", low=1, high=3)
+    fields: dict[str, object] = {
+        "country": _text(params, "country"),
+        "device": _integer(params, "device", low=1, high=5),
+        "type_of_traffic": traffic,
+    }
+    if traffic == 1:
+        fields["google_keyword"] = _text(params, "google_keyword")
+    if traffic == 2:
+        fields["referring_url"] = _link(params, "referring_url")
+    return OrderRequest(link, quantity, _priced(service, quantity, runs), runs, interval, fields)
+
+
+_RULES: dict[str, Callable[[Service, Params], OrderRequest]] = {
+    "Default": _default,
+    "Package": _package,
+    "SEO": _with_quantity("keywords"),
+    "Custom Comments": _line_counted("comments"),
+    "Custom Comments Package": _comments_package,
+    "Mentions": _with_quantity("usernames"),
+    "Mentions with Hashtags": _with_quantity("usernames", "hashtags"),
+    "Mentions Custom List": _line_counted("usernames"),
+    "Mentions Hashtag": _with_quantity("hashtag"),
+    "Mentions User Followers": _with_quantity("username"),
+    "Mentions Media Likers": _media_likers,
+    "Comment Likes": _with_quantity("username"),
+    "Comment Replies": _line_counted("comments", "username"),
+    "Poll": _poll,
+    "Invites from Groups": _with_quantity("groups"),
+    "Subscriptions": _subscriptions,
+    "Web Traffic": _web_traffic,
+}

@@ -1,0 +1,90 @@
+"""Orders from the customer's side: placing them (money first), and what they may ask of them.
+
+Placing an order debits the customer, inserts the order and its ledger entry in one statement:
+never a negative balance, never an order without its charge. The order then waits as `Pending`
+for dispatch upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from reseller import db, errors
+from reseller.catalog import Service
+from reseller.db import Q
+from reseller.order_rules import OrderRequest
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatus:
+    charge: Decimal  # what the customer finally paid: the charge minus refunds
+    start_count: int
+    status: str
+    remains: int
+    currency: str
+
+
+async def place(pool: db.Pool, customer_id: int, service: Service, request: OrderRequest) -> int:
+    with db.translate_errors():
+        order_id = await pool.fetchval(
+            Q.place_order,
+            customer_id,
+            request.charge,
+            service.id,
+            request.link,
+            request.quantity,
+            request.runs,
+            request.interval,
+            request.fields,
+        )
+    if order_id is None:
+        raise errors.InsufficientBalance()
+    return int(order_id)
+
+
+async def statuses(pool: db.Pool, customer_id: int, ids: Sequence[int]) -> dict[int, OrderStatus]:
+    """The customer's orders among `ids`; others' and unknown IDs are simply absent."""
+    rows = await pool.fetch(Q.order_statuses, customer_id, list(ids))
+    return {
+        r["id"]: OrderStatus(
+            charge=r["charge"],
+            start_count=r["start_count"] or 0,
+            status=r["status"],
+            remains=r["remains"] if r["remains"] is not None else r["total_quantity"],
+            currency=r["currency"],
+        )
+        for r in rows
+    }
+
+
+async def request_refill(pool: db.Pool, customer_id: int, order_id: int) -> int:
+    """A new refill request's ID, or the reason there is none."""
+    async with pool.acquire() as conn:
+        refill_id = await conn.fetchval(Q.request_refill, customer_id, order_id)
+        if refill_id is not None:
+            return int(refill_id)
+        if not await conn.fetchval(Q.order_exists, customer_id, order_id):
+            raise errors.IncorrectOrderId()
+    raise errors.RefillNotAvailable()
+
+
+async def refill_statuses(pool: db.Pool, customer_id: int, ids: Sequence[int]) -> dict[int, str]:
+    rows = await pool.fetch(Q.refill_statuses, customer_id, list(ids))
+    return {r["id"]: r["status"] for r in rows}
+
+
+async def request_cancel(pool: db.Pool, customer_id: int, order_id: int) -> None:
+    """Record a cancel request for dispatch upstream; the refund follows upstream's answer."""
+    async with pool.acquire() as conn:
+        if await conn.fetchval(Q.request_cancel, customer_id, order_id) is not None:
+            return
+        if not await conn.fetchval(Q.order_exists, customer_id, order_id):
+            raise errors.IncorrectOrderId()
+    raise errors.CancelNotAvailable()
+
+
+async def balance(pool: db.Pool, customer_id: int) -> tuple[Decimal, str]:
+    row = await pool.fetchrow(Q.customer_balance, customer_id)
+    return row["balance"], row["currency"]

@@ -1,0 +1,61 @@
+-- name: place_order
+-- Debit, order and ledger entry in one statement: the debit only happens when the balance
+-- covers the charge (re-checked after the row lock, so concurrent adds cannot overdraw), and
+-- without a debit nothing is inserted. No row: insufficient balance.
+-- $1: customer id, $2: charge, $3: service id, $4: link, $5: quantity, $6: runs,
+-- $7: interval, $8: fields (jsonb)
+WITH debit AS (
+    UPDATE customers SET balance = balance - $2
+    WHERE id = $1 AND balance >= $2
+    RETURNING id, currency
+), placed AS (
+    INSERT INTO orders (customer_id, service_id, link, quantity, runs, run_interval, fields,
+                        charge, currency)
+    SELECT id, $3, $4, $5, $6, $7, $8, $2, currency FROM debit
+    RETURNING id, customer_id, charge
+), entry AS (
+    INSERT INTO ledger (customer_id, amount, kind, order_id)
+    SELECT customer_id, -charge, 'charge', id FROM placed
+)
+SELECT id FROM placed;
+
+-- name: order_statuses
+-- Another customer's orders are simply not found.
+-- $1: customer id, $2: order ids (bigint[])
+SELECT id, charge - refunded AS charge, currency, status, remains, start_count,
+       quantity * coalesce(runs, 1) AS total_quantity
+FROM orders
+WHERE customer_id = $1 AND id = ANY($2::bigint[]);
+
+-- name: request_refill
+-- No row: unknown order, refill not offered, not in a refillable state, or one already open.
+-- $1: customer id, $2: order id
+INSERT INTO refills (order_id, customer_id)
+SELECT o.id, o.customer_id
+FROM orders o JOIN services s ON s.id = o.service_id
+WHERE o.id = $2 AND o.customer_id = $1 AND s.refill AND o.status IN ('Completed', 'Partial')
+ON CONFLICT (order_id) WHERE status IN ('Pending', 'In progress') DO NOTHING
+RETURNING id;
+
+-- name: order_exists
+-- $1: customer id, $2: order id
+SELECT EXISTS (SELECT 1 FROM orders WHERE id = $2 AND customer_id = $1);
+
+-- name: refill_statuses
+-- $1: customer id, $2: refill ids (bigint[])
+SELECT id, status FROM refills WHERE customer_id = $1 AND id = ANY($2::bigint[]);
+
+-- name: request_cancel
+-- No row: unknown order, cancel not offered, already final, or already requested.
+-- $1: customer id, $2: order id
+INSERT INTO cancel_requests (order_id, customer_id)
+SELECT o.id, o.customer_id
+FROM orders o JOIN services s ON s.id = o.service_id
+WHERE o.id = $2 AND o.customer_id = $1 AND s.cancel
+  AND o.status IN ('Pending', 'Processing', 'In progress')
+ON CONFLICT (order_id) DO NOTHING
+RETURNING id;
+
+-- name: customer_balance
+-- $1: customer id
+SELECT balance, currency FROM customers WHERE id = $1;
