@@ -1,8 +1,8 @@
 """The local service catalog: what customers see in `services` and may order.
 
-The catalog lives in the `services` table. Something writes it — today the config file's
-`services:` section (`apply_config`), later the upstream sync — and the API reads it through
-`load`, which also encodes the `services` answer once per change instead of once per request.
+The catalog lives in the `services` table, written by `catalog_sync` from the config and the
+providers' offers. The API reads it through `load`, which also encodes the `services` answer
+once per change instead of once per request.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ from decimal import Decimal
 import orjson
 
 from reseller import db, money
-from reseller.config import ServiceConfig
 from reseller.db import Q
-
-_LOCK_KEY = 0x6361_7461_6C6F_67  # "catalog"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,35 +78,18 @@ async def load(pool: db.Pool) -> Catalog:
     )
 
 
-async def apply_config(pool: db.Pool, services: Iterable[ServiceConfig]) -> None:
-    """Make the table match the config: upsert its services, disable the ones it dropped."""
-    services = list(services)
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(Q.lock_catalog, _LOCK_KEY)
-        for s in services:
-            await conn.execute(
-                Q.upsert_service,
-                s.id,
-                s.name,
-                s.type,
-                s.category,
-                s.rate,
-                s.min,
-                s.max,
-                s.refill,
-                s.cancel,
-                s.dripfeed,
-            )
-            await conn.execute(Q.upsert_service_upstream, s.id, 0, s.provider, s.upstream_service)
-            await conn.execute(Q.delete_service_upstreams_after, s.id, 0)
-        await conn.execute(Q.disable_services_except, [s.id for s in services], "not in config")
-
-
 class LiveCatalog:
-    """The catalog the API serves now; replaced whole when the catalog changes."""
+    """The catalog the API serves now; replaced whole when the `services` table changes
+    (a sync or a reload in this process or any other)."""
 
-    def __init__(self, catalog: Catalog | None = None) -> None:
-        self.current = catalog or Catalog(())
+    def __init__(self) -> None:
+        self.current = Catalog(())
+        self._version: str | None = None
 
-    async def refresh(self, pool: db.Pool) -> None:
-        self.current = await load(pool)
+    async def refresh(self, pool: db.Pool) -> bool:
+        """Reload if the table changed since the last look; whether it did."""
+        version = await pool.fetchval(Q.catalog_version)
+        if version == self._version:
+            return False
+        self.current, self._version = await load(pool), version
+        return True

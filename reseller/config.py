@@ -16,8 +16,25 @@ from typing import Any
 import yaml
 
 from reseller import errors
-from reseller.config_reader import Section, boolean, currency, decimal, env_name, integer, text, url
-from reseller.service_types import SERVICE_TYPES
+from reseller.config_catalog import (
+    ImportConfig,
+    PricingConfig,
+    ServiceConfig,
+    read_currency_rates,
+    read_imports,
+    read_pricing,
+    read_services,
+)
+from reseller.config_reader import Section, currency, decimal, env_name, integer, text, url
+
+__all__ = [
+    "Config",
+    "ImportConfig",
+    "LiveConfig",
+    "PricingConfig",
+    "ProviderConfig",
+    "ServiceConfig",
+]
 
 DEFAULT_PATH = Path("config.yaml")
 
@@ -70,29 +87,19 @@ class ProviderConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class ServiceConfig:
-    id: int
-    name: str
-    category: str
-    type: str
-    provider: str
-    upstream_service: str
-    rate: Decimal
-    min: int
-    max: int
-    refill: bool = False
-    cancel: bool = False
-    dripfeed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     providers: tuple[ProviderConfig, ...] = ()
     services: tuple[ServiceConfig, ...] = ()
+    imports: tuple[ImportConfig, ...] = ()
+    pricing: PricingConfig = field(default_factory=PricingConfig)
+    currency_rates: dict[str, Decimal] = field(default_factory=dict)
     source: Path | None = None
+
+    def provider(self, name: str) -> ProviderConfig:
+        return next(p for p in self.providers if p.name == name)
 
     def missing_secrets(self) -> list[str]:
         """Environment variables the file names that are not set."""
@@ -101,6 +108,13 @@ class Config:
             for i, p in enumerate(self.providers)
             if p.key() is None
         ]
+
+
+class LiveConfig:
+    """The config in force; replaced whole by a successful reload (SIGHUP)."""
+
+    def __init__(self, config: Config) -> None:
+        self.current = config
 
 
 def resolve_path(explicit: str | None) -> Path | None:
@@ -146,7 +160,7 @@ def _read(root: Section, source: Path | None) -> Config:
     database.forbid("dsn", "put the DSN in an environment variable and name it in database.dsn_env")
     providers = tuple(_provider(p) for p in root.items("providers"))
     names = [p.name for p in providers]
-    services = tuple(_service(s, names) for s in root.items("services"))
+    services = read_services(root, names)
     config = Config(
         server=ServerConfig(
             host=server.get("host", text, "127.0.0.1"),
@@ -164,6 +178,9 @@ def _read(root: Section, source: Path | None) -> Config:
         ),
         providers=providers,
         services=services,
+        imports=read_imports(root, names),
+        pricing=read_pricing(root, names),
+        currency_rates=read_currency_rates(root),
         source=source,
     )
     for section in (server, database, api):
@@ -173,6 +190,10 @@ def _read(root: Section, source: Path | None) -> Config:
         root.problem("database.pool_min", "greater than database.pool_max")
     root.unique("providers", names, "name")
     root.unique("services", [s.id for s in services], "id")
+    for i, p in enumerate(providers):
+        known = (config.api.currency, *config.currency_rates)
+        if p.currency is not None and p.currency not in known:
+            root.problem(f"providers[{i}].currency", f"no rate for {p.currency} in currency_rates")
     root.finish()
     return config
 
@@ -192,39 +213,6 @@ def _provider(s: Section) -> ProviderConfig:
     return provider
 
 
-def _service(s: Section, providers: list[str]) -> ServiceConfig:
-    def known_provider(value: Any) -> str:
-        name = text(value)
-        if name not in providers:
-            raise ValueError(f"unknown provider {name!r} (not in providers)")
-        return name
-
-    def service_type(value: Any) -> str:
-        name = text(value)
-        if name not in SERVICE_TYPES:
-            raise ValueError(f"unknown type {name!r}; one of: {', '.join(SERVICE_TYPES)}")
-        return name
-
-    service = ServiceConfig(
-        id=s.get("id", integer(1, 2**31 - 1)),
-        name=s.get("name", text),
-        category=s.get("category", text),
-        type=s.get("type", service_type, "Default"),
-        provider=s.get("provider", known_provider),
-        upstream_service=s.get("upstream_service", _upstream_id),
-        rate=s.get("rate", decimal(Decimal(0), Decimal("1e9"))),
-        min=s.get("min", integer(1, 2**31 - 1)),
-        max=s.get("max", integer(1, 2**31 - 1)),
-        refill=s.get("refill", boolean, False),
-        cancel=s.get("cancel", boolean, False),
-        dripfeed=s.get("dripfeed", boolean, False),
-    )
-    if service.min is not None and service.max is not None and service.min > service.max:
-        s.problem("max", f"less than min ({service.min})")
-    s.finish()
-    return service
-
-
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -233,13 +221,6 @@ def _name(value: Any) -> str:
     if not _NAME.match(name):
         raise ValueError("use 1-64 letters, digits, '_', '.' or '-'")
     return name
-
-
-def _upstream_id(value: Any) -> str:
-    # Upstream IDs are numbers in practice but strings on some panels; keep them as text.
-    if isinstance(value, bool):
-        raise ValueError("not a service ID")
-    return text(str(value) if isinstance(value, int | Decimal) else value)
 
 
 def _folder(value: Any) -> Path:

@@ -62,6 +62,10 @@ class Section:
             Section(item, f"{self.at(key)}[{i}]", self._problems) for i, item in enumerate(value)
         ]
 
+    def keys(self) -> list[Any]:
+        """For mappings keyed by name (pricing.providers, currency_rates)."""
+        return list(self._data)
+
     def forbid(self, key: str, advice: str) -> None:
         """A key that must never be in the file (a secret)."""
         self._seen.add(key)

@@ -91,3 +91,20 @@ class AccountSuspended(ApiError):
 
 class ServiceUnavailable(ApiError):
     """Service temporarily unavailable, try again shortly"""
+
+
+class UpstreamError(ResellerError):
+    """Upstream call failed"""
+
+
+class UpstreamRefused(UpstreamError):
+    """Definitive: the provider answered `{"error": …}`; nothing was done upstream."""
+
+
+class UpstreamNotSent(UpstreamError):
+    """The request never reached the provider (connection failed): safe to retry."""
+
+
+class UpstreamUnknown(UpstreamError):
+    """The request may have been processed (timeout after sending, reset, 5xx, non-JSON):
+    never re-send an `add` on this."""

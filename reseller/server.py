@@ -1,4 +1,5 @@
-"""`reseller serve`: database up, migrations applied, then the HTTP listener until SIGTERM."""
+"""`reseller serve`: database up, migrations applied, then the HTTP listener until SIGTERM.
+SIGHUP re-reads the config file: a bad file is refused and the running config stays."""
 
 from __future__ import annotations
 
@@ -8,36 +9,60 @@ import signal
 import structlog
 from aiohttp import web
 
-from reseller import db, migrations
+from reseller import catalog_sync, config, db, errors, migrations
 from reseller.api.app import create_app
-from reseller.config import Config
+from reseller.api.appkeys import CATALOG
 
 log = structlog.get_logger()
 
 
-async def serve(config: Config, dsn: str, *, host: str, port: int) -> None:
+async def serve(initial: config.Config, dsn: str, *, host: str, port: int) -> None:
     async with db.connection(dsn) as conn:
         applied = await migrations.migrate(conn)
     if applied:
         log.info("migrations_applied", names=applied)
-    pool = await db.create_pool(
-        dsn, min_size=config.database.pool_min, max_size=config.database.pool_max
-    )
-    runner = web.AppRunner(create_app(config, pool=pool), access_log=None)
+    settings = initial.database
+    pool = await db.create_pool(dsn, min_size=settings.pool_min, max_size=settings.pool_max)
+    live = config.LiveConfig(initial)
+    app = create_app(live, pool=pool)
+    runner = web.AppRunner(app, access_log=None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[bool]] = set()  # held so a running reload is not collected
+
+    def on_sighup() -> None:
+        task = asyncio.ensure_future(reload(live, app, pool))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
     try:
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         log.info("listening", url=f"http://{host}:{port}")
-        await _until_stopped()
+        await stop.wait()
         log.info("stopping")
     finally:
         await runner.cleanup()  # stops accepting, lets in-flight requests finish
         await pool.close()
 
 
-async def _until_stopped() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+async def reload(live: config.LiveConfig, app: web.Application, pool: db.Pool) -> bool:
+    """Apply the config file again (catalog, pricing, providers); whether it was applied.
+    Server and database settings take effect at the next start."""
+    source = live.current.source
+    if source is None:
+        log.warning("config_reload_skipped", reason="running on defaults, no config file")
+        return False
+    try:
+        fresh = config.load(source)
+        await catalog_sync.rebuild(pool, fresh)
+    except errors.ConfigError as exc:
+        log.error("config_reload_refused", error=exc.message)
+        return False
+    live.current = fresh
+    await app[CATALOG].refresh(pool)
+    log.info("config_reloaded", path=str(source), services=len(app[CATALOG].current))
+    return True

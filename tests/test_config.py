@@ -47,7 +47,7 @@ def test_no_file_means_defaults() -> None:
 def test_rates_are_exact_decimals_not_binary_floats() -> None:
     service = config.parse(VALID).services[0]
     assert service.rate == Decimal("0.30000000000000004")
-    assert service.upstream_service == "12"
+    assert service.upstreams[0].service == "12"
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_rates_are_exact_decimals_not_binary_floats() -> None:
         (
             P + "services:\n  - {id: 1, name: n, category: c, type: Magic, provider: p,"
             " upstream_service: 1, rate: 1, min: 1, max: 2}",
-            "services[0].type: unknown type 'Magic'",
+            "services[0].type: unknown value 'Magic'",
         ),
         (
             P + "services:\n  - {id: 1, name: n, category: c, provider: p, upstream_service: 1,"

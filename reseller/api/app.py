@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
+import structlog
 from aiohttp import web
 
-from reseller import catalog, db
+from reseller import catalog, catalog_sync, db
 from reseller.api import health, middleware, openapi, params, v2
 from reseller.api.appkeys import CATALOG, CONFIG, POOL, RATE_LIMITER
 from reseller.api.ratelimit import RateLimiter
-from reseller.config import Config
+from reseller.config import Config, LiveConfig
+
+log = structlog.get_logger()
+CATALOG_POLL_SECONDS = 2.0
 
 
 def create_app(
-    config: Config, *, pool: db.Pool, rate_limiter: RateLimiter | None = None
+    config: Config | LiveConfig, *, pool: db.Pool, rate_limiter: RateLimiter | None = None
 ) -> web.Application:
+    live = config if isinstance(config, LiveConfig) else LiveConfig(config)
     app = web.Application(middlewares=[middleware.json_errors], client_max_size=params.MAX_BODY)
-    app[CONFIG] = config
+    app[CONFIG] = live
     app[POOL] = pool
     app[CATALOG] = catalog.LiveCatalog()
-    app[RATE_LIMITER] = rate_limiter or RateLimiter(config.api.rate_limit_per_minute)
-    app.cleanup_ctx.append(_catalog_from_config)
+    app[RATE_LIMITER] = rate_limiter or RateLimiter(live.current.api.rate_limit_per_minute)
+    app.cleanup_ctx.append(_catalog)
     app.router.add_get("/healthz", health.healthz)
     for path in ("/api/v2", "/api/v2/"):
         app.router.add_route("GET", path, v2.endpoint)
@@ -30,8 +37,23 @@ def create_app(
     return app
 
 
-async def _catalog_from_config(app: web.Application) -> AsyncIterator[None]:
-    """For now the config's `services:` section is the catalog's source."""
-    await catalog.apply_config(app[POOL], app[CONFIG].services)
+async def _catalog(app: web.Application) -> AsyncIterator[None]:
+    """Build the catalog from the config and stored offers, then follow the table: a sync or
+    reload by any process reaches every server within a poll."""
+    await catalog_sync.rebuild(app[POOL], app[CONFIG].current)
     await app[CATALOG].refresh(app[POOL])
+    poller = asyncio.create_task(_follow_catalog(app))
     yield
+    poller.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await poller
+
+
+async def _follow_catalog(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(CATALOG_POLL_SECONDS)
+        try:
+            if await app[CATALOG].refresh(app[POOL]):
+                log.info("catalog_reloaded", services=len(app[CATALOG].current))
+        except Exception as exc:  # the database being away must not end the poller
+            log.warning("catalog_refresh_failed", error=str(exc))

@@ -7,9 +7,9 @@ from aiohttp import web
 from reseller import db
 from reseller.api.ratelimit import RateLimiter
 from reseller.catalog import LiveCatalog
-from reseller.config import Config
+from reseller.config import LiveConfig
 
-CONFIG = web.AppKey("config", Config)
+CONFIG = web.AppKey("config", LiveConfig)
 POOL = web.AppKey("pool", db.Pool)
 CATALOG = web.AppKey("catalog", LiveCatalog)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

@@ -1,0 +1,43 @@
+"""The operator's command line: `reseller <command>`.
+
+Every command finds its config with --config FILE, else $RESELLER_CONFIG, else ./config.yaml.
+Bad input gets one line on stderr and exit code 2; nothing is half-done.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from reseller import errors
+from reseller.cli import common, customers, ops, services
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.command(args))
+    except errors.DatabaseUnavailable as exc:
+        return _fail(exc.message, common.EXIT_UNAVAILABLE)
+    except (errors.ResellerError, ValueError) as exc:
+        return _fail(str(exc), common.EXIT_USAGE)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"reseller: {message}", file=sys.stderr)
+    return code
+
+
+def _parser() -> common.Parser:
+    parser = common.Parser(prog="reseller", description="SMM-panel reseller (API v2)")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: $RESELLER_CONFIG or ./config.yaml)",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=common.Parser)
+    for module in (ops, customers, services):
+        module.register(commands)
+    return parser

@@ -1,0 +1,97 @@
+"""What every command shares: the parser that fails in one line, argument types, config and
+database access, and table output."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from reseller import config as config_module
+from reseller import db, dbserver, migrations, money
+from reseller.config import Config
+
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 1
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def subcommands(parser: argparse.ArgumentParser, name: str, help: str) -> Any:
+    return parser.add_parser(name, help=help).add_subparsers(  # type: ignore[attr-defined]
+        required=True, metavar="ACTION", parser_class=Parser
+    )
+
+
+# --- argument types: each raises ArgumentTypeError with a one-line reason ---
+
+
+def amount(text: str) -> Decimal:
+    try:
+        return money.parse_amount(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
+    return int(text)
+
+
+def currency(text: str) -> str:
+    if len(text) != 3 or not text.isalpha() or not text.isupper():
+        raise argparse.ArgumentTypeError(f"not a 3-letter currency code: {text!r}")
+    return text
+
+
+def nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text.strip()
+
+
+def name(text: str) -> str:
+    value = nonempty(text)
+    if len(value) > 100 or not value.isprintable():
+        raise argparse.ArgumentTypeError("use up to 100 printable characters")
+    return value
+
+
+# --- config and database ---
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    return config_module.load(config_module.resolve_path(args.config))
+
+
+def with_database(
+    args: argparse.Namespace, work: Callable[[db.Pool, Config], Awaitable[Any]]
+) -> Any:
+    """Run `work` with a migrated database (embedded if no DSN is configured)."""
+    config = load_config(args)
+
+    async def run(dsn: str) -> Any:
+        async with db.connection(dsn) as conn:
+            await migrations.migrate(conn)
+        pool = await db.create_pool(dsn, min_size=1, max_size=4)
+        try:
+            return await work(pool, config)
+        finally:
+            await pool.close()
+
+    with dbserver.database_dsn(config.database) as dsn:
+        return asyncio.run(run(dsn))
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

@@ -1,0 +1,77 @@
+"""Running it: `serve`, `migrate`, `config check`, `simulate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from reseller import config as config_module
+from reseller import db, dbserver, errors, logs, migrations, server
+from reseller.cli import common
+
+
+def register(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run the API server")
+    serve.add_argument("--host", help="listen address (overrides server.host)")
+    serve.add_argument("--port", type=common.port, help="listen port (overrides server.port)")
+    serve.set_defaults(command=_serve)
+
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(command=_migrate)
+
+    check = common.subcommands(commands, "config", "configuration").add_parser(
+        "check", help="validate a config file without applying it"
+    )
+    check.add_argument("file", nargs="?", help="the file (default: the one --config finds)")
+    check.set_defaults(command=_config_check)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="run a simulated upstream panel (see `reseller simulate --help`)",
+        add_help=False,
+    )
+    simulate.add_argument("options", nargs=argparse.REMAINDER)
+    simulate.set_defaults(command=_simulate)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = common.load_config(args)
+    logs.configure()
+    for problem in config.missing_secrets():
+        print(f"reseller: warning: {problem}", file=sys.stderr)
+    host = args.host or config.server.host
+    port = args.port or config.server.port
+    with dbserver.database_dsn(config.database) as dsn:
+        asyncio.run(server.serve(config, dsn, host=host, port=port))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    config = common.load_config(args)
+
+    async def run(dsn: str) -> list[str]:
+        async with db.connection(dsn) as conn:
+            return await migrations.migrate(conn)
+
+    with dbserver.database_dsn(config.database) as dsn:
+        applied = asyncio.run(run(dsn))
+    print("\n".join(f"applied {name}" for name in applied) or "database is up to date")
+    return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    path = config_module.resolve_path(args.file or args.config)
+    if path is None:
+        raise errors.ConfigError("no config file: pass FILE, --config, or set $RESELLER_CONFIG")
+    config = config_module.load(path)
+    if missing := config.missing_secrets():
+        raise errors.ConfigError(f"{path}: " + "; ".join(missing))
+    print(f"{path}: ok ({len(config.providers)} providers, {len(config.services)} services)")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from reseller import simulator  # only this command needs it
+
+    return simulator.main(args.options)

@@ -1,0 +1,71 @@
+"""`reseller services list|sync`: the catalog as priced, and syncing it from the providers."""
+
+from __future__ import annotations
+
+import argparse
+from decimal import Decimal
+from typing import Any
+
+from reseller import catalog_sync, db, money
+from reseller.cli import common
+from reseller.config import Config
+from reseller.db import Q
+from reseller.upstream import Upstreams
+
+
+def register(commands: Any) -> None:
+    services = common.subcommands(commands, "services", "the local catalog")
+    listing = services.add_parser("list", help="local services with upstream, cost, rate, margin")
+    listing.add_argument("--enabled", action="store_true", help="only services on sale")
+    listing.set_defaults(command=_list)
+    services.add_parser("sync", help="fetch the providers' services now and reprice").set_defaults(
+        command=_sync
+    )
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = common.with_database(args, lambda pool, _: pool.fetch(Q.all_services))
+    table = [("ID", "NAME", "TYPE", "UPSTREAM", "COST", "RATE", "MARGIN", "STATE")]
+    for r in rows:
+        if args.enabled and not r["enabled"]:
+            continue
+        cost = r["cost_rate"]
+        table.append(
+            (
+                str(r["id"]),
+                r["name"],
+                r["type"],
+                f"{r['provider']}:{r['upstream_service']}" if r["provider"] else "-",
+                money.format_amount(cost) if cost is not None else "-",
+                money.format_amount(r["rate"]),
+                _margin(r["rate"], cost),
+                "on sale" if r["enabled"] else f"disabled: {r['disabled_reason']}",
+            )
+        )
+    print(common.table(table))
+    return 0
+
+
+def _margin(rate: Decimal, cost: Decimal | None) -> str:
+    if cost is None or not rate:
+        return "-"
+    return f"{(rate - cost) / rate * 100:.1f}%"
+
+
+def _sync(args: argparse.Namespace) -> int:
+    async def work(pool: db.Pool, config: Config) -> catalog_sync.SyncReport:
+        upstreams = Upstreams(config.providers)
+        try:
+            return await catalog_sync.sync(pool, config, upstreams)
+        finally:
+            await upstreams.close()
+
+    report = common.with_database(args, work)
+    for provider, count in report.offered.items():
+        print(f"{provider}: {count} services offered")
+    for provider, why in report.failed.items():
+        print(f"{provider}: FAILED ({why}); its last known services are kept")
+    print(f"{report.enabled} services on sale, {len(report.disabled)} disabled")
+    for service_id, reason in report.disabled:
+        print(f"  disabled {service_id}: {reason}")
+    return 1 if report.failed else 0

@@ -1,0 +1,204 @@
+"""The catalog part of the config: local services, category imports, pricing, currency rates.
+
+```yaml
+services:                       # explicit mappings: local ID → upstream candidates
+  - id: 1
+    upstreams: [{provider: main, service: 101}, {provider: backup, service: 7}]
+    name: Instagram Followers   # optional overrides of the upstream's values
+    markup_percent: 40          # or `rate: 0.90` for a fixed sell rate
+imports:                        # whole upstream categories, local IDs from first_id, stable
+  - {provider: main, category: "Instagram*", first_id: 1000}
+pricing:
+  markup_percent: 30            # default; then per provider, per category glob, per service
+  providers: {backup: {markup_percent: 20}}
+  categories: {"Telegram*": {markup_percent: 50}}
+  min_rate: 0.01
+  rounding: {decimals: 2, mode: up}
+currency_rates: {EUR: 1.08}     # 1 EUR = 1.08 of api.currency
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from reseller.config_reader import Section, boolean, currency, decimal, integer, text
+from reseller.service_types import SERVICE_TYPES
+
+MAX_ID = 2**31 - 1
+_RATE = decimal(Decimal(0), Decimal("1e9"))
+_MARKUP = decimal(Decimal(-99), Decimal(100_000))
+ROUNDING_MODES = ("up", "half_up", "down")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    provider: str
+    service: str  # the provider's service ID
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    id: int
+    upstreams: tuple[Candidate, ...]
+    # Overrides; None means: take the upstream's value.
+    name: str | None = None
+    category: str | None = None
+    type: str | None = None
+    min: int | None = None
+    max: int | None = None
+    refill: bool | None = None
+    cancel: bool | None = None
+    dripfeed: bool | None = None
+    rate: Decimal | None = None  # a fixed sell rate
+    markup_percent: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportConfig:
+    provider: str
+    category: str  # a glob on the upstream category
+    first_id: int
+    markup_percent: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PricingConfig:
+    markup_percent: Decimal = Decimal(0)
+    providers: dict[str, Decimal] = field(default_factory=dict)
+    categories: tuple[tuple[str, Decimal], ...] = ()  # (glob, markup) in file order
+    min_rate: Decimal = Decimal(0)
+    decimals: int = 5
+    rounding: str = "up"
+
+
+def read_services(root: Section, providers: list[str]) -> tuple[ServiceConfig, ...]:
+    return tuple(_service(s, providers) for s in root.items("services"))
+
+
+def read_imports(root: Section, providers: list[str]) -> tuple[ImportConfig, ...]:
+    imports = []
+    for s in root.items("imports"):
+        imports.append(
+            ImportConfig(
+                provider=s.get("provider", _known(providers)),
+                category=s.get("category", text),
+                first_id=s.get("first_id", integer(1, MAX_ID)),
+                markup_percent=s.get("markup_percent", _MARKUP, None),
+            )
+        )
+        s.finish()
+    return tuple(imports)
+
+
+def read_pricing(root: Section, providers: list[str]) -> PricingConfig:
+    s = root.section("pricing")
+    rounding = s.section("rounding")
+    by_provider = s.section("providers")
+    by_category = s.section("categories")
+    pricing = PricingConfig(
+        markup_percent=s.get("markup_percent", _MARKUP, Decimal(0)),
+        providers={name: _markup_of(by_provider, name) for name in _keys(by_provider)},
+        categories=tuple((glob, _markup_of(by_category, glob)) for glob in _keys(by_category)),
+        min_rate=s.get("min_rate", _RATE, Decimal(0)),
+        decimals=rounding.get("decimals", integer(0, 5), 5),
+        rounding=rounding.get("mode", _choice(ROUNDING_MODES), "up"),
+    )
+    for name in pricing.providers:
+        if name not in providers:
+            by_provider.problem(name, "unknown provider (not in providers)")
+    for section in (rounding, by_provider, by_category, s):
+        section.finish()
+    return pricing
+
+
+def read_currency_rates(root: Section) -> dict[str, Decimal]:
+    s = root.section("currency_rates")
+    rates = {}
+    for code in _keys(s):
+        try:
+            currency(code)
+        except ValueError as exc:
+            s.problem(code, str(exc))
+            continue
+        rates[code] = s.get(code, decimal(Decimal("0.000001"), Decimal("1e9")))
+    s.finish()
+    return rates
+
+
+def _service(s: Section, providers: list[str]) -> ServiceConfig:
+    upstreams = []
+    for u in s.items("upstreams"):
+        provider = u.get("provider", _known(providers))
+        upstreams.append(Candidate(provider, u.get("service", upstream_id)))
+        u.finish()
+    shorthand = (
+        s.get("provider", _known(providers), None),
+        s.get("upstream_service", upstream_id, None),
+    )
+    if any(shorthand):
+        if upstreams:
+            s.problem("provider", "use either provider/upstream_service or upstreams, not both")
+        upstreams = [Candidate(*shorthand)]
+    if not upstreams:
+        s.problem("upstreams", "required (or provider + upstream_service)")
+    service = ServiceConfig(
+        id=s.get("id", integer(1, MAX_ID)),
+        upstreams=tuple(upstreams),
+        name=s.get("name", text, None),
+        category=s.get("category", text, None),
+        type=s.get("type", _choice(SERVICE_TYPES), None),
+        min=s.get("min", integer(1, MAX_ID), None),
+        max=s.get("max", integer(1, MAX_ID), None),
+        refill=s.get("refill", boolean, None),
+        cancel=s.get("cancel", boolean, None),
+        dripfeed=s.get("dripfeed", boolean, None),
+        rate=s.get("rate", decimal(Decimal("0.00001"), Decimal("1e9")), None),
+        markup_percent=s.get("markup_percent", _MARKUP, None),
+    )
+    if service.min is not None and service.max is not None and service.min > service.max:
+        s.problem("max", f"less than min ({service.min})")
+    if service.rate is not None and service.markup_percent is not None:
+        s.problem("rate", "set either rate or markup_percent, not both")
+    s.finish()
+    return service
+
+
+def _markup_of(section: Section, key: str) -> Decimal:
+    rule = section.section(key)
+    markup = rule.get("markup_percent", _MARKUP)
+    rule.finish()
+    return markup
+
+
+def _keys(section: Section) -> list[str]:
+    return [str(k) for k in section.keys()]  # noqa: SIM118 - a Section, not a dict
+
+
+def _known(providers: list[str]) -> Any:
+    def parse(value: Any) -> str:
+        name = text(value)
+        if name not in providers:
+            raise ValueError(f"unknown provider {name!r} (not in providers)")
+        return name
+
+    return parse
+
+
+def _choice(options: tuple[str, ...]) -> Any:
+    def parse(value: Any) -> str:
+        name = text(value)
+        if name not in options:
+            raise ValueError(f"unknown value {name!r}; one of: {', '.join(options)}")
+        return name
+
+    return parse
+
+
+def upstream_id(value: Any) -> str:
+    # Upstream IDs are numbers in practice but strings on some panels; keep them as text.
+    if isinstance(value, bool):
+        raise ValueError("not a service ID")
+    return text(str(value) if isinstance(value, int | Decimal) else value)
