@@ -184,3 +184,28 @@ async def api(pool: db.Pool) -> AsyncIterator[ApiClient]:
     async with aiohttp.ClientSession() as session:
         yield ApiClient(session, str(server.make_url("")).rstrip("/"))
     await server.close()
+
+
+# --- the simulated upstream panel over real HTTP ---
+
+
+class SimPanel:
+    def __init__(self, server, state) -> None:
+        self.server = server
+        self.state = state
+        self.url = str(server.make_url("/api/v2"))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sim(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SimPanel]:
+    """A simulated provider on a loopback port; its key is in $SIM_TEST_KEY."""
+    from aiohttp.test_utils import TestServer
+
+    from reseller.simulator import SIM, SimConfig, create_app
+
+    monkeypatch.setenv("SIM_TEST_KEY", "sim-key")
+    app = create_app(SimConfig(key="sim-key", seed=7, tick=0.05))
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield SimPanel(server, app[SIM])
+    await server.close()

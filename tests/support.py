@@ -57,3 +57,35 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float 
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+async def spawn_reseller(*argv: str, env: dict[str, str], cwd: Path):  # -> asyncio Process
+    import asyncio
+
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "reseller",
+        *argv,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def poll_until(check, *, within: float = 15.0, interval: float = 0.1):
+    """Await `check()` until it returns something truthy; fail after `within` seconds."""
+    import asyncio
+
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            result = await check()
+        except OSError:
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(interval)

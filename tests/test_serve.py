@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 from pathlib import Path
 
 import orjson
@@ -39,3 +41,47 @@ def test_serve_without_a_dsn_runs_the_embedded_database(tmp_path: Path) -> None:
     # The embedded server ends with the service.
     with pytest.raises(ProcessLookupError):
         os.kill(postmaster, 0)
+
+
+async def test_sighup_reloads_prices_and_refuses_a_bad_file(dsn, pool, sim, tmp_path) -> None:
+    import aiohttp
+    from support import poll_until, spawn_reseller
+    from test_catalog_sync import YAML, make_config, run_sync
+
+    from reseller import customers
+
+    await run_sync(pool, make_config(sim))  # the provider's offers are stored
+    _, key = await customers.create(pool, "acme")
+    path = tmp_path / "config.yaml"
+    path.write_text(YAML.format(url=sim.url, markup=50))
+    port = free_port()
+    env = {**os.environ, "RESELLER_DSN": dsn, "RESELLER_CONFIG": str(path)}
+    proc = await spawn_reseller("serve", "--port", str(port), env=env, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}/api/v2"
+
+    async def rate_of_service_1(session: aiohttp.ClientSession) -> str:
+        async with session.post(url, data={"key": key, "action": "services"}) as answer:
+            return next(s["rate"] for s in await answer.json() if s["service"] == 1)
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            await poll_until(lambda: rate_of_service_1(session))
+            assert await rate_of_service_1(session) == "1.35"
+            path.write_text(YAML.format(url=sim.url, markup=100))
+            proc.send_signal(signal.SIGHUP)
+            await poll_until(lambda: _equals(rate_of_service_1(session), "1.80"))
+            path.write_text("pricing: {markup_percent: lots}\n")
+            proc.send_signal(signal.SIGHUP)
+            await asyncio.sleep(0.5)
+            assert await rate_of_service_1(session) == "1.80"
+            assert proc.returncode is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = (await proc.communicate())[0].decode()
+    assert proc.returncode == 0, output
+    assert "config_reload_refused" in output
+    assert "pricing.markup_percent: must be a number" in output
+
+
+async def _equals(value, expected) -> bool:
+    return await value == expected

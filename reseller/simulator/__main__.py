@@ -1,0 +1,5 @@
+import sys
+
+from reseller.simulator.cli import main
+
+sys.exit(main())

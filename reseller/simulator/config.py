@@ -1,0 +1,55 @@
+"""What a simulated panel is told to be: its key, money, clock speed and how badly it behaves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass
+class Faults:
+    """Per-request probabilities (0..1) of what real panels do to their clients; all off."""
+
+    # Transport faults: at most one per request, the first drawn in this order wins.
+    timeout: float = 0.0  # processed (an add creates its order), then no answer ever comes
+    reset: float = 0.0  # processed, then the connection is closed without an answer
+    http_500: float = 0.0  # 500 after processing, or 502/503 from the "proxy" before it
+    html: float = 0.0  # 200 with a Cloudflare challenge page; never reaches the panel
+    empty: float = 0.0  # processed, then 200 with an empty body
+    malformed_json: float = 0.0  # processed, then 200 with the JSON cut short
+    # Content faults: any number per request, they reshape a well-formed answer.
+    string_numbers: float = 0.0  # numbers as strings and numeric strings as numbers
+    status_spellings: float = 0.0  # "Cancelled", "canceled", "Refunded", "in_progress", …
+    order_id_key: float = 0.0  # add answers {"order_id": N}
+    bare_string_errors: float = 0.0  # multi-status: "Incorrect order ID" instead of {"error"}
+    odd_remains: float = 0.0  # remains negative or "Unknown"
+
+    def __post_init__(self) -> None:
+        for name in fault_names():
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"fault {name} must be a probability 0..1, not {value!r}")
+
+
+def fault_names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(Faults))
+
+
+@dataclass
+class SimConfig:
+    """Mutable at run time through `app[SIM].config`: tests change faults and latency mid-test."""
+
+    key: str = "sim-key"
+    currency: str = "USD"
+    balance: Decimal = Decimal("1000")
+    latency: float = 0.0  # seconds added to every answer
+    tick: float = 0.5  # seconds per status step: Pending → In progress → … → final
+    faults: Faults = field(default_factory=Faults)
+    seed: int | None = None  # faults and order outcomes repeat for a given seed
+    services: list[dict[str, Any]] | None = None  # API-shaped service dicts; default catalog
+    refuse_duplicate_links: bool = False  # like panels that allow one active order per link
+    partial_ratio: float = 0.0  # share of orders that end Partial
+    cancel_ratio: float = 0.0  # share of orders that end Canceled (full refund)
+    refill_reject_ratio: float = 0.0  # share of refills that end Rejected
+    max_recorded: int = 1_000_000  # the request log keeps the newest this many

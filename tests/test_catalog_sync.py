@@ -1,0 +1,122 @@
+"""Catalog sync against the simulated panel: offers stored, services priced, disabled when
+gone or below cost, failover order kept; reload re-prices; a down provider keeps its offers."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+from reseller import catalog, catalog_sync, config
+from reseller.upstream import Upstreams
+
+YAML = """
+providers:
+  - {{name: sim, url: "{url}", key_env: SIM_TEST_KEY}}
+pricing:
+  markup_percent: {markup}
+  rounding: {{decimals: 2, mode: up}}
+services:
+  - id: 1
+    upstreams: [{{provider: sim, service: 1}}, {{provider: sim, service: 3}}]
+    name: Followers
+  - {{id: 2, provider: sim, upstream_service: 2, rate: 0.20}}
+imports:
+  - {{provider: sim, category: "Telegram*", first_id: 100}}
+"""
+
+
+def make_config(sim, markup: int = 50) -> config.Config:
+    return config.parse(YAML.format(url=sim.url, markup=markup))
+
+
+async def run_sync(pool, cfg):
+    upstreams = Upstreams(cfg.providers)
+    try:
+        return await catalog_sync.sync(pool, cfg, upstreams)
+    finally:
+        await upstreams.close()
+
+
+async def test_sync_prices_services_and_disables_those_below_cost(pool, sim) -> None:
+    report = await run_sync(pool, make_config(sim))
+    assert report.offered == {"sim": 11}
+    assert report.disabled == [(2, "sell rate 0.20 below cost 0.25")]
+    live = await catalog.load(pool)
+    followers = live.get(1)
+    assert (followers.name, followers.rate, followers.min) == ("Followers", Decimal("1.35"), 50)
+    assert live.get(2) is None
+    poll = live.get(100)  # imported from "Telegram", stable ID from first_id
+    assert (poll.type, poll.rate) == ("Poll", Decimal("1.13"))
+    candidates = await pool.fetch(
+        "SELECT priority, provider, upstream_service, cost_rate FROM service_upstreams"
+        " WHERE service_id = 1 ORDER BY priority"
+    )
+    assert [tuple(r) for r in candidates] == [
+        (0, "sim", "1", Decimal("0.90")),
+        (1, "sim", "3", Decimal("2.10")),
+    ]
+
+
+async def test_upstream_rate_change_moves_the_sell_rate(pool, sim) -> None:
+    cfg = make_config(sim)
+    await run_sync(pool, cfg)
+    sim.state.set_rate(1, Decimal("1.00"))
+    await run_sync(pool, cfg)
+    assert (await catalog.load(pool)).get(1).rate == Decimal("1.50")
+
+
+async def test_service_gone_upstream_is_disabled_and_failover_takes_over(pool, sim) -> None:
+    cfg = make_config(sim)
+    await run_sync(pool, cfg)
+    sim.state.remove_service(1)
+    report = await run_sync(pool, cfg)
+    assert (await catalog.load(pool)).get(1).rate == Decimal("3.15")  # priced from service 3
+    sim.state.remove_service(3)
+    report = await run_sync(pool, cfg)
+    assert (1, "gone from sim") in report.disabled
+    assert (await catalog.load(pool)).get(1) is None
+    # Disabled, not deleted: its name stays for old orders and reports.
+    assert await pool.fetchval("SELECT name FROM services WHERE id = 1") == "Followers"
+
+
+async def test_a_down_provider_keeps_its_last_offers(pool, sim) -> None:
+    cfg = make_config(sim)
+    await run_sync(pool, cfg)
+    sim.state.down = True
+    report = await run_sync(pool, cfg)
+    assert "sim" in report.failed
+    assert (await catalog.load(pool)).get(1).rate == Decimal("1.35")
+
+
+async def test_rebuild_with_a_new_markup_reprices_without_fetching(pool, sim) -> None:
+    await run_sync(pool, make_config(sim))
+    requests_before = len(sim.state.requests)
+    await catalog_sync.rebuild(pool, make_config(sim, markup=100))
+    assert (await catalog.load(pool)).get(1).rate == Decimal("1.80")
+    assert len(sim.state.requests) == requests_before
+
+
+async def test_concurrent_syncs_leave_one_consistent_catalog(pool, sim) -> None:
+    cfg = make_config(sim)
+    await asyncio.gather(*(run_sync(pool, cfg) for _ in range(3)))
+    assert await pool.fetchval("SELECT count(*) FROM service_imports") == 1
+    assert (await catalog.load(pool)).get(1).rate == Decimal("1.35")
+
+
+async def test_services_cli_lists_cost_rate_and_margin(
+    pool, sim, cli_env, tmp_path: Path, capsys
+) -> None:
+    from test_cli import run
+
+    path = tmp_path / "config.yaml"
+    path.write_text(YAML.format(url=sim.url, markup=50))
+    code, out, _ = await run(capsys, "--config", str(path), "services", "sync")
+    assert code == 0
+    assert "sim: 11 services offered" in out
+    assert "disabled 2: sell rate 0.20 below cost 0.25" in out
+    code, out, _ = await run(capsys, "--config", str(path), "services", "list")
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert rows["1"].split()[:3] == ["1", "Followers", "Default"]
+    assert rows["1"].split()[-6:] == ["sim:1", "0.90", "1.35", "33.3%", "on", "sale"]
+    assert rows["2"].endswith("disabled: sell rate 0.20 below cost 0.25")
