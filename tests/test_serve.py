@@ -85,3 +85,20 @@ async def test_sighup_reloads_prices_and_refuses_a_bad_file(dsn, pool, sim, tmp_
 
 async def _equals(value, expected) -> bool:
     return await value == expected
+
+
+def test_reseller_simulate_runs_a_panel_that_answers_api_v2(tmp_path) -> None:
+    import urllib.parse
+    import urllib.request
+
+    port = free_port()
+    env = {**os.environ, "SIM_API_KEY": "demo-key"}
+    proc = start_reseller("simulate", "--port", str(port), "--latency", "0", env=env, cwd=tmp_path)
+    try:
+        url = f"http://127.0.0.1:{port}/api/v2"
+        wait_for_http(url, proc)  # any answer: it is listening
+        body = urllib.parse.urlencode({"key": "demo-key", "action": "balance"}).encode()
+        with urllib.request.urlopen(url, data=body, timeout=5) as answer:
+            assert orjson.loads(answer.read()) == {"balance": "1000.00", "currency": "USD"}
+    finally:
+        assert stop(proc) == 0

@@ -14,7 +14,12 @@ from reseller.cli import common, customers, ops, services
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    # `simulate` hands its own options to the simulator's parser.
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "passes_options", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.options = rest
     try:
         return int(args.command(args))
     except errors.DatabaseUnavailable as exc:

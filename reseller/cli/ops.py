@@ -31,8 +31,7 @@ def register(commands: Any) -> None:
         help="run a simulated upstream panel (see `reseller simulate --help`)",
         add_help=False,
     )
-    simulate.add_argument("options", nargs=argparse.REMAINDER)
-    simulate.set_defaults(command=_simulate)
+    simulate.set_defaults(command=_simulate, passes_options=True)
 
 
 def _serve(args: argparse.Namespace) -> int:
