@@ -25,7 +25,7 @@ from reseller.config_catalog import (
     read_pricing,
     read_services,
 )
-from reseller.config_reader import Section, currency, decimal, env_name, integer, text, url
+from reseller.config_reader import Section, boolean, currency, decimal, env_name, integer, text, url
 
 __all__ = [
     "Config",
@@ -73,6 +73,17 @@ class ApiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DispatchConfig:
+    inline_errors: bool = False  # `add` answers an upstream refusal itself (no charge kept)
+    max_attempts: int = 5  # connection failures before an order counts as refused
+    retry_seconds: Decimal = Decimal(2)  # first backoff; doubles per attempt
+    scan_seconds: Decimal = Decimal(1)  # how often the durable queue is scanned
+    abandoned_after_seconds: int = 300  # a call in flight this long belongs to a dead process
+    max_in_flight: int = 1000  # dispatch tasks per process
+    stop_grace_seconds: Decimal = Decimal(10)  # in-flight calls may finish this long at SIGTERM
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderConfig:
     name: str
     url: str
@@ -91,6 +102,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     providers: tuple[ProviderConfig, ...] = ()
     services: tuple[ServiceConfig, ...] = ()
     imports: tuple[ImportConfig, ...] = ()
@@ -157,6 +169,7 @@ def _read(root: Section, source: Path | None) -> Config:
     server = root.section("server")
     database = root.section("database")
     api = root.section("api")
+    dispatch = root.section("dispatch")
     database.forbid("dsn", "put the DSN in an environment variable and name it in database.dsn_env")
     providers = tuple(_provider(p) for p in root.items("providers"))
     names = [p.name for p in providers]
@@ -176,6 +189,23 @@ def _read(root: Section, source: Path | None) -> Config:
             rate_limit_per_minute=api.get("rate_limit_per_minute", integer(1, 10**9), 300),
             currency=api.get("currency", currency, "USD"),
         ),
+        dispatch=DispatchConfig(
+            inline_errors=dispatch.get("inline_errors", boolean, False),
+            max_attempts=dispatch.get("max_attempts", integer(1, 100), 5),
+            retry_seconds=dispatch.get(
+                "retry_seconds", decimal(Decimal("0.01"), Decimal(3600)), Decimal(2)
+            ),
+            scan_seconds=dispatch.get(
+                "scan_seconds", decimal(Decimal("0.01"), Decimal(60)), Decimal(1)
+            ),
+            abandoned_after_seconds=dispatch.get(
+                "abandoned_after_seconds", integer(30, 86400), 300
+            ),
+            max_in_flight=dispatch.get("max_in_flight", integer(1, 100_000), 1000),
+            stop_grace_seconds=dispatch.get(
+                "stop_grace_seconds", decimal(Decimal(0), Decimal(600)), Decimal(10)
+            ),
+        ),
         providers=providers,
         services=services,
         imports=read_imports(root, names),
@@ -183,7 +213,7 @@ def _read(root: Section, source: Path | None) -> Config:
         currency_rates=read_currency_rates(root),
         source=source,
     )
-    for section in (server, database, api):
+    for section in (server, database, api, dispatch):
         section.finish()
     pool = config.database
     if pool.pool_min is not None and pool.pool_max is not None and pool.pool_min > pool.pool_max:

@@ -30,6 +30,10 @@ class DuplicateName(ResellerError):
     """Name already taken"""
 
 
+class DuplicateUpstreamOrder(ResellerError):
+    """The provider answered an order ID that another local order already has"""
+
+
 class ApiError(ResellerError):
     """Incorrect request"""
 

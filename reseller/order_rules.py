@@ -279,3 +279,32 @@ _RULES: dict[str, Callable[[Service, Params], OrderRequest]] = {
     "Subscriptions": _subscriptions,
     "Web Traffic": _web_traffic,
 }
+
+
+# Types whose upstream `add` takes a quantity; the others derive it (comment lines, packages).
+_QUANTITY_SENT = frozenset({
+    "Default", "SEO", "Mentions", "Mentions with Hashtags", "Mentions Hashtag",
+    "Mentions User Followers", "Mentions Media Likers", "Comment Likes", "Poll",
+    "Invites from Groups", "Web Traffic",
+})  # fmt: skip
+
+
+def upstream_fields(
+    service_type: str,
+    *,
+    link: str | None,
+    quantity: int,
+    runs: int | None,
+    interval: int | None,
+    fields: Mapping[str, object],
+) -> dict[str, object]:
+    """The `add` fields to forward upstream: what the customer sent, unchanged."""
+    out: dict[str, object] = {}
+    if link is not None:
+        out["link"] = link
+    if service_type in _QUANTITY_SENT:
+        out["quantity"] = quantity
+    if runs is not None:
+        out["runs"], out["interval"] = runs, interval
+    out.update(fields)
+    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -209,3 +210,90 @@ async def sim(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SimPanel]:
     await server.start_server()
     yield SimPanel(server, app[SIM])
     await server.close()
+
+
+# --- the whole path: API → dispatcher → simulated provider ---
+
+STACK_YAML = """
+providers:
+  - {{name: sim, url: "{url}", key_env: SIM_TEST_KEY, timeout: 0.5,
+     requests_per_minute: 600000, max_concurrency: 50}}
+dispatch: {{retry_seconds: 0.02, scan_seconds: 0.05, max_attempts: 3,
+           inline_errors: {inline}, stop_grace_seconds: 0.5}}
+pricing: {{markup_percent: 50}}
+services:
+  - {{id: 1, provider: sim, upstream_service: 1}}
+  - id: 2
+    upstreams: [{{provider: sim, service: 404}}, {{provider: sim, service: 1}}]
+  - {{id: 3, provider: sim, upstream_service: 3}}
+"""
+
+
+class Stack:
+    """The real app with a dispatcher, a customer, and a simulated provider."""
+
+    def __init__(self, api, sim, pool, dispatcher, upstreams, live, key) -> None:
+        self.api, self.sim, self.pool = api, sim, pool
+        self.dispatcher, self.upstreams, self.live, self.key = dispatcher, upstreams, live, key
+
+    async def add(self, service: int = 1, link: str = "https://ig.com/p", quantity: int = 100):
+        return await self.api.call(
+            key=self.key, action="add", service=service, link=link, quantity=quantity
+        )
+
+    async def order(self, order_id: int):
+        return await self.pool.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
+
+    async def settle(self, within: float = 10.0) -> None:
+        """Run the queue until nothing is queued or in flight."""
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            await self.dispatcher.scan_once()
+            busy = await self.pool.fetchval(
+                "SELECT count(*) FROM orders WHERE dispatch_state IN ('queued', 'sending')"
+            )
+            if busy == 0 and not self.dispatcher._tasks:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("dispatch did not settle")
+
+
+async def _stack(pool, sim, *, inline: bool) -> AsyncIterator[Stack]:
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+
+    from reseller import catalog_sync, config, customers
+    from reseller.api.app import create_app
+    from reseller.dispatch import Dispatcher
+    from reseller.upstream import Upstreams
+
+    live = config.LiveConfig(
+        config.parse(STACK_YAML.format(url=sim.url, inline=str(inline).lower()))
+    )
+    upstreams = Upstreams(live.current.providers)
+    await catalog_sync.sync(pool, live.current, upstreams)
+    dispatcher = Dispatcher(pool, live, upstreams)
+    _, key = await customers.create(pool, "acme", balance=Decimal(100))
+    server = TestServer(create_app(live, pool=pool, dispatcher=dispatcher), host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession() as session:
+        api = ApiClient(session, str(server.make_url("")).rstrip("/"))
+        yield Stack(api, sim, pool, dispatcher, upstreams, live, key)
+    await dispatcher.stop(1.0)
+    await server.close()
+    await upstreams.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stack(pool, sim) -> AsyncIterator[Stack]:
+    async for s in _stack(pool, sim, inline=False):
+        yield s
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def inline_stack(pool, sim) -> AsyncIterator[Stack]:
+    async for s in _stack(pool, sim, inline=True):
+        yield s

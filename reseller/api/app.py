@@ -11,23 +11,32 @@ from aiohttp import web
 
 from reseller import catalog, catalog_sync, db
 from reseller.api import health, middleware, openapi, params, v2
-from reseller.api.appkeys import CATALOG, CONFIG, POOL, RATE_LIMITER
+from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, POOL, RATE_LIMITER
 from reseller.api.ratelimit import RateLimiter
 from reseller.config import Config, LiveConfig
+from reseller.dispatch import Dispatcher
 
 log = structlog.get_logger()
 CATALOG_POLL_SECONDS = 2.0
 
 
 def create_app(
-    config: Config | LiveConfig, *, pool: db.Pool, rate_limiter: RateLimiter | None = None
+    config: Config | LiveConfig,
+    *,
+    pool: db.Pool,
+    dispatcher: Dispatcher | None = None,
+    rate_limiter: RateLimiter | None = None,
 ) -> web.Application:
+    """`dispatcher`: sends new orders upstream at once; without one they wait in the queue
+    for a dispatcher in another process."""
     live = config if isinstance(config, LiveConfig) else LiveConfig(config)
     app = web.Application(middlewares=[middleware.json_errors], client_max_size=params.MAX_BODY)
     app[CONFIG] = live
     app[POOL] = pool
     app[CATALOG] = catalog.LiveCatalog()
     app[RATE_LIMITER] = rate_limiter or RateLimiter(live.current.api.rate_limit_per_minute)
+    if dispatcher is not None:
+        app[DISPATCHER] = dispatcher
     app.cleanup_ctx.append(_catalog)
     app.router.add_get("/healthz", health.healthz)
     for path in ("/api/v2", "/api/v2/"):

@@ -8,8 +8,10 @@ from reseller import db
 from reseller.api.ratelimit import RateLimiter
 from reseller.catalog import LiveCatalog
 from reseller.config import LiveConfig
+from reseller.dispatch import Dispatcher
 
 CONFIG = web.AppKey("config", LiveConfig)
 POOL = web.AppKey("pool", db.Pool)
 CATALOG = web.AppKey("catalog", LiveCatalog)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)

@@ -6,6 +6,7 @@ errors are `{"error": "<exact string>"}` with HTTP 200.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +17,10 @@ from aiohttp import web
 
 from reseller import customers, errors, money, order_rules, orders
 from reseller.api import params as api_params
-from reseller.api.appkeys import CATALOG, POOL, RATE_LIMITER
+from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, POOL, RATE_LIMITER
 from reseller.catalog import Catalog
 from reseller.db import Pool
+from reseller.dispatch import Dispatcher
 
 Params = dict[str, str]
 
@@ -28,6 +30,8 @@ class Call:
     pool: Pool
     customer: customers.Customer
     catalog: Catalog
+    dispatcher: Dispatcher | None
+    inline_errors: bool
 
 
 async def endpoint(request: web.Request) -> web.Response:
@@ -47,7 +51,14 @@ async def endpoint(request: web.Request) -> web.Response:
     handler = _ACTIONS.get(action)
     if handler is None:
         raise errors.InvalidAction()
-    answer = await handler(Call(pool, customer, request.app[CATALOG].current), params)
+    call = Call(
+        pool,
+        customer,
+        request.app[CATALOG].current,
+        request.app.get(DISPATCHER),
+        request.app[CONFIG].current.dispatch.inline_errors,
+    )
+    answer = await handler(call, params)
     body = answer if isinstance(answer, bytes) else orjson.dumps(answer)
     return web.Response(body=body, content_type="application/json")
 
@@ -71,7 +82,15 @@ async def _add(call: Call, params: Params) -> dict[str, int]:
     if service is None:
         raise errors.InvalidServiceId()
     request = order_rules.validate(service, params)
-    return {"order": await orders.place(call.pool, call.customer.id, service, request)}
+    order_id = await orders.place(call.pool, call.customer.id, service, request)
+    sending = call.dispatcher.kick(order_id) if call.dispatcher is not None else None
+    if sending is not None and call.inline_errors:
+        # Wait for the upstream's answer: a refusal is the customer's answer, and the order's
+        # charge has already gone back. Shielded: a client hanging up must not abandon the call.
+        outcome, reason = await asyncio.shield(sending)
+        if outcome == "refused":
+            raise errors.ApiError(reason)
+    return {"order": order_id}
 
 
 def _status_body(status: orders.OrderStatus) -> dict[str, str]:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from reseller import errors
-from reseller.cli import common, customers, ops, services
+from reseller.cli import common, customers, ops, orders, services
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,6 +43,6 @@ def _parser() -> common.Parser:
         help="config file (default: $RESELLER_CONFIG or ./config.yaml)",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=common.Parser)
-    for module in (ops, customers, services):
+    for module in (ops, customers, services, orders):
         module.register(commands)
     return parser

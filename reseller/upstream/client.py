@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -54,13 +55,18 @@ class ProviderClient:
             concurrency=provider.max_concurrency, per_minute=provider.requests_per_minute
         )
         self._session: aiohttp.ClientSession | None = None
+        self.max_call_seconds = CONNECT_TIMEOUT + 2 * float(provider.timeout)
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
             timeout = float(self.provider.timeout)
             self._session = aiohttp.ClientSession(
+                # `total` bounds a call that trickles bytes, so no call outlives
+                # max_call_seconds (the dispatcher relies on it to spot dead processes).
                 timeout=aiohttp.ClientTimeout(
-                    total=None, connect=min(CONNECT_TIMEOUT, timeout), sock_read=timeout
+                    total=self.max_call_seconds,
+                    connect=min(CONNECT_TIMEOUT, timeout),
+                    sock_read=timeout,
                 ),
                 connector=aiohttp.TCPConnector(limit=self.provider.max_concurrency),
                 json_serialize=lambda v: orjson.dumps(v).decode(),
@@ -80,9 +86,14 @@ class ProviderClient:
             raise errors.UpstreamUnknown("services answer is not a list")
         return [s for item in answer if (s := _service(item)) is not None]
 
-    async def add(self, fields: Mapping[str, object]) -> str:
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """A pacing slot, for a caller that must do something (claim an order) right before
+        its call goes out; that call then passes `paced=False`."""
+        return self._pacer.slot()
+
+    async def add(self, fields: Mapping[str, object], *, paced: bool = True) -> str:
         """Place an order; its upstream ID."""
-        return parse.added_order_id(await self._request("add", fields))
+        return parse.added_order_id(await self._request("add", fields, paced=paced))
 
     async def statuses(
         self, ids: Sequence[str]
@@ -120,7 +131,9 @@ class ProviderClient:
 
     # --- the one place that talks HTTP ---
 
-    async def _request(self, action: str, fields: Mapping[str, object] | None = None) -> Any:
+    async def _request(
+        self, action: str, fields: Mapping[str, object] | None = None, *, paced: bool = True
+    ) -> Any:
         key = self.provider.key()
         if key is None:
             raise errors.UpstreamNotSent(f"{self.provider.key_env} is not set")
@@ -128,7 +141,10 @@ class ProviderClient:
         started = time.perf_counter()
         outcome, status = "ok", 0
         try:
-            async with self._pacer.slot():
+            if paced:
+                async with self._pacer.slot():
+                    status, body, location = await self._post(form)
+            else:
                 status, body, location = await self._post(form)
             return _classify(status, body, location)
         except errors.UpstreamError as exc:

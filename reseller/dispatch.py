@@ -1,0 +1,200 @@
+"""Forwarding orders upstream without ever losing or doubling one.
+
+An order is sent by exactly one task: the `add` handler kicks it right after its commit, and
+a durable queue (the `orders` table) picks up whatever a crash, a restart or an unreachable
+provider left behind. The claim (`queued` → `sending`) is committed before the request goes
+out and only inside the provider's pacing slot, so a claimed order is always one whose request
+is really leaving. The outcome then decides:
+
+- placed: the upstream ID is stored, status `Processing`;
+- refused (a JSON error): the next failover candidate, else `Canceled` with a full refund;
+- not sent: back to the queue with backoff, and after `max_attempts` as refused;
+- unknown: `uncertain` — never re-sent automatically; the operator (or a later proof from the
+  upstream) resolves it. An order abandoned in flight (shutdown, crash) ends the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from typing import Literal
+
+import structlog
+
+from reseller import db, errors, forwarding, order_rules, settlement
+from reseller.config import LiveConfig
+from reseller.db import Q
+from reseller.upstream import Upstreams
+
+log = structlog.get_logger()
+Outcome = Literal["placed", "refused", "retrying", "uncertain", "skipped"]
+# Panels that refuse a duplicate link name the active order ("… active order: 10001").
+_ACTIVE_ORDER = re.compile(r"active order\D{0,20}(\d+)", re.IGNORECASE)
+
+
+class Dispatcher:
+    def __init__(self, pool: db.Pool, config: LiveConfig, upstreams: Upstreams) -> None:
+        self._pool = pool
+        self._config = config
+        self._upstreams = upstreams
+        self._tasks: dict[int, asyncio.Task[tuple[Outcome, str | None]]] = {}
+        self._forwarding = forwarding.Forwarder(pool, config, upstreams)
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # --- entry points ---
+
+    def kick(self, order_id: int) -> asyncio.Task[tuple[Outcome, str | None]] | None:
+        """Start sending this order now, unless it is already on its way; the queue catches
+        anything not started here."""
+        limit = self._config.current.dispatch.max_in_flight
+        if self._stopping or order_id in self._tasks or len(self._tasks) >= limit:
+            return None
+        task = asyncio.create_task(self._dispatch(order_id))
+        self._tasks[order_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(order_id, None))
+        return task
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._scan_forever())
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Take no new work, let calls in flight finish (bounded), then abandon the rest: an
+        abandoned `add` is marked uncertain, never re-sent."""
+        self._stopping = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        pending = list(self._tasks.values()) + self._forwarding.tasks()
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    async def scan_once(self) -> None:
+        """One pass over the durable queues (orders, refills, cancels)."""
+        dispatch = self._config.current.dispatch
+        abandoned = await self._pool.fetch(
+            Q.abandon_stale_sending, dispatch.abandoned_after_seconds
+        )
+        for row in abandoned:
+            log.warning("order_uncertain", order=row["id"], reason="abandoned in flight")
+        for row in await self._pool.fetch(Q.due_orders, dispatch.max_in_flight):
+            self.kick(row["id"])
+        await self._forwarding.scan()
+
+    async def _scan_forever(self) -> None:
+        while True:
+            try:
+                await self.scan_once()
+            except Exception as exc:  # the database being away must not end the loop
+                log.warning("dispatch_scan_failed", error=str(exc))
+            await asyncio.sleep(float(self._config.current.dispatch.scan_seconds))
+
+    # --- one order ---
+
+    async def _dispatch(self, order_id: int) -> tuple[Outcome, str | None]:
+        while True:
+            order = await self._pool.fetchrow(Q.order_for_dispatch, order_id)
+            if order is None or order["dispatch_state"] != "queued":
+                return "skipped", None
+            if order["provider"] is None:  # no candidate left
+                reason = order_reason(order)
+                await settlement.refund_in_full(self._pool, order_id, reason=reason)
+                log.info("order_refused", order=order_id, reason=reason)
+                return "refused", reason
+            cost, rate = order["cost_rate"], order["rate"]
+            if order["provider"] not in self._upstreams or (cost is not None and cost > rate):
+                await self._pool.execute(Q.skip_candidate, order_id, order["dispatch_candidate"])
+                continue
+            outcome = await self._send(order)
+            if outcome != "next":
+                return outcome
+
+    async def _send(self, order: db.Record) -> tuple[Outcome, str | None] | Literal["next"]:
+        order_id, candidate = order["id"], order["dispatch_candidate"]
+        client = self._upstreams[order["provider"]]
+        fields = {
+            "service": order["upstream_service"],
+            **order_rules.upstream_fields(
+                order["type"],
+                link=order["link"],
+                quantity=order["quantity"],
+                runs=order["runs"],
+                interval=order["run_interval"],
+                fields=order["fields"],
+            ),
+        }
+        async with client.slot():
+            claimed = await self._pool.fetchval(
+                Q.claim_order, order_id, candidate, order["provider"], order["upstream_service"]
+            )
+            if claimed is None:
+                return "skipped", None
+            try:
+                upstream_id = await client.add(fields, paced=False)
+            except errors.UpstreamRefused as exc:
+                await self._prove_twin(order, exc.message)
+                await self._pool.execute(Q.requeue_order, order_id, candidate + 1, 0, exc.message)
+                log.info("order_refused_by_candidate", order=order_id, reason=exc.message)
+                return "next"
+            except errors.UpstreamNotSent as exc:
+                return await self._retry_later(order, exc.message)
+            except asyncio.CancelledError:
+                await asyncio.shield(self._uncertain(order_id, "abandoned in flight at shutdown"))
+                raise
+            except Exception as exc:  # unknown outcome, or a surprise: it may have gone out
+                return await self._uncertain(order_id, str(exc)), str(exc)
+        return await self._placed(order_id, upstream_id)
+
+    async def _placed(self, order_id: int, upstream_id: str) -> tuple[Outcome, str | None]:
+        try:
+            with db.translate_errors():
+                await self._pool.execute(Q.mark_placed, order_id, upstream_id)
+        except errors.DuplicateUpstreamOrder as exc:
+            return await self._uncertain(order_id, f"{exc.message}: {upstream_id}"), exc.message
+        log.info("order_placed", order=order_id, upstream_order=upstream_id)
+        return "placed", None
+
+    async def _retry_later(self, order: db.Record, why: str) -> tuple[Outcome, str | None]:
+        dispatch = self._config.current.dispatch
+        attempts, candidate = order["dispatch_attempts"] + 1, order["dispatch_candidate"]
+        if attempts >= dispatch.max_attempts:  # as refused: try the next candidate
+            await self._pool.execute(Q.requeue_order, order["id"], candidate + 1, 0, why)
+            return "retrying", why
+        delay = float(dispatch.retry_seconds) * 2 ** (attempts - 1)
+        await self._pool.execute(Q.requeue_order, order["id"], candidate, delay, why)
+        log.info("order_retry", order=order["id"], attempt=attempts, delay=delay, reason=why)
+        return "retrying", why
+
+    async def _uncertain(self, order_id: int, why: str) -> Outcome:
+        await self._pool.execute(Q.mark_uncertain, order_id, why)
+        log.warning("order_uncertain", order=order_id, reason=why)
+        return "uncertain"
+
+    async def _prove_twin(self, order: db.Record, message: str) -> None:
+        """A refusal naming an active upstream order for this link proves that an uncertain
+        earlier order with the same link did reach the provider: link the two."""
+        found = _ACTIVE_ORDER.search(message)
+        if found is None or order["link"] is None:
+            return
+        twins = await self._pool.fetch(
+            Q.uncertain_twins, order["provider"], order["upstream_service"], order["link"]
+        )
+        if len(twins) == 1:
+            twin = twins[0]["id"]
+            await self._placed(twin, found.group(1))
+            log.info(
+                "order_uncertain_resolved",
+                order=twin,
+                upstream_order=found.group(1),
+                proof="duplicate-link refusal",
+            )
+
+
+def order_reason(order: db.Record) -> str:
+    """The customer-facing reason: the last upstream refusal, when there was one."""
+    return order["dispatch_error"] or "no upstream provider offers this service now"

@@ -1,0 +1,117 @@
+"""Forwarding refill and cancel requests upstream, tracked like orders.
+
+Unlike an `add`, sending one of these twice does no harm (the provider refuses the duplicate),
+so any failure short of a definitive refusal is retried with backoff, up to `max_attempts`.
+A cancel refunds nothing by itself: the refund follows the provider's `Canceled`/`Partial`
+status, except for an order still in our queue, which is canceled here and never sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from reseller import db, errors, settlement
+from reseller.config import LiveConfig
+from reseller.db import Q
+from reseller.upstream import Upstreams
+
+log = structlog.get_logger()
+BATCH = 100
+MAX_DELAY = 3600.0  # a request waiting on an uncertain order is looked at hourly at least
+
+
+class Forwarder:
+    def __init__(self, pool: db.Pool, config: LiveConfig, upstreams: Upstreams) -> None:
+        self._pool = pool
+        self._config = config
+        self._upstreams = upstreams
+        self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return list(self._running.values())
+
+    async def scan(self) -> None:
+        horizon = self._config.current.dispatch.abandoned_after_seconds
+        await self._pool.execute(Q.requeue_stale_refills, horizon)
+        await self._pool.execute(Q.requeue_stale_cancels, horizon)
+        for row in await self._pool.fetch(Q.due_refills, BATCH):
+            self._start("refill", row["id"], self._refill)
+        for row in await self._pool.fetch(Q.due_cancels, BATCH):
+            self._start("cancel", row["id"], self._cancel)
+
+    def _start(self, kind: str, item_id: int, work: Callable[[int], Awaitable[None]]) -> None:
+        key = (kind, item_id)
+        if key not in self._running:
+            task = asyncio.create_task(_logged(kind, item_id, work))
+            self._running[key] = task
+            task.add_done_callback(lambda _: self._running.pop(key, None))
+
+    async def _refill(self, refill_id: int) -> None:
+        claimed = await self._pool.fetchrow(Q.claim_refill, refill_id)
+        if claimed is None:
+            return
+        try:
+            client = self._upstreams[claimed["provider"]]
+            upstream_id = await client.refill(claimed["upstream_order_id"])
+        except errors.UpstreamRefused as exc:
+            await self._pool.execute(Q.refill_rejected, refill_id, exc.message)
+            log.info("refill_rejected", refill=refill_id, reason=exc.message)
+        except (errors.UpstreamError, KeyError) as exc:
+            await self._retry(Q.requeue_refill, Q.refill_rejected, claimed, str(exc))
+        else:
+            await self._pool.execute(Q.refill_placed, refill_id, upstream_id)
+            log.info("refill_placed", refill=refill_id, upstream_refill=upstream_id)
+
+    async def _cancel(self, cancel_id: int) -> None:
+        claimed = await self._pool.fetchrow(Q.claim_cancel, cancel_id)
+        if claimed is None:
+            return
+        state = claimed["order_state"]
+        if state == "queued" and await self._pool.fetchval(
+            Q.cancel_unsent_order, claimed["order_id"]
+        ):
+            await settlement.refund_in_full(
+                self._pool, claimed["order_id"], reason="canceled before dispatch"
+            )
+            await self._pool.execute(Q.cancel_answered, cancel_id, "placed", "canceled locally")
+            return
+        if state != "placed":  # in flight or uncertain: wait until it has an upstream ID
+            await self._pool.execute(Q.requeue_cancel, cancel_id, self._delay(claimed), state)
+            return
+        try:
+            answer = await self._upstreams[claimed["provider"]].cancel(
+                [claimed["upstream_order_id"]]
+            )
+            result = answer[claimed["upstream_order_id"]]
+        except (errors.UpstreamNotSent, errors.UpstreamUnknown, KeyError) as exc:
+            await self._retry(Q.requeue_cancel, Q.cancel_answered_refused, claimed, str(exc))
+            return
+        except errors.UpstreamRefused as exc:
+            result = exc
+        if isinstance(result, errors.UpstreamRefused):
+            await self._pool.execute(Q.cancel_answered, cancel_id, "refused", result.message)
+        else:
+            await self._pool.execute(Q.cancel_answered, cancel_id, "placed", "accepted")
+        log.info("cancel_forwarded", cancel=cancel_id, accepted=result is True)
+
+    async def _retry(self, requeue: str, give_up: str, claimed: db.Record, why: str) -> None:
+        if claimed["dispatch_attempts"] >= self._config.current.dispatch.max_attempts:
+            await self._pool.execute(give_up, claimed["id"], f"gave up: {why}")
+        else:
+            await self._pool.execute(requeue, claimed["id"], self._delay(claimed), why)
+
+    def _delay(self, claimed: db.Record) -> float:
+        base = float(self._config.current.dispatch.retry_seconds)
+        return min(base * 2 ** min(claimed["dispatch_attempts"] - 1, 20), MAX_DELAY)
+
+
+async def _logged(kind: str, item_id: int, work: Callable[[int], Awaitable[None]]) -> None:
+    """A failure here (the database gone) leaves the request queued or in flight; the next
+    scan or the stale-request sweep picks it up again."""
+    try:
+        await work(item_id)
+    except Exception:
+        log.exception("forwarding_failed", kind=kind, id=item_id)

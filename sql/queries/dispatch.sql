@@ -1,0 +1,155 @@
+-- name: due_orders
+-- Orders waiting to be sent. Read without locks: the claim below decides who sends.
+-- $1: limit
+SELECT id FROM orders
+WHERE dispatch_state = 'queued' AND dispatch_after <= now()
+ORDER BY id
+LIMIT $1;
+
+-- name: order_for_dispatch
+-- The order, its service's type and sell rate, and the candidate it is on (if any is left).
+-- $1: order id
+SELECT o.id, o.link, o.quantity, o.runs, o.run_interval, o.fields, o.dispatch_state,
+       o.dispatch_attempts, o.dispatch_candidate, o.dispatch_error, s.type, s.rate,
+       u.provider, u.upstream_service, u.cost_rate
+FROM orders o
+JOIN services s ON s.id = o.service_id
+LEFT JOIN service_upstreams u ON u.service_id = o.service_id AND u.priority = o.dispatch_candidate
+WHERE o.id = $1;
+
+-- name: skip_candidate
+-- The candidate would cost more than the sell rate: move on without sending.
+-- $1: order id, $2: candidate index being skipped
+UPDATE orders SET dispatch_candidate = $2 + 1, updated_at = now()
+WHERE id = $1 AND dispatch_state = 'queued' AND dispatch_candidate = $2;
+
+-- name: claim_order
+-- Marks the order as in flight, committed before the request goes out: whatever happens
+-- next, it is never sent twice. Only one process wins; a locked row is skipped, not waited on.
+-- $1: order id, $2: candidate index expected, $3: provider, $4: upstream service
+UPDATE orders SET dispatch_state = 'sending', dispatch_attempts = dispatch_attempts + 1,
+                  provider = $3, upstream_service = $4, updated_at = now()
+WHERE id = (SELECT id FROM orders WHERE id = $1 AND dispatch_state = 'queued'
+            AND dispatch_candidate = $2 FOR UPDATE SKIP LOCKED)
+RETURNING id;
+
+-- name: mark_placed
+-- $1: order id, $2: upstream order id
+UPDATE orders SET dispatch_state = 'placed', upstream_order_id = $2, status = 'Processing',
+                  dispatch_error = NULL, updated_at = now()
+WHERE id = $1 AND dispatch_state IN ('sending', 'uncertain');
+
+-- name: mark_uncertain
+-- $1: order id, $2: why
+UPDATE orders SET dispatch_state = 'uncertain', dispatch_error = $2, updated_at = now()
+WHERE id = $1 AND dispatch_state = 'sending';
+
+-- name: requeue_order
+-- Back in the queue: after a failed connection (same candidate) or a refusal (next one).
+-- $1: order id, $2: candidate index, $3: seconds to wait, $4: why
+UPDATE orders SET dispatch_state = 'queued', dispatch_candidate = $2,
+                  dispatch_after = now() + make_interval(secs => $3), dispatch_error = $4,
+                  provider = NULL, upstream_service = NULL, updated_at = now()
+WHERE id = $1 AND dispatch_state = 'sending';
+
+-- name: abandon_stale_sending
+-- A call in flight longer than any client timeout belongs to a process that died: its outcome
+-- is unknown. Never re-sent; surfaced for the operator.
+-- $1: seconds
+UPDATE orders SET dispatch_state = 'uncertain',
+                  dispatch_error = 'in flight when its process stopped', updated_at = now()
+WHERE dispatch_state = 'sending' AND updated_at < now() - make_interval(secs => $1)
+RETURNING id;
+
+-- name: cancel_unsent_order
+-- A cancel for an order still in the queue: it is never sent.
+-- $1: order id
+UPDATE orders SET dispatch_state = 'refused', status = 'Canceled',
+                  dispatch_error = 'canceled before dispatch', updated_at = now()
+WHERE id = $1 AND dispatch_state = 'queued'
+RETURNING id;
+
+-- name: uncertain_twins
+-- Uncertain orders a duplicate-link refusal may be naming.
+-- $1: provider, $2: upstream service, $3: link
+SELECT id FROM orders
+WHERE dispatch_state = 'uncertain' AND provider = $1 AND upstream_service = $2 AND link = $3;
+
+-- name: due_refills
+-- $1: limit
+SELECT r.id FROM refills r
+WHERE r.dispatch_state = 'queued' AND r.dispatch_after <= now()
+ORDER BY r.id LIMIT $1;
+
+-- name: claim_refill
+-- $1: refill id
+UPDATE refills r SET dispatch_state = 'sending', dispatch_attempts = r.dispatch_attempts + 1,
+                     updated_at = now()
+FROM orders o
+WHERE r.id = (SELECT id FROM refills WHERE id = $1 AND dispatch_state = 'queued'
+              FOR UPDATE SKIP LOCKED)
+  AND o.id = r.order_id
+RETURNING r.id, r.dispatch_attempts, o.provider, o.upstream_order_id;
+
+-- name: refill_placed
+-- $1: refill id, $2: upstream refill id
+UPDATE refills SET dispatch_state = 'placed', upstream_refill_id = $2, dispatch_error = NULL,
+                   updated_at = now()
+WHERE id = $1;
+
+-- name: refill_rejected
+-- $1: refill id, $2: why
+UPDATE refills SET dispatch_state = 'refused', status = 'Rejected', dispatch_error = $2,
+                   updated_at = now()
+WHERE id = $1;
+
+-- name: requeue_refill
+-- $1: refill id, $2: seconds to wait, $3: why
+UPDATE refills SET dispatch_state = 'queued', dispatch_error = $3, updated_at = now(),
+                   dispatch_after = now() + make_interval(secs => $2)
+WHERE id = $1;
+
+-- name: due_cancels
+-- $1: limit
+SELECT id FROM cancel_requests
+WHERE dispatch_state = 'queued' AND dispatch_after <= now()
+ORDER BY id LIMIT $1;
+
+-- name: claim_cancel
+-- $1: cancel request id
+UPDATE cancel_requests c SET dispatch_state = 'sending',
+                             dispatch_attempts = c.dispatch_attempts + 1, updated_at = now()
+FROM orders o
+WHERE c.id = (SELECT id FROM cancel_requests WHERE id = $1 AND dispatch_state = 'queued'
+              FOR UPDATE SKIP LOCKED)
+  AND o.id = c.order_id
+RETURNING c.id, c.order_id, c.dispatch_attempts, o.dispatch_state AS order_state, o.provider,
+          o.upstream_order_id;
+
+-- name: cancel_answered
+-- $1: cancel request id, $2: dispatch state ('placed' accepted, 'refused'), $3: answer
+UPDATE cancel_requests SET dispatch_state = $2, upstream_answer = $3, updated_at = now()
+WHERE id = $1;
+
+-- name: requeue_cancel
+-- $1: cancel request id, $2: seconds to wait, $3: why
+UPDATE cancel_requests SET dispatch_state = 'queued', upstream_answer = $3, updated_at = now(),
+                           dispatch_after = now() + make_interval(secs => $2)
+WHERE id = $1;
+
+-- name: requeue_stale_refills
+-- Re-sending a refill or cancel request is harmless (a duplicate is refused upstream), so
+-- one left in flight by a dead process simply goes back to the queue.
+-- $1: seconds
+UPDATE refills SET dispatch_state = 'queued', updated_at = now()
+WHERE dispatch_state = 'sending' AND updated_at < now() - make_interval(secs => $1);
+
+-- name: requeue_stale_cancels
+-- $1: seconds
+UPDATE cancel_requests SET dispatch_state = 'queued', updated_at = now()
+WHERE dispatch_state = 'sending' AND updated_at < now() - make_interval(secs => $1);
+
+-- name: cancel_answered_refused
+-- $1: cancel request id, $2: why
+UPDATE cancel_requests SET dispatch_state = 'refused', upstream_answer = $2, updated_at = now()
+WHERE id = $1;
