@@ -84,6 +84,17 @@ class DispatchConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncConfig:
+    status_seconds: Decimal = Decimal(60)  # how often the status job runs
+    min_poll_seconds: Decimal = Decimal(30)  # an order is polled at most this often
+    refill_seconds: Decimal = Decimal(120)
+    balance_seconds: Decimal = Decimal(300)
+    catalog_seconds: Decimal = Decimal(3600)
+    max_poll_errors: int = 10  # "Incorrect order ID" answers before an order is flagged
+    max_age_days: int = 90  # older unsettled orders stop being polled and are reported
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderConfig:
     name: str
     url: str
@@ -92,6 +103,7 @@ class ProviderConfig:
     timeout: Decimal = Decimal(30)
     max_concurrency: int = 10
     requests_per_minute: int = 600
+    balance_alert: Decimal | None = None  # warn (log, CLI, metric) below this balance
 
     def key(self) -> str | None:
         return os.environ.get(self.key_env) or None
@@ -103,6 +115,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
     providers: tuple[ProviderConfig, ...] = ()
     services: tuple[ServiceConfig, ...] = ()
     imports: tuple[ImportConfig, ...] = ()
@@ -170,6 +183,7 @@ def _read(root: Section, source: Path | None) -> Config:
     database = root.section("database")
     api = root.section("api")
     dispatch = root.section("dispatch")
+    sync = root.section("sync")
     database.forbid("dsn", "put the DSN in an environment variable and name it in database.dsn_env")
     providers = tuple(_provider(p) for p in root.items("providers"))
     names = [p.name for p in providers]
@@ -206,6 +220,7 @@ def _read(root: Section, source: Path | None) -> Config:
                 "stop_grace_seconds", decimal(Decimal(0), Decimal(600)), Decimal(10)
             ),
         ),
+        sync=_sync(sync),
         providers=providers,
         services=services,
         imports=read_imports(root, names),
@@ -213,7 +228,7 @@ def _read(root: Section, source: Path | None) -> Config:
         currency_rates=read_currency_rates(root),
         source=source,
     )
-    for section in (server, database, api, dispatch):
+    for section in (server, database, api, dispatch, sync):
         section.finish()
     pool = config.database
     if pool.pool_min is not None and pool.pool_max is not None and pool.pool_min > pool.pool_max:
@@ -228,6 +243,19 @@ def _read(root: Section, source: Path | None) -> Config:
     return config
 
 
+def _sync(s: Section) -> SyncConfig:
+    seconds = decimal(Decimal("0.01"), Decimal(86400))
+    return SyncConfig(
+        status_seconds=s.get("status_seconds", seconds, Decimal(60)),
+        min_poll_seconds=s.get("min_poll_seconds", seconds, Decimal(30)),
+        refill_seconds=s.get("refill_seconds", seconds, Decimal(120)),
+        balance_seconds=s.get("balance_seconds", seconds, Decimal(300)),
+        catalog_seconds=s.get("catalog_seconds", seconds, Decimal(3600)),
+        max_poll_errors=s.get("max_poll_errors", integer(1, 1000), 10),
+        max_age_days=s.get("max_age_days", integer(1, 3650), 90),
+    )
+
+
 def _provider(s: Section) -> ProviderConfig:
     s.forbid("key", "put the key in an environment variable and name it in key_env")
     provider = ProviderConfig(
@@ -238,6 +266,7 @@ def _provider(s: Section) -> ProviderConfig:
         timeout=s.get("timeout", decimal(Decimal("0.1"), Decimal(600)), Decimal(30)),
         max_concurrency=s.get("max_concurrency", integer(1, 1000), 10),
         requests_per_minute=s.get("requests_per_minute", integer(1, 10**6), 600),
+        balance_alert=s.get("balance_alert", decimal(Decimal(0), Decimal("1e12")), None),
     )
     s.finish()
     return provider

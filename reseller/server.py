@@ -1,10 +1,15 @@
-"""`reseller serve`: database up, migrations applied, then the HTTP listener until SIGTERM.
+"""The long-running processes: `reseller serve` (API, dispatch and jobs) and `reseller worker`
+(dispatch and jobs only, for operators who split them). Both: database up, migrations
+applied, run until SIGTERM, then stop taking work, finish what is in flight (bounded), exit 0.
 SIGHUP re-reads the config file: a bad file is refused and the running config stays."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
@@ -12,13 +17,25 @@ from aiohttp import web
 from reseller import catalog_sync, config, db, errors, migrations
 from reseller.api.app import create_app
 from reseller.api.appkeys import CATALOG
+from reseller.catalog import LiveCatalog
 from reseller.dispatch import Dispatcher
+from reseller.scheduler import Jobs
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()
 
 
-async def serve(initial: config.Config, dsn: str, *, host: str, port: int) -> None:
+@dataclass
+class Runtime:
+    pool: db.Pool
+    live: config.LiveConfig
+    upstreams: Upstreams
+    dispatcher: Dispatcher
+    jobs: Jobs | None
+
+
+@asynccontextmanager
+async def running(initial: config.Config, dsn: str, *, jobs: bool) -> AsyncIterator[Runtime]:
     async with db.connection(dsn) as conn:
         applied = await migrations.migrate(conn)
     if applied:
@@ -27,9 +44,54 @@ async def serve(initial: config.Config, dsn: str, *, host: str, port: int) -> No
     pool = await db.create_pool(dsn, min_size=settings.pool_min, max_size=settings.pool_max)
     live = config.LiveConfig(initial)
     upstreams = Upstreams(initial.providers)
-    dispatcher = Dispatcher(pool, live, upstreams)
-    app = create_app(live, pool=pool, dispatcher=dispatcher)
-    runner = web.AppRunner(app, access_log=None)
+    runtime = Runtime(
+        pool,
+        live,
+        upstreams,
+        Dispatcher(pool, live, upstreams),
+        Jobs(pool, live, upstreams) if jobs else None,
+    )
+    try:
+        yield runtime
+    finally:
+        grace = float(live.current.dispatch.stop_grace_seconds)
+        # In-flight upstream calls finish, or are abandoned as uncertain after the grace.
+        await runtime.dispatcher.stop(grace)
+        if runtime.jobs is not None:
+            await runtime.jobs.stop(grace)
+        await upstreams.close()
+        await pool.close()
+
+
+async def serve(initial: config.Config, dsn: str, *, host: str, port: int, jobs: bool) -> None:
+    async with running(initial, dsn, jobs=jobs) as rt:
+        app = create_app(rt.live, pool=rt.pool, dispatcher=rt.dispatcher)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+            _start_work(rt)
+            log.info("listening", url=f"http://{host}:{port}")
+            await _until_stopped(rt, app[CATALOG])
+        finally:
+            await runner.cleanup()  # stops accepting, lets in-flight requests finish
+
+
+async def work(initial: config.Config, dsn: str) -> None:
+    async with running(initial, dsn, jobs=True) as rt:
+        await catalog_sync.rebuild(rt.pool, rt.live.current)
+        _start_work(rt)
+        log.info("worker_started")
+        await _until_stopped(rt, None)
+
+
+def _start_work(rt: Runtime) -> None:
+    rt.dispatcher.start()
+    if rt.jobs is not None:
+        rt.jobs.start()
+
+
+async def _until_stopped(rt: Runtime, catalog: LiveCatalog | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -37,43 +99,31 @@ async def serve(initial: config.Config, dsn: str, *, host: str, port: int) -> No
     reloads: set[asyncio.Task[bool]] = set()  # held so a running reload is not collected
 
     def on_sighup() -> None:
-        task = asyncio.ensure_future(reload(live, app, pool, upstreams))
+        task = asyncio.ensure_future(reload(rt, catalog))
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, on_sighup)
-    try:
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        dispatcher.start()
-        log.info("listening", url=f"http://{host}:{port}")
-        await stop.wait()
-        log.info("stopping")
-    finally:
-        await runner.cleanup()  # stops accepting, lets in-flight requests finish
-        # Then in-flight upstream calls: finished, or abandoned as uncertain after the grace.
-        await dispatcher.stop(float(live.current.dispatch.stop_grace_seconds))
-        await upstreams.close()
-        await pool.close()
+    await stop.wait()
+    log.info("stopping")
 
 
-async def reload(
-    live: config.LiveConfig, app: web.Application, pool: db.Pool, upstreams: Upstreams
-) -> bool:
-    """Apply the config file again (catalog, pricing, providers); whether it was applied.
-    Server and database settings take effect at the next start."""
-    source = live.current.source
+async def reload(rt: Runtime, catalog: LiveCatalog | None) -> bool:
+    """Apply the config file again (catalog, pricing, providers, dispatch settings); whether it
+    was applied. Server, database and job-interval settings take effect at the next start."""
+    source = rt.live.current.source
     if source is None:
         log.warning("config_reload_skipped", reason="running on defaults, no config file")
         return False
     try:
         fresh = config.load(source)
-        await catalog_sync.rebuild(pool, fresh)
+        await catalog_sync.rebuild(rt.pool, fresh)
     except errors.ConfigError as exc:
         log.error("config_reload_refused", error=exc.message)
         return False
-    live.current = fresh
-    upstreams.update(fresh.providers)
-    await app[CATALOG].refresh(pool)
-    log.info("config_reloaded", path=str(source), services=len(app[CATALOG].current))
+    rt.live.current = fresh
+    rt.upstreams.update(fresh.providers)
+    if catalog is not None:
+        await catalog.refresh(rt.pool)
+    log.info("config_reloaded", path=str(source))
     return True

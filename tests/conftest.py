@@ -220,6 +220,7 @@ providers:
      requests_per_minute: 600000, max_concurrency: 50}}
 dispatch: {{retry_seconds: 0.02, scan_seconds: 0.05, max_attempts: 3,
            inline_errors: {inline}, stop_grace_seconds: 0.5}}
+sync: {{min_poll_seconds: 0.01, max_poll_errors: 2}}
 pricing: {{markup_percent: 50}}
 services:
   - {{id: 1, provider: sim, upstream_service: 1}}
@@ -233,8 +234,11 @@ class Stack:
     """The real app with a dispatcher, a customer, and a simulated provider."""
 
     def __init__(self, api, sim, pool, dispatcher, upstreams, live, key) -> None:
+        from reseller.scheduler import Jobs
+
         self.api, self.sim, self.pool = api, sim, pool
         self.dispatcher, self.upstreams, self.live, self.key = dispatcher, upstreams, live, key
+        self.jobs = Jobs(pool, live, upstreams)
 
     async def add(self, service: int = 1, link: str = "https://ig.com/p", quantity: int = 100):
         return await self.api.call(

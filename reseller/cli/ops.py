@@ -16,7 +16,16 @@ def register(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the API server")
     serve.add_argument("--host", help="listen address (overrides server.host)")
     serve.add_argument("--port", type=common.port, help="listen port (overrides server.port)")
+    serve.add_argument(
+        "--no-jobs",
+        action="store_true",
+        help="leave the scheduled jobs to `reseller worker` processes",
+    )
     serve.set_defaults(command=_serve)
+
+    commands.add_parser(
+        "worker", help="run dispatch and the scheduled jobs without the API"
+    ).set_defaults(command=_worker)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(command=_migrate)
 
@@ -42,7 +51,15 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or config.server.host
     port = args.port or config.server.port
     with dbserver.database_dsn(config.database) as dsn:
-        asyncio.run(server.serve(config, dsn, host=host, port=port))
+        asyncio.run(server.serve(config, dsn, host=host, port=port, jobs=not args.no_jobs))
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    config = common.load_config(args)
+    logs.configure()
+    with dbserver.database_dsn(config.database) as dsn:
+        asyncio.run(server.work(config, dsn))
     return 0
 
 

@@ -20,7 +20,9 @@ _STATUSES = {
     "processing": "Processing",
     "in progress": "In progress",
     "inprogress": "In progress",
-    "active": "In progress",
+    "active": "In progress",  # subscriptions
+    "paused": "In progress",
+    "expired": "Completed",
     "completed": "Completed",
     "complete": "Completed",
     "partial": "Partial",

@@ -1,0 +1,148 @@
+"""The scheduled jobs (APScheduler 3.x, AsyncIOScheduler): status sync, refill sync, provider
+balances, catalog resync.
+
+Jobs coalesce and never overlap themselves (max_instances=1); each logs one line per run with
+its counts and duration, and one provider failing never stops the others. Across processes,
+status and refill polling share the work through row claims; the balance and catalog jobs,
+which would only repeat each other, run in one process at a time (PostgreSQL advisory lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from reseller import catalog_sync, db, sync
+from reseller.config import LiveConfig
+from reseller.db import Q
+from reseller.upstream import ProviderClient, Upstreams
+
+log = structlog.get_logger()
+_BALANCE_LOCK = 0x6261_6C61_6E63_65  # "balance"
+_CATALOG_LOCK = 0x6361_7473_796E_63  # "catsync"
+
+
+class Jobs:
+    def __init__(self, pool: db.Pool, config: LiveConfig, upstreams: Upstreams) -> None:
+        self._pool = pool
+        self._config = config
+        self._upstreams = upstreams
+        self._scheduler: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        """Schedule every job, the first runs right away."""
+        settings = self._config.current.sync
+        self._scheduler = AsyncIOScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+            timezone=UTC,
+        )
+        for name, seconds in (
+            ("status", settings.status_seconds),
+            ("refills", settings.refill_seconds),
+            ("balances", settings.balance_seconds),
+            ("catalog", settings.catalog_seconds),
+        ):
+            self._scheduler.add_job(
+                self._run,
+                "interval",
+                args=[name],
+                id=name,
+                seconds=float(seconds),
+                next_run_time=datetime.now(UTC),
+            )
+        self._scheduler.start()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        if self._running:
+            await asyncio.wait(self._running, timeout=grace)
+
+    async def _run(self, name: str) -> None:
+        """One run of a job, whatever happens in it."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        started = time.perf_counter()
+        try:
+            counts = await getattr(self, name)()
+            log.info("job_run", job=name, duration_ms=_ms(started), **counts)
+        except Exception:
+            log.exception("job_failed", job=name, duration_ms=_ms(started))
+        finally:
+            self._running.discard(task)
+
+    # --- the jobs; each returns its counts, and is callable directly (tests, CLI) ---
+
+    async def status(self) -> Counter[str]:
+        counts = await self._per_provider(
+            lambda client: sync.poll_statuses(self._pool, client, self._config.current.sync)
+        )
+        counts["too_old"] += await sync.stop_polling_old(self._pool, self._config.current.sync)
+        return counts
+
+    async def refills(self) -> Counter[str]:
+        return await self._per_provider(
+            lambda client: sync.poll_refills(self._pool, client, self._config.current.sync)
+        )
+
+    async def balances(self) -> Counter[str]:
+        async with self._exclusive(_BALANCE_LOCK) as mine:
+            if not mine:
+                return Counter(skipped=1)
+
+            async def one(client: ProviderClient) -> Counter[str]:
+                _, low = await sync.check_balance(self._pool, client)
+                return Counter(checked=1, low=int(low))
+
+            return await self._per_provider(one)
+
+    async def catalog(self) -> Counter[str]:
+        async with self._exclusive(_CATALOG_LOCK) as mine:
+            if not mine:
+                return Counter(skipped=1)
+            report = await catalog_sync.sync(self._pool, self._config.current, self._upstreams)
+            return Counter(
+                offered=sum(report.offered.values()),
+                failed=len(report.failed),
+                enabled=report.enabled,
+                disabled=len(report.disabled),
+            )
+
+    async def _per_provider(
+        self, work: Callable[[ProviderClient], Awaitable[Counter[str]]]
+    ) -> Counter[str]:
+        """Run for every provider at once; a failing provider is counted, not fatal."""
+        clients = list(self._upstreams)
+        results = await asyncio.gather(*(work(c) for c in clients), return_exceptions=True)
+        total: Counter[str] = Counter()
+        for client, result in zip(clients, results, strict=True):
+            if isinstance(result, BaseException):
+                total["provider_failures"] += 1
+                log.warning("job_provider_failed", provider=client.name, error=str(result))
+            else:
+                total.update(result)
+        return total
+
+    @asynccontextmanager
+    async def _exclusive(self, key: int) -> AsyncIterator[bool]:
+        """Whether this process holds the job's lock (held on one connection for the run)."""
+        async with self._pool.acquire() as conn:
+            mine = await conn.fetchval(Q.try_job_lock, key)
+            try:
+                yield mine
+            finally:
+                if mine:
+                    await conn.fetchval(Q.release_job_lock, key)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

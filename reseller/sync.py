@@ -1,0 +1,155 @@
+"""Scheduled sync work: order statuses (100 per request), refills, provider balances.
+
+Polling claims its batches in the database (stamp `last_polled_at` under SKIP LOCKED), so any
+number of processes poll side by side without asking for one order twice in a round. Money
+moves only through `settlement.refund_to`, which refunds the gap to what is owed: a batch seen
+twice, two overlapping runs or a restart mid-batch never refund twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from decimal import Decimal
+
+import structlog
+
+from reseller import db, errors, money, settlement
+from reseller.config import ProviderConfig, SyncConfig
+from reseller.db import Q
+from reseller.upstream import ProviderClient
+from reseller.upstream.parse import OrderStatus
+
+log = structlog.get_logger()
+BATCH = 100  # the most IDs API v2 takes in one `status` or `refill_status` call
+FINAL = frozenset({"Completed", "Partial", "Canceled"})
+
+
+async def poll_statuses(pool: db.Pool, client: ProviderClient, sync: SyncConfig) -> Counter[str]:
+    """One pass over the provider's open orders, several batches in flight (its limits)."""
+    counts: Counter[str] = Counter()
+    cutoff = await pool.fetchval(Q.poll_cutoff, float(sync.min_poll_seconds))
+
+    async def worker() -> None:
+        while batch := await pool.fetch(Q.claim_poll_batch, client.name, cutoff, BATCH):
+            counts["requests"] += 1
+            counts.update(await _poll_batch(pool, client, batch, sync))
+
+    await asyncio.gather(*(worker() for _ in range(client.provider.max_concurrency)))
+    return counts
+
+
+async def _poll_batch(
+    pool: db.Pool, client: ProviderClient, batch: list[db.Record], sync: SyncConfig
+) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    by_upstream = {r["upstream_order_id"]: r["id"] for r in batch}
+    try:
+        answers = await client.statuses(list(by_upstream))
+    except errors.UpstreamError as exc:
+        counts["failed"] += len(batch)  # polled again next round
+        log.warning("status_poll_failed", provider=client.name, error=exc.message)
+        return counts
+    progress: list[tuple[int, str, int | None, int | None, Decimal | None]] = []
+    for upstream_id, answer in answers.items():
+        order_id = by_upstream[upstream_id]
+        if isinstance(answer, errors.UpstreamRefused):
+            stopped = await pool.fetchval(
+                Q.count_poll_error, order_id, sync.max_poll_errors, answer.message
+            )
+            counts["unknown_upstream" if stopped is None else "flagged"] += 1
+        elif answer.status in FINAL and _settleable(answer):
+            counts["refunded" if await settle(pool, order_id, answer) else "settled"] += 1
+        elif answer.status is not None:
+            progress.append(
+                (order_id, answer.status, answer.remains, answer.start_count, answer.charge)
+            )
+        else:
+            counts["unreadable"] += 1
+    if progress:
+        await pool.execute(Q.apply_progress, *map(list, zip(*progress, strict=True)))
+        counts["progress"] += len(progress)
+    return counts
+
+
+def _settleable(answer: OrderStatus) -> bool:
+    """A Partial without a readable `remains` cannot be settled exactly: poll again."""
+    return answer.status != "Partial" or answer.remains is not None
+
+
+async def settle(pool: db.Pool, order_id: int, answer: OrderStatus) -> Decimal:
+    """Record the final status and refund what it leaves undelivered; what moved now."""
+    async with pool.acquire() as conn, conn.transaction():
+        order = await conn.fetchrow(Q.lock_for_settlement, order_id)
+        if order["settled_at"] is not None:
+            return Decimal(0)
+        owed = owed_back(order["charge"], order["total_quantity"], answer)
+        moved = Decimal(0)
+        if owed > 0:
+            moved = await settlement.refund_to(
+                conn, order_id, owed, reason=f"{answer.status} upstream"
+            )
+        await conn.execute(
+            Q.settle_order,
+            order_id,
+            answer.status,
+            answer.remains,
+            answer.start_count,
+            answer.charge,
+        )
+    log.info("order_settled", order=order_id, status=answer.status, refunded=str(moved))
+    return moved
+
+
+def owed_back(charge: Decimal, total_quantity: int, answer: OrderStatus) -> Decimal:
+    """Canceled: everything. Partial: charge × remains / quantity, rounded down so a refund
+    never exceeds what is undelivered. Completed: nothing."""
+    if answer.status == "Canceled":
+        return charge
+    if answer.status == "Partial" and answer.remains:
+        remains = min(answer.remains, total_quantity)
+        return money.quantize_down(charge * remains / total_quantity)
+    return Decimal(0)
+
+
+async def poll_refills(pool: db.Pool, client: ProviderClient, sync: SyncConfig) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    cutoff = await pool.fetchval(Q.poll_cutoff, float(sync.min_poll_seconds))
+    while batch := await pool.fetch(Q.claim_refill_poll_batch, client.name, cutoff, BATCH):
+        counts["requests"] += 1
+        by_upstream = {r["upstream_refill_id"]: r["id"] for r in batch}
+        try:
+            answers = await client.refill_statuses(list(by_upstream))
+        except errors.UpstreamError as exc:
+            log.warning("refill_poll_failed", provider=client.name, error=exc.message)
+            counts["failed"] += len(batch)
+            break
+        known = [(by_upstream[u], s) for u, s in answers.items() if isinstance(s, str)]
+        counts["updated"] += len(known)
+        counts["unknown_upstream"] += len(answers) - len(known)
+        if known:
+            await pool.execute(Q.apply_refill_statuses, *map(list, zip(*known, strict=True)))
+    return counts
+
+
+async def check_balance(pool: db.Pool, client: ProviderClient) -> tuple[Decimal, bool]:
+    """The provider's balance, recorded; whether it is below the configured alert."""
+    balance, currency = await client.balance()
+    provider: ProviderConfig = client.provider
+    low = provider.balance_alert is not None and balance < provider.balance_alert
+    await pool.execute(Q.record_provider_balance, client.name, balance, currency, low)
+    if low:
+        log.warning(
+            "provider_balance_low",
+            provider=client.name,
+            balance=str(balance),
+            alert_below=str(provider.balance_alert),
+        )
+    return balance, low
+
+
+async def stop_polling_old(pool: db.Pool, sync: SyncConfig) -> int:
+    stopped = await pool.fetch(Q.stop_polling_old, sync.max_age_days)
+    for row in stopped:
+        log.warning("order_too_old_to_poll", order=row["id"], max_age_days=sync.max_age_days)
+    return len(stopped)

@@ -1,0 +1,97 @@
+-- name: poll_cutoff
+-- Orders polled after this moment are not polled again in the pass that asks.
+-- $1: min seconds between polls of one order
+SELECT now() - make_interval(secs => $1);
+
+-- name: claim_poll_batch
+-- Up to $3 placed, unsettled orders of one provider, least recently polled first, not polled
+-- since the cutoff. Stamping last_polled_at is the claim: a second poller (another process)
+-- skips these rows (SKIP LOCKED) and, once committed, their fresh stamp.
+-- $1: provider, $2: cutoff (timestamptz), $3: batch size
+UPDATE orders SET last_polled_at = now()
+WHERE id IN (
+    SELECT id FROM orders
+    WHERE provider = $1 AND dispatch_state = 'placed' AND settled_at IS NULL
+      AND poll_stopped IS NULL
+      AND (last_polled_at IS NULL OR last_polled_at < $2)
+    ORDER BY last_polled_at NULLS FIRST, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, upstream_order_id;
+
+-- name: apply_progress
+-- Progress of orders not final yet, in one statement for the whole batch.
+-- $1: ids, $2: statuses, $3: remains, $4: start counts, $5: costs (upstream charge)
+UPDATE orders o SET status = u.status, remains = coalesce(u.remains, o.remains),
+                    start_count = coalesce(u.start_count, o.start_count),
+                    cost = coalesce(u.cost, o.cost), poll_errors = 0, updated_at = now()
+FROM unnest($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::numeric[])
+     AS u(id, status, remains, start_count, cost)
+WHERE o.id = u.id AND o.settled_at IS NULL;
+
+-- name: lock_for_settlement
+-- $1: order id
+SELECT id, charge, refunded, quantity * coalesce(runs, 1) AS total_quantity, settled_at
+FROM orders WHERE id = $1 FOR UPDATE;
+
+-- name: settle_order
+-- $1: order id, $2: final status, $3: remains, $4: start count, $5: cost
+UPDATE orders SET status = $2, remains = coalesce($3, remains),
+                  start_count = coalesce($4, start_count), cost = coalesce($5, cost),
+                  settled_at = now(), updated_at = now()
+WHERE id = $1;
+
+-- name: count_poll_error
+-- The provider does not know the order; after $2 such answers it is flagged, not polled.
+-- $1: order id, $2: errors before flagging, $3: the provider's message
+UPDATE orders SET poll_errors = poll_errors + 1, updated_at = now(),
+                  poll_stopped = CASE WHEN poll_errors + 1 >= $2
+                                      THEN 'provider does not know it: ' || $3 END
+WHERE id = $1
+RETURNING poll_stopped;
+
+-- name: stop_polling_old
+-- $1: max age in days
+UPDATE orders SET poll_stopped = 'too old to poll', updated_at = now()
+WHERE dispatch_state = 'placed' AND settled_at IS NULL AND poll_stopped IS NULL
+  AND created_at < now() - make_interval(days => $1)
+RETURNING id;
+
+-- name: claim_refill_poll_batch
+-- $1: provider, $2: cutoff (timestamptz), $3: batch size
+UPDATE refills SET last_polled_at = now()
+WHERE id IN (
+    SELECT r.id FROM refills r JOIN orders o ON o.id = r.order_id
+    WHERE o.provider = $1 AND r.dispatch_state = 'placed'
+      AND r.status IN ('Pending', 'In progress')
+      AND (r.last_polled_at IS NULL OR r.last_polled_at < $2)
+    ORDER BY r.last_polled_at NULLS FIRST, r.id
+    LIMIT $3
+    FOR UPDATE OF r SKIP LOCKED
+)
+RETURNING id, upstream_refill_id;
+
+-- name: apply_refill_statuses
+-- $1: ids, $2: statuses
+UPDATE refills r SET status = u.status, updated_at = now()
+FROM unnest($1::bigint[], $2::text[]) AS u(id, status)
+WHERE r.id = u.id AND r.status IS DISTINCT FROM u.status;
+
+-- name: record_provider_balance
+-- $1: provider, $2: balance, $3: currency, $4: low
+INSERT INTO provider_balances (provider, balance, currency, low, checked_at)
+VALUES ($1, $2, $3, $4, now())
+ON CONFLICT (provider) DO UPDATE SET balance = EXCLUDED.balance, currency = EXCLUDED.currency,
+                                     low = EXCLUDED.low, checked_at = now();
+
+-- name: provider_balances
+SELECT provider, balance, currency, low, checked_at FROM provider_balances ORDER BY provider;
+
+-- name: try_job_lock
+-- $1: lock key
+SELECT pg_try_advisory_lock($1);
+
+-- name: release_job_lock
+-- $1: lock key
+SELECT pg_advisory_unlock($1);

@@ -1,0 +1,244 @@
+"""Scheduled sync against the simulated provider: statuses 100 per request, exact refunds
+exactly once, refills, balances, flags, and a provider that is down."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from test_dispatch import ledger_holds
+
+from reseller import sync
+from reseller.upstream.parse import OrderStatus
+
+
+async def placed(stack, n: int = 1, quantity: int = 100) -> list[int]:
+    ids = [
+        (await stack.add(link=f"https://ig.com/s{i}", quantity=quantity))["order"] for i in range(n)
+    ]
+    await stack.settle()
+    return ids
+
+
+async def upstream_of(stack, order_id: int) -> int:
+    return int((await stack.order(order_id))["upstream_order_id"])
+
+
+def status_requests(stack) -> int:
+    return sum(1 for r in stack.sim.state.requests if r.action == "status")
+
+
+async def customer_view(stack, order_id: int) -> dict:
+    return await stack.api.call(key=stack.key, action="status", order=order_id)
+
+
+async def test_order_goes_through_its_whole_life_to_completed(stack) -> None:
+    [order_id] = await placed(stack)
+    stack.sim.state.skip(10)  # the provider finishes it
+    counts = await stack.jobs.status()
+    assert counts["settled"] == 1
+    view = await customer_view(stack, order_id)
+    assert (view["status"], view["charge"], view["remains"]) == ("Completed", "0.135", "0")
+    order = await stack.order(order_id)
+    assert order["settled_at"] is not None
+    assert order["cost"] == Decimal("0.09")  # what the provider charged us
+
+
+async def test_in_progress_updates_remains_and_start_count(stack) -> None:
+    [order_id] = await placed(stack)
+    stack.sim.state.force_status(await upstream_of(stack, order_id), "In progress", remains=60)
+    await stack.jobs.status()
+    view = await customer_view(stack, order_id)
+    assert (view["status"], view["remains"]) == ("In progress", "60")
+    assert (await stack.order(order_id))["settled_at"] is None
+
+
+async def test_partial_refunds_exactly_the_undelivered_share(stack) -> None:
+    [order_id] = await placed(stack)
+    stack.sim.state.force_status(await upstream_of(stack, order_id), "Partial", remains=40)
+    await stack.jobs.status()
+    view = await customer_view(stack, order_id)
+    assert (view["status"], view["charge"], view["remains"]) == ("Partial", "0.081", "40")
+    refunds = await stack.pool.fetch("SELECT amount FROM ledger WHERE kind = 'refund'")
+    assert [r["amount"] for r in refunds] == [Decimal("0.054")]  # 0.135 × 40 / 100
+    await ledger_holds(stack.pool)
+
+
+def test_partial_refund_rounds_down_and_never_exceeds_the_charge() -> None:
+    answer = OrderStatus("Partial", None, None, 1, None)
+    assert sync.owed_back(Decimal("0.01359"), 11, answer) == Decimal("0.00123")  # 0.0012354…
+    too_many = OrderStatus("Partial", None, None, 500, None)
+    assert sync.owed_back(Decimal("0.90"), 100, too_many) == Decimal("0.90")
+    assert sync.owed_back(Decimal("0.90"), 100, OrderStatus("Canceled", None, None, 0, None)) == (
+        Decimal("0.90")
+    )
+
+
+async def test_canceled_refunds_everything(stack) -> None:
+    [order_id] = await placed(stack)
+    stack.sim.state.force_status(await upstream_of(stack, order_id), "Cancelled")
+    await stack.jobs.status()
+    view = await customer_view(stack, order_id)
+    assert (view["status"], view["charge"]) == ("Canceled", "0.00")
+    assert await stack.api.call(key=stack.key, action="balance") == {
+        "balance": "100.00",
+        "currency": "USD",
+    }
+
+
+async def test_the_same_answer_seen_many_times_refunds_once(stack) -> None:
+    [order_id] = await placed(stack)
+    answer = OrderStatus("Partial", None, None, 40, None)
+    moved = await asyncio.gather(*(sync.settle(stack.pool, order_id, answer) for _ in range(5)))
+    assert sorted(moved) == [0, 0, 0, 0, Decimal("0.054")]
+    await stack.jobs.status()
+    await stack.jobs.status()
+    assert await stack.pool.fetchval("SELECT count(*) FROM ledger WHERE kind = 'refund'") == 1
+    await ledger_holds(stack.pool)
+
+
+async def test_two_concurrent_pollers_share_the_work_and_refund_once(stack) -> None:
+    from reseller.scheduler import Jobs
+    from reseller.upstream import Upstreams
+
+    ids = await placed(stack, 30)
+    for order_id in ids:
+        stack.sim.state.force_status(await upstream_of(stack, order_id), "Partial", remains=40)
+    other = Upstreams(stack.live.current.providers)
+    try:
+        before = status_requests(stack)
+        results = await asyncio.gather(
+            stack.jobs.status(), Jobs(stack.pool, stack.live, other).status()
+        )
+    finally:
+        await other.close()
+    assert sum(r["refunded"] for r in results) == 30
+    assert status_requests(stack) - before <= 2  # one batch of 30, split at most in two
+    assert await stack.pool.fetchval("SELECT count(*) FROM ledger WHERE kind = 'refund'") == 30
+    await ledger_holds(stack.pool)
+
+
+async def test_250_orders_are_polled_with_3_status_requests(stack) -> None:
+    await stack.pool.execute("UPDATE customers SET balance = 1000, rate_limit_per_minute = 10000")
+    await stack.pool.execute(
+        "INSERT INTO ledger (customer_id, amount, kind, reason) VALUES (1, 900, 'topup', 'test')"
+    )
+    await placed(stack, 250)
+    before = status_requests(stack)
+    counts = await stack.jobs.status()
+    assert status_requests(stack) - before == 3
+    assert counts["requests"] == 3
+    sizes = [
+        len(r.params["orders"].split(",")) for r in stack.sim.state.requests if r.action == "status"
+    ]
+    assert sorted(sizes) == [50, 100, 100]
+
+
+async def test_a_provider_that_is_down_changes_nothing_and_recovers(stack) -> None:
+    [order_id] = await placed(stack)
+    stack.sim.state.force_status(await upstream_of(stack, order_id), "Partial", remains=40)
+    stack.sim.state.down = True
+    counts = await stack.jobs.status()
+    assert counts["failed"] == 1
+    assert (await stack.order(order_id))["settled_at"] is None
+    stack.sim.state.down = False
+    await stack.pool.execute("UPDATE orders SET last_polled_at = NULL")
+    await stack.jobs.status()
+    assert (await customer_view(stack, order_id))["charge"] == "0.081"
+
+
+async def test_orders_the_provider_does_not_know_are_flagged_not_polled_forever(stack) -> None:
+    [order_id] = await placed(stack)
+    await stack.pool.execute("UPDATE orders SET upstream_order_id = '424242'")
+    await stack.jobs.status()
+    await stack.pool.execute("UPDATE orders SET last_polled_at = NULL")
+    await stack.jobs.status()
+    order = await stack.order(order_id)
+    assert order["poll_stopped"] == "provider does not know it: Incorrect order ID"
+    before = status_requests(stack)
+    await stack.pool.execute("UPDATE orders SET last_polled_at = NULL")
+    await stack.jobs.status()
+    assert status_requests(stack) == before
+
+
+async def test_refill_statuses_are_synced(stack) -> None:
+    [order_id] = await placed(stack)
+    stack.sim.state.force_status(await upstream_of(stack, order_id), "Completed")
+    await stack.jobs.status()
+    refill = (await stack.api.call(key=stack.key, action="refill", order=order_id))["refill"]
+    for _ in range(10):
+        await stack.dispatcher.scan_once()
+        await asyncio.sleep(0.02)
+    upstream_refill = await stack.pool.fetchval("SELECT upstream_refill_id FROM refills")
+    stack.sim.state.force_refill_status(int(upstream_refill), "Completed")
+    counts = await stack.jobs.refills()
+    assert counts["updated"] == 1
+    assert await stack.api.call(key=stack.key, action="refill_status", refill=refill) == {
+        "status": "Completed"
+    }
+
+
+async def test_provider_balance_is_recorded_and_flagged_when_low(stack) -> None:
+    counts = await stack.jobs.balances()
+    assert (counts["checked"], counts["low"]) == (1, 0)
+    from dataclasses import replace
+
+    low = replace(stack.live.current.providers[0], balance_alert=Decimal("5000"))
+    stack.upstreams.update([low])
+    counts = await stack.jobs.balances()
+    row = await stack.pool.fetchrow("SELECT balance, low FROM provider_balances")
+    assert (counts["low"], row["low"]) == (1, True)
+    assert row["balance"] == Decimal("1000")
+
+
+async def test_catalog_job_resyncs_the_catalog(stack) -> None:
+    stack.sim.state.set_rate(1, Decimal("2.00"))
+    counts = await stack.jobs.catalog()
+    assert counts["offered"] == 11
+    from reseller import catalog
+
+    assert (await catalog.load(stack.pool)).get(1).rate == Decimal("3.00")  # 2.00 + 50 %
+
+
+async def test_two_worker_processes_settle_every_order_once(stack, dsn, tmp_path) -> None:
+    import os
+    import signal
+
+    from support import poll_until, spawn_reseller
+    from test_dispatch import ledger_holds as invariant
+
+    ids = await placed(stack, 20)
+    for order_id in ids:
+        stack.sim.state.force_status(await upstream_of(stack, order_id), "Partial", remains=40)
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f'providers:\n  - {{name: sim, url: "{stack.sim.url}", key_env: SIM_TEST_KEY}}\n'
+        "sync: {status_seconds: 0.2, min_poll_seconds: 0.1}\n"
+        "pricing: {markup_percent: 50}\n"
+        "services:\n  - {id: 1, provider: sim, upstream_service: 1}\n"
+    )
+    env = {**os.environ, "RESELLER_DSN": dsn, "RESELLER_CONFIG": str(path)}
+    workers = [await spawn_reseller("worker", env=env, cwd=tmp_path) for _ in range(2)]
+
+    async def all_settled() -> bool:
+        open_orders = await stack.pool.fetchval(
+            "SELECT count(*) FROM orders WHERE settled_at IS NULL"
+        )
+        return open_orders == 0
+
+    try:
+        await poll_until(all_settled, within=20)
+        await asyncio.sleep(0.5)  # more rounds by both: nothing more moves
+    finally:
+        for proc in workers:
+            proc.send_signal(signal.SIGTERM)
+        outputs = [(await proc.communicate())[0].decode() for proc in workers]
+    assert [proc.returncode for proc in workers] == [0, 0], outputs
+    assert all('"job_run"' in out for out in outputs)
+    refunds = await stack.pool.fetch(
+        "SELECT order_id, count(*) AS n, sum(amount) AS total FROM ledger"
+        " WHERE kind = 'refund' GROUP BY order_id"
+    )
+    assert len(refunds) == 20
+    assert all(r["n"] == 1 and r["total"] == Decimal("0.054") for r in refunds)
+    await invariant(stack.pool)
