@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -16,7 +16,6 @@ from aiohttp import web
 
 from reseller import catalog_sync, config, db, errors, migrations
 from reseller.api.app import create_app
-from reseller.api.appkeys import CATALOG
 from reseller.catalog import LiveCatalog
 from reseller.dispatch import Dispatcher
 from reseller.scheduler import Jobs
@@ -32,6 +31,7 @@ class Runtime:
     upstreams: Upstreams
     dispatcher: Dispatcher
     jobs: Jobs | None
+    catalog: LiveCatalog
 
 
 @asynccontextmanager
@@ -50,6 +50,7 @@ async def running(initial: config.Config, dsn: str, *, jobs: bool) -> AsyncItera
         upstreams,
         Dispatcher(pool, live, upstreams),
         Jobs(pool, live, upstreams) if jobs else None,
+        LiveCatalog(),
     )
     try:
         yield runtime
@@ -63,16 +64,26 @@ async def running(initial: config.Config, dsn: str, *, jobs: bool) -> AsyncItera
         await pool.close()
 
 
-async def serve(initial: config.Config, dsn: str, *, host: str, port: int, jobs: bool) -> None:
+async def serve(
+    initial: config.Config,
+    dsn: str,
+    *,
+    host: str,
+    port: int,
+    jobs: bool,
+    on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
+) -> None:
     async with running(initial, dsn, jobs=jobs) as rt:
-        app = create_app(rt.live, pool=rt.pool, dispatcher=rt.dispatcher)
+        app = create_app(rt.live, pool=rt.pool, dispatcher=rt.dispatcher, catalog=rt.catalog)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port).start()
             _start_work(rt)
             log.info("listening", url=f"http://{host}:{port}")
-            await _until_stopped(rt, app[CATALOG])
+            if on_ready is not None:
+                await on_ready(rt)
+            await _until_stopped(rt)
         finally:
             await runner.cleanup()  # stops accepting, lets in-flight requests finish
 
@@ -82,7 +93,7 @@ async def work(initial: config.Config, dsn: str) -> None:
         await catalog_sync.rebuild(rt.pool, rt.live.current)
         _start_work(rt)
         log.info("worker_started")
-        await _until_stopped(rt, None)
+        await _until_stopped(rt)
 
 
 def _start_work(rt: Runtime) -> None:
@@ -91,7 +102,7 @@ def _start_work(rt: Runtime) -> None:
         rt.jobs.start()
 
 
-async def _until_stopped(rt: Runtime, catalog: LiveCatalog | None) -> None:
+async def _until_stopped(rt: Runtime) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -99,7 +110,7 @@ async def _until_stopped(rt: Runtime, catalog: LiveCatalog | None) -> None:
     reloads: set[asyncio.Task[bool]] = set()  # held so a running reload is not collected
 
     def on_sighup() -> None:
-        task = asyncio.ensure_future(reload(rt, catalog))
+        task = asyncio.ensure_future(reload(rt))
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
@@ -108,7 +119,7 @@ async def _until_stopped(rt: Runtime, catalog: LiveCatalog | None) -> None:
     log.info("stopping")
 
 
-async def reload(rt: Runtime, catalog: LiveCatalog | None) -> bool:
+async def reload(rt: Runtime) -> bool:
     """Apply the config file again (catalog, pricing, providers, dispatch settings); whether it
     was applied. Server, database and job-interval settings take effect at the next start."""
     source = rt.live.current.source
@@ -123,7 +134,6 @@ async def reload(rt: Runtime, catalog: LiveCatalog | None) -> bool:
         return False
     rt.live.current = fresh
     rt.upstreams.update(fresh.providers)
-    if catalog is not None:
-        await catalog.refresh(rt.pool)
+    await rt.catalog.refresh(rt.pool)
     log.info("config_reloaded", path=str(source))
     return True

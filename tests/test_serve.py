@@ -102,3 +102,52 @@ def test_reseller_simulate_runs_a_panel_that_answers_api_v2(tmp_path) -> None:
             assert orjson.loads(answer.read()) == {"balance": "1000.00", "currency": "USD"}
     finally:
         assert stop(proc) == 0
+
+
+def test_demo_prints_a_key_and_a_curl_that_places_an_order_which_completes(tmp_path) -> None:
+    import re
+    import time
+    import urllib.parse
+    import urllib.request
+
+    port, panel_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("RESELLER_DSN", "RESELLER_CONFIG")}
+    env["RESELLER_DATA_DIR"] = str(tmp_path / "data")
+    proc = start_reseller(
+        "demo",
+        "--port",
+        str(port),
+        "--panel-port",
+        str(panel_port),
+        "--panel-tick",
+        "0.2",
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        banner = ""
+        while "Ctrl-C stops everything" not in banner:
+            line = proc.stdout.readline()
+            assert line, f"demo exited: {banner}"
+            banner += line
+        curl = re.search(r"^\s+(curl -s \S+ -d key=\S+ -d action=add .*)$", banner, re.M).group(1)
+        url = curl.split()[2]
+        fields = dict(p.split("=", 1) for p in re.findall(r"-d (\S+)", curl))
+
+        def call(**extra: str) -> dict:
+            body = urllib.parse.urlencode({**fields, **extra}).encode()
+            with urllib.request.urlopen(url, data=body, timeout=5) as answer:
+                return orjson.loads(answer.read())
+
+        placed = call()
+        assert "order" in placed, placed
+        order = placed["order"]
+        deadline = time.monotonic() + 20
+        while (status := call(action="status", order=str(order)))["status"] not in (
+            "Completed",
+            "Partial",
+        ):
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+    finally:
+        assert stop(proc) == 0

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from reseller import catalog, catalog_sync, db
+from reseller import catalog_sync, db
 from reseller.api import health, middleware, openapi, params, v2
 from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, POOL, RATE_LIMITER
 from reseller.api.ratelimit import RateLimiter
+from reseller.catalog import LiveCatalog
 from reseller.config import Config, LiveConfig
 from reseller.dispatch import Dispatcher
 
@@ -25,6 +26,7 @@ def create_app(
     *,
     pool: db.Pool,
     dispatcher: Dispatcher | None = None,
+    catalog: LiveCatalog | None = None,
     rate_limiter: RateLimiter | None = None,
 ) -> web.Application:
     """`dispatcher`: sends new orders upstream at once; without one they wait in the queue
@@ -33,7 +35,7 @@ def create_app(
     app = web.Application(middlewares=[middleware.json_errors], client_max_size=params.MAX_BODY)
     app[CONFIG] = live
     app[POOL] = pool
-    app[CATALOG] = catalog.LiveCatalog()
+    app[CATALOG] = catalog or LiveCatalog()
     app[RATE_LIMITER] = rate_limiter or RateLimiter(live.current.api.rate_limit_per_minute)
     if dispatcher is not None:
         app[DISPATCHER] = dispatcher

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from typing import Any
 
@@ -26,6 +27,20 @@ def register(commands: Any) -> None:
     commands.add_parser(
         "worker", help="run dispatch and the scheduled jobs without the API"
     ).set_defaults(command=_worker)
+
+    demo = commands.add_parser(
+        "demo", help="embedded database + simulated panel + server + a demo customer"
+    )
+    demo.add_argument("--port", type=common.port, default=8080)
+    demo.add_argument("--panel-port", type=common.port, default=8090)
+    demo.add_argument(
+        "--panel-tick",
+        type=float,
+        default=4.0,
+        help="seconds per order step on the simulated panel",
+    )
+    demo.add_argument("--verbose", action="store_true", help="info logs (default: warnings)")
+    demo.set_defaults(command=_demo)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(command=_migrate)
 
@@ -52,6 +67,26 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port or config.server.port
     with dbserver.database_dsn(config.database) as dsn:
         asyncio.run(server.serve(config, dsn, host=host, port=port, jobs=not args.no_jobs))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from reseller import demo  # only this command needs the simulator
+
+    config = common.load_config(args)
+    logs.configure(level=logging.INFO if args.verbose else logging.WARNING)
+    where = config.database.embedded_dir() if config.database.dsn() is None else "$RESELLER_DSN"
+    with dbserver.database_dsn(config.database) as dsn:
+        asyncio.run(
+            demo.run(
+                dsn,
+                host="127.0.0.1",
+                port=args.port,
+                panel_port=args.panel_port,
+                panel_tick=args.panel_tick,
+                database=str(where),
+            )
+        )
     return 0
 
 

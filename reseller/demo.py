@@ -1,0 +1,96 @@
+"""`reseller demo`: everything on one machine in one command — the embedded database, a
+simulated upstream panel, the server with its dispatcher and jobs — and a demo customer whose
+key and a copy-paste `curl` are printed. Orders progress through the real sync job."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+from aiohttp import web
+
+from reseller import catalog_sync, config, customers, db, errors, money, server, simulator
+
+PANEL_KEY_ENV = "RESELLER_DEMO_PANEL_KEY"
+CUSTOMER = "demo"
+BALANCE = Decimal(100)
+
+_CONFIG = """
+providers:
+  - {{name: demo-panel, url: "{url}", key_env: {key_env}, requests_per_minute: 60000,
+     max_concurrency: 20}}
+dispatch: {{scan_seconds: 0.5}}
+sync: {{status_seconds: 2, min_poll_seconds: 1, refill_seconds: 5, balance_seconds: 60,
+        catalog_seconds: 600}}
+pricing: {{markup_percent: 30, rounding: {{decimals: 2, mode: up}}}}
+imports:
+  - {{provider: demo-panel, category: "*", first_id: 1}}
+"""
+
+
+async def run(
+    dsn: str, *, host: str, port: int, panel_port: int, panel_tick: float, database: str
+) -> None:
+    """Until Ctrl-C/SIGTERM. `database` says where the data lives, for the banner."""
+    os.environ[PANEL_KEY_ENV] = "demo-panel-key"  # the simulated panel's own key
+    panel = simulator.create_app(
+        simulator.SimConfig(key="demo-panel-key", tick=panel_tick, partial_ratio=0.25)
+    )
+    runner = web.AppRunner(panel, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", panel_port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise errors.ResellerError(f"cannot listen on port {panel_port}: {exc.strerror}") from None
+    panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
+    settings = config.parse(_CONFIG.format(url=panel_url, key_env=PANEL_KEY_ENV))
+
+    async def ready(rt: server.Runtime) -> None:
+        report = await catalog_sync.sync(rt.pool, rt.live.current, rt.upstreams)
+        key = await _demo_customer(rt.pool)
+        await rt.catalog.refresh(rt.pool)  # served before the banner says so
+        print(
+            _banner(f"http://{host}:{port}/api/v2", key, panel_url, report.enabled, database),
+            flush=True,
+        )
+
+    try:
+        await server.serve(settings, dsn, host=host, port=port, jobs=True, on_ready=ready)
+    finally:
+        await runner.cleanup()
+
+
+async def _demo_customer(pool: db.Pool) -> str:
+    """The demo customer with a fresh key and at least the demo balance."""
+    try:
+        customer = await customers.get(pool, CUSTOMER)
+    except errors.NotFound:
+        _, key = await customers.create(pool, CUSTOMER, balance=BALANCE)
+        return key
+    if customer.balance < BALANCE:
+        await customers.add_balance(pool, CUSTOMER, BALANCE - customer.balance, reason="demo")
+    if customer.suspended:
+        await customers.set_suspended(pool, CUSTOMER, suspended=False)
+    return await customers.rotate_key(pool, CUSTOMER)
+
+
+def _banner(api: str, key: str, panel: str, services: int, database: str) -> str:
+    add = (
+        f"curl -s {api} -d key={key} -d action=add -d service=1 "
+        "-d link=https://instagram.com/demo -d quantity=100"
+    )
+    return f"""
+reseller demo is running
+  API        {api}
+  API key    {key}   (customer "{CUSTOMER}", balance at least {money.format_amount(BALANCE)} USD)
+  catalog    {services} services priced from a simulated upstream panel at {panel}
+  database   {database}
+
+Place an order:
+  {add}
+See it progress (Pending -> In progress -> Completed or Partial in about 15 s; the sync job
+polls the panel every 2 s and refunds a Partial's undelivered share):
+  curl -s {api} -d key={key} -d action=status -d order=<the order number>
+Other actions: services, balance, refill, refill_status, cancel.  Ctrl-C stops everything.
+"""
