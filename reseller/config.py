@@ -43,6 +43,8 @@ DEFAULT_PATH = Path("config.yaml")
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None  # None: /metrics on the API listener
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +194,8 @@ def _read(root: Section, source: Path | None) -> Config:
         server=ServerConfig(
             host=server.get("host", text, "127.0.0.1"),
             port=server.get("port", integer(1, 65535), 8080),
+            metrics_host=server.get("metrics_host", text, "127.0.0.1"),
+            metrics_port=server.get("metrics_port", integer(1, 65535), None),
         ),
         database=DatabaseConfig(
             dsn_env=database.get("dsn_env", env_name, "RESELLER_DSN"),

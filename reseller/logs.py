@@ -1,28 +1,31 @@
-"""Structured logs: JSON lines on stdout (journald-friendly), readable lines on a terminal."""
+"""Structured logs: one JSON object per line on stdout (journald-friendly), readable lines on a
+terminal. What is logged is chosen field by field; request bodies, keys and DSNs never are."""
 
 from __future__ import annotations
 
 import logging
 import sys
 
+import orjson
 import structlog
 
 
 def configure(*, level: int = logging.INFO) -> None:
-    renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer()
-        if sys.stdout.isatty()
-        else structlog.processors.JSONRenderer()
-    )
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+    ]
+    if sys.stdout.isatty():
+        processors = [*shared, structlog.dev.ConsoleRenderer()]
+        factory: structlog.typing.WrappedLogger = structlog.PrintLoggerFactory(sys.stdout)
+    else:
+        processors = [*shared, structlog.processors.JSONRenderer(serializer=orjson.dumps)]
+        factory = structlog.BytesLoggerFactory(sys.stdout.buffer)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )

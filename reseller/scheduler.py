@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from reseller import catalog_sync, db, sync
+from reseller import catalog_sync, db, metrics, sync
 from reseller.config import LiveConfig
 from reseller.db import Q
 from reseller.upstream import ProviderClient, Upstreams
@@ -72,13 +72,17 @@ class Jobs:
         assert task is not None
         self._running.add(task)
         started = time.perf_counter()
+        result = "ok"
         try:
             counts = await getattr(self, name)()
             log.info("job_run", job=name, duration_ms=_ms(started), **counts)
         except Exception:
+            result = "failed"
             log.exception("job_failed", job=name, duration_ms=_ms(started))
         finally:
             self._running.discard(task)
+            metrics.JOB_RUNS.labels(name, result).inc()
+            metrics.JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
 
     # --- the jobs; each returns its counts, and is callable directly (tests, CLI) ---
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from reseller import catalog_sync, config, db, errors, migrations
-from reseller.api.app import create_app
+from reseller import catalog_sync, config, db, errors, migrations, systemd
+from reseller.api.app import create_app, metrics_app
 from reseller.catalog import LiveCatalog
 from reseller.dispatch import Dispatcher
 from reseller.scheduler import Jobs
@@ -74,11 +74,24 @@ async def serve(
     on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
 ) -> None:
     async with running(initial, dsn, jobs=jobs) as rt:
-        app = create_app(rt.live, pool=rt.pool, dispatcher=rt.dispatcher, catalog=rt.catalog)
+        separate = initial.server.metrics_port is not None
+        app = create_app(
+            rt.live,
+            pool=rt.pool,
+            dispatcher=rt.dispatcher,
+            catalog=rt.catalog,
+            serve_metrics=not separate,
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
+        metrics_runner = web.AppRunner(metrics_app(rt.pool), access_log=None)
+        await metrics_runner.setup()
         try:
             await web.TCPSite(runner, host, port).start()
+            if separate:
+                await web.TCPSite(
+                    metrics_runner, initial.server.metrics_host, initial.server.metrics_port
+                ).start()
             _start_work(rt)
             log.info("listening", url=f"http://{host}:{port}")
             if on_ready is not None:
@@ -86,6 +99,7 @@ async def serve(
             await _until_stopped(rt)
         finally:
             await runner.cleanup()  # stops accepting, lets in-flight requests finish
+            await metrics_runner.cleanup()
 
 
 async def work(initial: config.Config, dsn: str) -> None:
@@ -103,6 +117,13 @@ def _start_work(rt: Runtime) -> None:
 
 
 async def _until_stopped(rt: Runtime) -> None:
+    systemd.notify("READY=1")
+    async with systemd.watchdog():
+        await _wait_for_signals(rt)
+    systemd.notify("STOPPING=1")
+
+
+async def _wait_for_signals(rt: Runtime) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -132,8 +153,10 @@ async def reload(rt: Runtime) -> bool:
     except errors.ConfigError as exc:
         log.error("config_reload_refused", error=exc.message)
         return False
+    systemd.notify("RELOADING=1")
     rt.live.current = fresh
     rt.upstreams.update(fresh.providers)
     await rt.catalog.refresh(rt.pool)
+    systemd.notify("READY=1")
     log.info("config_reloaded", path=str(source))
     return True

@@ -28,9 +28,11 @@ def create_app(
     dispatcher: Dispatcher | None = None,
     catalog: LiveCatalog | None = None,
     rate_limiter: RateLimiter | None = None,
+    serve_metrics: bool = True,
 ) -> web.Application:
     """`dispatcher`: sends new orders upstream at once; without one they wait in the queue
-    for a dispatcher in another process."""
+    for a dispatcher in another process. `serve_metrics`: False when /metrics has a listener of
+    its own (`metrics_app`)."""
     live = config if isinstance(config, LiveConfig) else LiveConfig(config)
     app = web.Application(middlewares=[middleware.json_errors], client_max_size=params.MAX_BODY)
     app[CONFIG] = live
@@ -41,6 +43,9 @@ def create_app(
         app[DISPATCHER] = dispatcher
     app.cleanup_ctx.append(_catalog)
     app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    if serve_metrics:
+        app.router.add_get("/metrics", health.metrics_handler)
     for path in ("/api/v2", "/api/v2/"):
         app.router.add_route("GET", path, v2.endpoint)
         app.router.add_route("POST", path, v2.endpoint)
@@ -68,3 +73,11 @@ async def _follow_catalog(app: web.Application) -> None:
                 log.info("catalog_reloaded", services=len(app[CATALOG].current))
         except Exception as exc:  # the database being away must not end the poller
             log.warning("catalog_refresh_failed", error=str(exc))
+
+
+def metrics_app(pool: db.Pool) -> web.Application:
+    """/metrics alone, for binding to an address apart from the public API."""
+    app = web.Application()
+    app[POOL] = pool
+    app.router.add_get("/metrics", health.metrics_handler)
+    return app

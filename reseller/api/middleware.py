@@ -14,9 +14,12 @@ import orjson
 import structlog
 from aiohttp import web
 
-from reseller import db, errors
+from reseller import db, errors, metrics
 
 log = structlog.get_logger()
+_ACTIONS = frozenset(
+    {"services", "add", "status", "balance", "refill", "refill_status", "cancel", "none"}
+)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -47,13 +50,19 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             log.exception("unexpected_error")
             response = error_response(errors.ApiError("Internal error"))
         outcome = "error"
+    elapsed = time.perf_counter() - started
     log.info(
         "request",
         path=request.path,
         status=response.status,
         outcome=outcome,
-        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        duration_ms=round(elapsed * 1000, 2),
     )
+    if request.path.startswith("/api/v2"):
+        action = structlog.contextvars.get_contextvars().get("action") or "none"
+        action = action if action in _ACTIONS else "other"  # bounded label values
+        metrics.API_REQUESTS.labels(action, "ok" if outcome == "ok" else "error").inc()
+        metrics.API_SECONDS.labels(action).observe(elapsed)
     return response
 
 

@@ -21,7 +21,7 @@ import aiohttp
 import orjson
 import structlog
 
-from reseller import errors
+from reseller import errors, metrics
 from reseller.config import ProviderConfig
 from reseller.upstream import parse
 from reseller.upstream.limits import Pacer
@@ -151,14 +151,17 @@ class ProviderClient:
             outcome = type(exc).__name__.removeprefix("Upstream").lower()
             raise
         finally:
+            elapsed = time.perf_counter() - started
             log.info(
                 "upstream_call",
                 provider=self.name,
                 action=action,
                 http_status=status,
                 outcome=outcome,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
             )
+            metrics.UPSTREAM_CALLS.labels(self.name, action, outcome).inc()
+            metrics.UPSTREAM_SECONDS.labels(self.name, action).observe(elapsed)
 
     async def _post(self, form: dict[str, str]) -> tuple[int, bytes, str | None]:
         try:

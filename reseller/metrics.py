@@ -1,0 +1,88 @@
+"""Prometheus metrics: counters and histograms kept by this process, and gauges read from the
+database at scrape time (so every process reports the same queue depth and balances)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from reseller import db
+from reseller.db import Q
+
+REGISTRY = CollectorRegistry()
+
+API_REQUESTS = Counter(
+    "reseller_api_requests", "API v2 requests", ["action", "outcome"], registry=REGISTRY
+)
+API_SECONDS = Histogram(
+    "reseller_api_request_seconds",
+    "API v2 request latency",
+    ["action"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+UPSTREAM_CALLS = Counter(
+    "reseller_upstream_calls",
+    "Calls to upstream providers",
+    ["provider", "action", "outcome"],
+    registry=REGISTRY,
+)
+UPSTREAM_SECONDS = Histogram(
+    "reseller_upstream_call_seconds",
+    "Upstream call latency",
+    ["provider", "action"],
+    registry=REGISTRY,
+)
+JOB_SECONDS = Histogram(
+    "reseller_job_seconds",
+    "Scheduled job run time",
+    ["job"],
+    registry=REGISTRY,
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300),
+)
+JOB_RUNS = Counter("reseller_job_runs", "Scheduled job runs", ["job", "result"], registry=REGISTRY)
+
+ORDERS = Gauge(
+    "reseller_orders",
+    "Orders by status and dispatch state",
+    ["status", "dispatch_state"],
+    registry=REGISTRY,
+)
+DISPATCH_QUEUE = Gauge(
+    "reseller_dispatch_queue", "Orders waiting to be sent upstream", registry=REGISTRY
+)
+UNCERTAIN = Gauge(
+    "reseller_uncertain_orders", "Orders whose upstream outcome is unknown", registry=REGISTRY
+)
+REFUNDS = Gauge("reseller_refunds", "Refund ledger entries", registry=REGISTRY)
+REFUNDED = Gauge("reseller_refunded_amount", "Sum of refunds", registry=REGISTRY)
+PROVIDER_BALANCE = Gauge(
+    "reseller_provider_balance",
+    "Provider balance as last checked",
+    ["provider", "currency"],
+    registry=REGISTRY,
+)
+PROVIDER_LOW = Gauge(
+    "reseller_provider_balance_low",
+    "1 when below its alert threshold",
+    ["provider"],
+    registry=REGISTRY,
+)
+
+
+async def render(pool: db.Pool) -> bytes:
+    """The exposition text, with the database gauges read now."""
+    ORDERS.clear()
+    queued = uncertain = 0
+    for row in await pool.fetch(Q.orders_by_state):
+        ORDERS.labels(row["status"], row["dispatch_state"]).set(row["n"])
+        queued += row["n"] if row["dispatch_state"] == "queued" else 0
+        uncertain += row["n"] if row["dispatch_state"] == "uncertain" else 0
+    DISPATCH_QUEUE.set(queued)
+    UNCERTAIN.set(uncertain)
+    refunds = await pool.fetchrow(Q.refund_totals)
+    REFUNDS.set(refunds["n"])
+    REFUNDED.set(float(refunds["total"]))  # an export format, not money handling
+    for row in await pool.fetch(Q.metrics_provider_balances):
+        PROVIDER_BALANCE.labels(row["provider"], row["currency"]).set(float(row["balance"]))
+        PROVIDER_LOW.labels(row["provider"]).set(int(row["low"]))
+    return generate_latest(REGISTRY)

@@ -1,0 +1,8 @@
+-- name: orders_by_state
+SELECT status, dispatch_state, count(*) AS n FROM orders GROUP BY status, dispatch_state;
+
+-- name: refund_totals
+SELECT count(*) AS n, coalesce(sum(amount), 0) AS total FROM ledger WHERE kind = 'refund';
+
+-- name: metrics_provider_balances
+SELECT provider, balance, currency, low FROM provider_balances;

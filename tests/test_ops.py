@@ -1,0 +1,168 @@
+"""Operating it: systemd notify, metrics in Prometheus format on their own address, readiness,
+and logs that never carry a key — with real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from support import free_port, poll_until, spawn_reseller
+
+from reseller import customers
+from reseller.customers import Decimal
+
+pytestmark = pytest.mark.slow
+
+PROVIDER_SECRET = "provider-secret-7f3a9c"
+
+
+async def test_serve_tells_systemd_ready_watchdog_and_stopping(dsn, pool, tmp_path) -> None:
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.setblocking(False)
+    port = free_port()
+    env = {
+        **os.environ,
+        "RESELLER_DSN": dsn,
+        "NOTIFY_SOCKET": str(tmp_path / "notify"),
+        "WATCHDOG_USEC": "200000",
+    }
+    env.pop("RESELLER_CONFIG", None)
+    proc = await spawn_reseller("serve", "--port", str(port), "--no-jobs", env=env, cwd=tmp_path)
+    loop = asyncio.get_running_loop()
+    said: list[str] = []
+
+    async def heard(message: str) -> bool:
+        while message not in said:
+            said.append((await loop.sock_recv(notify, 256)).decode())
+        return True
+
+    try:
+        await asyncio.wait_for(heard("READY=1"), 30)
+        await asyncio.wait_for(heard("WATCHDOG=1"), 5)
+        proc.send_signal(signal.SIGHUP)  # no config file: nothing to reload, keeps running
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(heard("STOPPING=1"), 15)
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        await proc.communicate()
+        notify.close()
+    assert proc.returncode == 0
+
+
+async def test_metrics_on_their_own_address_parse_as_prometheus_text(
+    dsn, pool, sim, tmp_path
+) -> None:
+    _, key = await customers.create(pool, "acme", balance=Decimal(10))
+    port, metrics_port = free_port(), free_port()
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"server: {{metrics_port: {metrics_port}}}\n"
+        f'providers:\n  - {{name: sim, url: "{sim.url}", key_env: SIM_TEST_KEY}}\n'
+        "services:\n  - {id: 1, provider: sim, upstream_service: 1, name: F, category: C,"
+        " rate: 2, min: 10, max: 1000}\n"
+    )
+    env = {**os.environ, "RESELLER_DSN": dsn, "RESELLER_CONFIG": str(path)}
+    proc = await spawn_reseller("serve", "--port", str(port), env=env, cwd=tmp_path)
+    api = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def ready() -> bool:
+                async with session.get(f"{api}/readyz") as answer:
+                    return answer.status == 200
+
+            await poll_until(ready)
+            for action in ("balance", "services"):
+                async with session.post(f"{api}/api/v2", data={"key": key, "action": action}):
+                    pass
+            form = {
+                "key": key,
+                "action": "add",
+                "service": "1",
+                "link": "https://a.com",
+                "quantity": "100",
+            }
+            async with session.post(f"{api}/api/v2", data=form) as answer:
+                assert "order" in await answer.json()
+            async with session.get(f"{api}/metrics") as answer:
+                assert answer.status == 404  # not on the public listener
+            async with session.get(f"http://127.0.0.1:{metrics_port}/metrics") as answer:
+                text = await answer.text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.communicate()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    requests = {
+        (s.labels["action"], s.labels["outcome"]): s.value
+        for s in families["reseller_api_requests"].samples
+        if s.name.endswith("_total")
+    }
+    assert requests[("balance", "ok")] == 1
+    assert requests[("add", "ok")] == 1
+    assert "reseller_api_request_seconds" in families
+    assert "reseller_dispatch_queue" in families
+    assert "reseller_uncertain_orders" in families
+    orders = [s for s in families["reseller_orders"].samples if s.value > 0]
+    assert orders  # the order placed above, by status and dispatch state
+
+
+async def test_logs_are_json_lines_without_any_key(dsn, pool, sim, tmp_path) -> None:
+    _, key = await customers.create(pool, "acme", balance=Decimal(10))
+    port = free_port()
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f'providers:\n  - {{name: sim, url: "{sim.url}", key_env: PROVIDER_KEY}}\n'
+        "services:\n  - {id: 1, provider: sim, upstream_service: 1}\n"
+    )
+    sim.state.config.key = PROVIDER_SECRET
+    env = {
+        **os.environ,
+        "RESELLER_DSN": dsn,
+        "RESELLER_CONFIG": str(path),
+        "PROVIDER_KEY": PROVIDER_SECRET,
+    }
+    proc = await spawn_reseller("serve", "--port", str(port), env=env, cwd=tmp_path)
+    api = f"http://127.0.0.1:{port}/api/v2"
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def up() -> bool:
+                async with session.post(api, data={"key": key, "action": "services"}) as r:
+                    return len(await r.json()) == 1
+
+            await poll_until(up)
+            for fields in (
+                {
+                    "key": key,
+                    "action": "add",
+                    "service": "1",
+                    "link": "https://ig.com/x",
+                    "quantity": "100",
+                },
+                {"key": "wrong-" + key, "action": "balance"},
+                {"key": key, "action": "status", "orders": "1,2"},
+            ):
+                async with session.post(api, data=fields):
+                    pass
+            await poll_until(lambda: _placed(pool))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = (await proc.communicate())[0].decode()
+    assert key not in output
+    assert PROVIDER_SECRET not in output
+    assert dsn not in output
+    lines = [line for line in output.splitlines() if line.startswith("{")]
+    assert any('"event":"request"' in line and '"request_id"' in line for line in lines)
+    assert any('"event":"upstream_call"' in line and '"outcome":"ok"' in line for line in lines)
+    assert any('"event":"job_run"' in line for line in lines)
+
+
+async def _placed(pool) -> bool:
+    return await pool.fetchval("SELECT count(*) FROM orders WHERE dispatch_state = 'placed'") == 1
