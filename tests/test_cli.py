@@ -16,6 +16,7 @@ from reseller.cli import main
 
 
 def run_sync(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()  # only what this command prints
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err

@@ -6,11 +6,12 @@ Bad input gets one line on stderr and exit code 2; nothing is half-done.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 
-from reseller import errors
-from reseller.cli import common, customers, ops, orders, services
+from reseller import errors, logs
+from reseller.cli import common, customers, ops, orders, report, services
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,6 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rest and not getattr(args, "passes_options", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.options = rest
+    logs.configure(level=logging.WARNING, stream=sys.stderr)  # `serve` and friends reconfigure
     try:
         return int(args.command(args))
     except errors.DatabaseUnavailable as exc:
@@ -43,6 +45,6 @@ def _parser() -> common.Parser:
         help="config file (default: $RESELLER_CONFIG or ./config.yaml)",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=common.Parser)
-    for module in (ops, customers, services, orders):
+    for module in (ops, customers, services, orders, report):
         module.register(commands)
     return parser
