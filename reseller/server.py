@@ -71,6 +71,7 @@ async def serve(
     host: str,
     port: int,
     jobs: bool,
+    reuse_port: bool = False,
     on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
 ) -> None:
     async with running(initial, dsn, jobs=jobs) as rt:
@@ -87,10 +88,13 @@ async def serve(
         metrics_runner = web.AppRunner(metrics_app(rt.pool), access_log=None)
         await metrics_runner.setup()
         try:
-            await web.TCPSite(runner, host, port).start()
+            await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
             if separate:
                 await web.TCPSite(
-                    metrics_runner, initial.server.metrics_host, initial.server.metrics_port
+                    metrics_runner,
+                    initial.server.metrics_host,
+                    initial.server.metrics_port,
+                    reuse_port=reuse_port or None,
                 ).start()
             _start_work(rt)
             log.info("listening", url=f"http://{host}:{port}")

@@ -166,3 +166,66 @@ async def test_logs_are_json_lines_without_any_key(dsn, pool, sim, tmp_path) -> 
 
 async def _placed(pool) -> bool:
     return await pool.fetchval("SELECT count(*) FROM orders WHERE dispatch_state = 'placed'") == 1
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        return [int(p) for p in listing.read().split()]
+
+
+async def test_workers_share_one_port_and_stop_together(dsn, pool, tmp_path) -> None:
+    port = free_port()
+    env = {**os.environ, "RESELLER_DSN": dsn}
+    env.pop("RESELLER_CONFIG", None)
+    proc = await spawn_reseller(
+        "serve", "--port", str(port), "--workers", "2", "--no-jobs", env=env, cwd=tmp_path
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def ready() -> bool:
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as answer:
+                    return answer.status == 200
+
+            await poll_until(ready)
+            children = await poll_until(lambda: _two_children(proc.pid))
+            for _ in range(20):
+                assert await ready()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.communicate()
+    assert proc.returncode == 0
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+async def _two_children(pid: int) -> list[int] | None:
+    found = _children(pid)
+    return found if len(found) == 2 else None
+
+
+async def test_workers_die_with_a_killed_parent(dsn, pool, tmp_path) -> None:
+    port = free_port()
+    env = {**os.environ, "RESELLER_DSN": dsn}
+    env.pop("RESELLER_CONFIG", None)
+    proc = await spawn_reseller(
+        "serve", "--port", str(port), "--workers", "2", "--no-jobs", env=env, cwd=tmp_path
+    )
+    children = await poll_until(lambda: _two_children(proc.pid))
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+
+    async def all_gone() -> bool:
+        return not any(_running(pid) for pid in children)
+
+    await poll_until(all_gone, within=10)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for init to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from typing import Any
 
 from reseller import config as config_module
-from reseller import db, dbserver, errors, logs, migrations, server
+from reseller import db, dbserver, errors, logs, migrations, server, workers
 from reseller.cli import common
 
 
@@ -22,6 +23,13 @@ def register(commands: Any) -> None:
         action="store_true",
         help="leave the scheduled jobs to `reseller worker` processes",
     )
+    serve.add_argument(
+        "--workers",
+        type=_count,
+        default=1,
+        help="server processes sharing the port (SO_REUSEPORT)",
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(command=_serve)
 
     commands.add_parser(
@@ -66,8 +74,30 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or config.server.host
     port = args.port or config.server.port
     with dbserver.database_dsn(config.database) as dsn:
-        asyncio.run(server.serve(config, dsn, host=host, port=port, jobs=not args.no_jobs))
+        if args.workers > 1:
+            child_args = [
+                *(["--config", args.config] if args.config else []),
+                "serve",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                *(["--no-jobs"] if args.no_jobs else []),
+            ]
+            env = {**os.environ, config.database.dsn_env: dsn}
+            return workers.supervise(child_args, args.workers, env)
+        asyncio.run(
+            server.serve(
+                config, dsn, host=host, port=port, jobs=not args.no_jobs, reuse_port=args.reuse_port
+            )
+        )
     return 0
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"not a process count (1-64): {text!r}")
+    return int(text)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -1,0 +1,58 @@
+"""`reseller serve --workers N`: N server processes on one port (SO_REUSEPORT), supervised.
+
+The parent holds the database (the embedded server, if any) and hands its DSN to the children;
+it forwards SIGTERM/SIGINT/SIGHUP to them, and if one dies unexpectedly it stops the rest and
+exits non-zero (let systemd restart the set). Children die with the parent, even on SIGKILL.
+Dispatch and jobs are safe in every child: they coordinate through the database.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from reseller import child
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def supervise(serve_args: Sequence[str], count: int, env: dict[str, str]) -> int:
+    # Each child pings the systemd watchdog itself (with NotifyAccess=all).
+    env = {k: v for k, v in env.items() if k != "WATCHDOG_PID"}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "reseller", *serve_args, "--reuse-port"],
+            env=env,
+            preexec_fn=functools.partial(child.die_with_parent, os.getpid(), signal.SIGTERM),
+        )
+        for _ in range(count)
+    ]
+    stopping = False
+
+    def forward(sig: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = stopping or sig != signal.SIGHUP
+        for proc in children:
+            if proc.poll() is None:
+                proc.send_signal(sig)
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    failed = False
+    running = set(children)
+    while running:
+        pid, status = os.wait()
+        proc = next((p for p in running if p.pid == pid), None)
+        if proc is None:
+            continue
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        running.discard(proc)
+        if proc.returncode != 0 or not stopping:
+            failed = True
+            if not stopping:  # one died on its own: take the set down
+                forward(signal.SIGTERM, None)
+    return 1 if failed else 0
