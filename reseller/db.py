@@ -126,4 +126,4 @@ async def ping(pool: Pool) -> None:
 
 def is_unavailable(exc: BaseException) -> bool:
     """Whether an error means the database cannot be reached right now (not a bug)."""
-    return isinstance(exc, errors.DatabaseUnavailable | _UNAVAILABLE | TimeoutError)
+    return isinstance(exc, (errors.DatabaseUnavailable, TimeoutError, *_UNAVAILABLE))

@@ -1,0 +1,125 @@
+"""Many customers and one hot customer placing, cancelling and refilling at once while the
+sync job runs — cleanly, with every simulator fault on, and with the provider going down and
+coming back. Afterwards every invariant of DESIGN.md §3 holds."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from decimal import Decimal
+
+import pytest
+
+from reseller import customers
+from tests.reliability import invariants
+
+pytestmark = pytest.mark.slow
+
+ALL_FAULTS = (
+    "timeout",
+    "reset",
+    "http_500",
+    "html",
+    "empty",
+    "malformed_json",
+    "string_numbers",
+    "status_spellings",
+    "order_id_key",
+    "bare_string_errors",
+    "odd_remains",
+)
+
+
+async def workload(stack, *, operations: int, seed: int, chaos=None) -> None:
+    rng = random.Random(seed)
+    keys = [(await customers.create(stack.pool, f"c{i}", balance=Decimal(5)))[1] for i in range(20)]
+    _, hot = await customers.create(stack.pool, "hot", balance=Decimal(2))
+    await stack.pool.execute("UPDATE customers SET rate_limit_per_minute = 1000000")
+    placed: dict[str, list[int]] = {k: [] for k in [*keys, hot]}
+    gate = asyncio.Semaphore(40)
+
+    async def one(n: int) -> None:
+        key = hot if n % 3 == 0 else rng.choice(keys)  # a third of the traffic is one customer
+        roll = rng.random()
+        async with gate:
+            if roll < 0.6 or not placed[key]:
+                answer = await stack.api.call(
+                    key=key,
+                    action="add",
+                    service=rng.choice([1, 2, 3]),
+                    link=f"https://ig.com/w{seed}-{n}",
+                    quantity=rng.choice([100, 150, 200]),
+                )
+                if "order" in answer:
+                    placed[key].append(answer["order"])
+                else:
+                    assert answer == {"error": "Insufficient balance"}, answer
+            elif roll < 0.75:
+                await stack.api.call(key=key, action="cancel", orders=rng.choice(placed[key]))
+            elif roll < 0.85:
+                await stack.api.call(key=key, action="refill", order=rng.choice(placed[key]))
+            else:
+                ids = ",".join(str(i) for i in placed[key][:100])
+                answer = await stack.api.call(key=key, action="status", orders=ids)
+                assert all("status" in v for v in answer.values()), answer
+
+    async def upstream_moves() -> None:
+        """The provider finishes orders its own way while the jobs run."""
+        while True:
+            for upstream in list(stack.sim.state.orders.values())[-20:]:
+                if rng.random() < 0.3:
+                    status, remains = rng.choice(
+                        [("Partial", 30), ("Completed", None), ("Canceled", None)]
+                    )
+                    stack.sim.state.force_status(upstream.id, status, remains=remains)
+            await stack.jobs.status()
+            await stack.dispatcher.scan_once()
+            if chaos is not None:
+                chaos(rng)
+            await asyncio.sleep(0.02)
+
+    background = asyncio.create_task(upstream_moves())
+    try:
+        await asyncio.gather(*(one(n) for n in range(operations)))
+    finally:
+        background.cancel()
+        await asyncio.gather(background, return_exceptions=True)
+
+
+async def calm_down(stack) -> dict[str, int]:
+    """Faults off, provider up; dispatch and sync until nothing moves; then the invariants."""
+    for fault in ALL_FAULTS:
+        setattr(stack.sim.state.config.faults, fault, 0.0)
+    stack.sim.state.down = False
+    await stack.settle(within=30)
+    for _ in range(3):
+        await stack.pool.execute("UPDATE orders SET last_polled_at = NULL")
+        await stack.jobs.status()
+    return await invariants.check(stack.pool, stack.sim.state)
+
+
+async def test_concurrent_customers_while_sync_runs(stack) -> None:
+    await workload(stack, operations=400, seed=1)
+    tally = await calm_down(stack)
+    assert tally.get("placed", 0) > 100
+    settled = await stack.pool.fetchval("SELECT count(*) FROM orders WHERE settled_at IS NOT NULL")
+    assert settled > 10  # the sync really settled money during the run
+
+
+async def test_every_fault_at_once(stack) -> None:
+    for fault in ALL_FAULTS:
+        setattr(stack.sim.state.config.faults, fault, 0.03)
+    await workload(stack, operations=400, seed=2)
+    tally = await calm_down(stack)
+    print(f"\nworkload with every fault at 3 %: {tally}")
+    assert tally.get("placed", 0) > 50
+
+
+async def test_provider_going_down_and_coming_back(stack) -> None:
+    def flap(rng: random.Random) -> None:
+        stack.sim.state.down = rng.random() < 0.5
+
+    await workload(stack, operations=300, seed=3, chaos=flap)
+    tally = await calm_down(stack)
+    print(f"\nworkload with the provider flapping: {tally}")
+    assert tally.get("placed", 0) > 50
