@@ -29,9 +29,16 @@ async def poll_statuses(pool: db.Pool, client: ProviderClient, sync: SyncConfig)
     """One pass over the provider's open orders, several batches in flight (its limits)."""
     counts: Counter[str] = Counter()
     cutoff = await pool.fetchval(Q.poll_cutoff, float(sync.min_poll_seconds))
+    # Claims one at a time (they take milliseconds) so that batches come out full: parallel
+    # claims would split the rows between them under SKIP LOCKED. The calls run in parallel.
+    claiming = asyncio.Lock()
+
+    async def claim() -> list[db.Record]:
+        async with claiming:
+            return await pool.fetch(Q.claim_poll_batch, client.name, cutoff, BATCH)
 
     async def worker() -> None:
-        while batch := await pool.fetch(Q.claim_poll_batch, client.name, cutoff, BATCH):
+        while batch := await claim():
             counts["requests"] += 1
             counts.update(await _poll_batch(pool, client, batch, sync))
 

@@ -51,7 +51,9 @@ def supervise(serve_args: Sequence[str], count: int, env: dict[str, str]) -> int
             continue
         proc.returncode = os.waitstatus_to_exitcode(status)
         running.discard(proc)
-        if proc.returncode != 0 or not stopping:
+        # A child still starting when the stop came ends by the signal itself: that is fine.
+        stopped_by_us = stopping and proc.returncode in (0, -signal.SIGTERM, -signal.SIGINT)
+        if not stopped_by_us:
             failed = True
             if not stopping:  # one died on its own: take the set down
                 forward(signal.SIGTERM, None)

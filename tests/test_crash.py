@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 YAML = """
 providers:
   - {{name: sim, url: "{url}", key_env: SIM_TEST_KEY, timeout: 10}}
-dispatch: {{retry_seconds: 30, scan_seconds: 0.1}}
+dispatch: {{retry_seconds: 1, scan_seconds: 0.1}}
 services:
   - {{id: 1, provider: sim, upstream_service: 1}}
 """
@@ -73,6 +73,8 @@ async def test_order_committed_before_a_crash_is_sent_exactly_once_after_restart
     closed = f"http://127.0.0.1:{free_port()}/api/v2"  # the provider is unreachable at first
     proc, api = await start_server(dsn, tmp_path, closed)
     order_id = await add(api, key, "https://ig.com/crash")
+    # The first attempt failed to connect and put it back in the queue (not in flight).
+    await poll_until(lambda: _is(_attempted(pool, order_id), ("queued", 1)))
     await kill(proc)  # SIGKILL: nothing runs on the way out
     assert await state_of(pool, order_id) == "queued"
     proc, _ = await start_server(dsn, tmp_path, sim.url)
@@ -103,6 +105,13 @@ async def test_order_in_flight_at_a_crash_is_never_sent_again(dsn, pool, sim, tm
     finally:
         await kill(proc)
     assert sim.state.adds_for_link("https://ig.com/in-flight") == 1
+
+
+async def _attempted(pool, order_id: int) -> tuple[str, int]:
+    row = await pool.fetchrow(
+        "SELECT dispatch_state, dispatch_attempts FROM orders WHERE id = $1", order_id
+    )
+    return row["dispatch_state"], row["dispatch_attempts"]
 
 
 async def _is(value, expected) -> bool:

@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rest and not getattr(args, "passes_options", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.options = rest
-    logs.configure(level=logging.WARNING, stream=sys.stderr)  # `serve` and friends reconfigure
+    logs.configure(level=logging.WARNING, to_stderr=True)  # `serve` and friends reconfigure
     try:
         return int(args.command(args))
     except errors.DatabaseUnavailable as exc:
