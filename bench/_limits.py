@@ -1,0 +1,91 @@
+"""The limits each figure is compared with, measured in the same run on the same core.
+
+- `services`: a bare aiohttp handler answering the app's own bytes; what is left of the gap is
+  the app's own work per request.
+- `status`, `add`: the handler's SQL (API-key lookup, then its query) by asyncpg alone through a
+  pool of the same size, made by `db.create_pool` as the app makes its own, at the same
+  concurrency; the gap is HTTP plus the app's Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from bench import _load
+from reseller import api_keys, catalog, db, order_rules
+from reseller.api import params as api_params
+from reseller.db import Q
+
+
+def serve_bare(port: int, body: Path) -> None:
+    """Served like the app under test (`web.run_app`, default loop policy), doing nothing but
+    answer."""
+    answer = body.read_bytes()
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=answer, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/api/v2", handler)
+    app.router.add_get("/healthz", handler)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+async def sql_only(
+    dsn: str, action: str, bodies: list[str], settings: _load.Settings
+) -> _load.Measured:
+    pool = await db.create_pool(dsn, min_size=settings.connections, max_size=settings.connections)
+    try:
+        forms = [dict(parse_qsl(line)) for line in bodies]
+        if action == "status":
+            call = _status(pool)
+            items: list[object] = [(f["key"], _order_ids(f["orders"])) for f in forms]
+        else:
+            call = _add(pool)
+            items = await _orders(pool, forms)
+        return await _load.closed_loop(call, items, settings)
+    finally:
+        await pool.close()
+
+
+def _order_ids(text: str) -> list[int]:
+    return [i for t in api_params.id_list(text) if (i := api_params.as_id(t)) is not None]
+
+
+async def _orders(pool: db.Pool, forms: list[dict[str, str]]) -> list[object]:
+    """The exact arguments the handler would pass to `place_order`, computed up front."""
+    services = await catalog.load(pool)
+    items: list[object] = []
+    for form in forms:
+        service = services.get(int(form["service"]))
+        assert service is not None, form
+        order = order_rules.validate(service, form)
+        args = (order.charge, service.id, order.link, order.quantity)
+        items.append((form["key"], (*args, order.runs, order.interval, order.fields)))
+    return items
+
+
+Call = Callable[[object], Awaitable[bool]]
+
+
+def _status(pool: db.Pool) -> Call:
+    async def call(item: object) -> bool:
+        key, ids = item  # type: ignore[misc]
+        customer = await pool.fetchrow(Q.customer_by_key_hash, api_keys.key_hash(key))
+        await pool.fetch(Q.order_statuses, customer["id"], ids)
+        return True
+
+    return call
+
+
+def _add(pool: db.Pool) -> Call:
+    async def call(item: object) -> bool:
+        key, args = item  # type: ignore[misc]
+        customer = await pool.fetchrow(Q.customer_by_key_hash, api_keys.key_hash(key))
+        return await pool.fetchval(Q.place_order, customer["id"], *args) is not None
+
+    return call

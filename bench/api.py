@@ -1,0 +1,359 @@
+"""Throughput and latency of `POST /api/v2` over loopback, each against a limit from the same run.
+
+    python -m bench.api [--markdown]
+
+Two cores: the app (`create_app`, served as `reseller serve` serves it, in its own process) on
+one, the load generator (wrk, or an aiohttp client when wrk is absent) on the other; PostgreSQL
+floats. The database is `$RESELLER_DSN`'s server, else an embedded one in a temporary folder;
+either way a fresh database is created, seeded, and dropped at the end. A run takes about two
+minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from functools import partial
+from pathlib import Path
+
+from aiohttp import web
+
+from bench import _limits, _load, _procs, _seed
+from reseller import db, logs
+from reseller.api.app import create_app
+from reseller.config import Config
+from reseller.embedded_pg import EmbeddedPostgres
+
+P99_TARGET_MS = 50.0
+
+
+@dataclass(frozen=True, slots=True)
+class Bench:
+    name: str  # a format string over `_seed.Sizes`' fields
+    workload: str  # a key of the bodies `_seed.seed` writes
+    action: str  # what the SQL-only limit runs: the handler's queries for this action
+    target: float  # the app's req/s as a share of its limit's
+
+
+SQL_BENCHES = (
+    Bench("status, 100 IDs of {orders:,} orders", "status", "status", 0.70),
+    Bench("add, {customers:,} customers", "add_spread", "add", 0.70),
+    Bench("add, one hot customer", "add_hot", "add", 0.70),
+)
+SERVICES_TARGET = 0.90
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    bench: str
+    app: _load.Measured
+    limit: _load.Measured
+    target: float
+
+    @property
+    def ratio(self) -> float:
+        return self.app.rate / self.limit.rate
+
+    @property
+    def verdict(self) -> str:
+        failed = self.app.failed + self.limit.failed
+        if failed:
+            return f"no: {failed} failed requests"
+        met = self.ratio >= self.target and self.app.p99_ms < P99_TARGET_MS
+        return "yes" if met else "no"
+
+    def cells(self) -> list[str]:
+        return [
+            self.bench,
+            f"{self.app.rate:,.0f}",
+            f"{self.app.p50_ms:.2f}",
+            f"{self.app.p99_ms:.2f}",
+            f"{self.limit.rate:,.0f}",
+            f"{self.ratio * 100:.0f}",
+            f"≥ {self.target * 100:.0f} %, p99 < {P99_TARGET_MS:.0f} ms",
+            self.verdict,
+        ]
+
+
+HEADER = ["bench", "req/s", "p50 ms", "p99 ms", "limit req/s", "ratio %", "target", "met?"]
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = _load.Settings(args.connections, args.warmup, args.duration)
+    sizes = _seed.Sizes(args.services, args.customers, args.orders)
+    busy = os.getloadavg()[0]
+    with (
+        tempfile.TemporaryDirectory(prefix="rbench-") as tmp,
+        _database_server(Path(tmp) / "pg") as (server_dsn, database),
+    ):
+        dsn = asyncio.run(_seed.create_database(server_dsn))
+        try:
+            bodies = asyncio.run(_seed.seed(dsn, sizes, Path(tmp)))
+            rows = _measure_all(dsn, bodies, sizes, settings, args.rounds, Path(tmp))
+        finally:
+            asyncio.run(_seed.drop_database(server_dsn, dsn))
+    print(_table(rows, markdown=args.markdown))
+    print()
+    print(f"load generator: {_load.generator()}; {settings.connections} connections;")
+    print(
+        f"{settings.warmup} s warm-up then {settings.duration} s measured, best of {args.rounds}"
+        " alternating rounds of app and limit;"
+    )
+    print(f"database: {database}; cores: {os.cpu_count()}; load average at start: {busy:.2f}")
+    print(f"reproduce: {_command(args)}")
+    return 0
+
+
+@contextmanager
+def _database_server(folder: Path) -> Iterator[tuple[str, str]]:
+    if dsn := os.environ.get("RESELLER_DSN"):
+        yield dsn, "$RESELLER_DSN's server"
+        return
+    with EmbeddedPostgres(folder, fast=True) as embedded:
+        yield embedded.dsn, "embedded PostgreSQL (fsync off)"
+
+
+Measure = Callable[[], _load.Measured]
+
+
+def _measure_all(
+    dsn: str,
+    bodies: dict[str, Path],
+    sizes: _seed.Sizes,
+    settings: _load.Settings,
+    rounds: int,
+    folder: Path,
+) -> list[Row]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api/v2"
+    app_argv = _procs.python_argv(
+        "serve-app",
+        dsn,
+        f"--port={port}",
+        f"--services={sizes.services}",
+        f"--pool-size={settings.connections}",
+    )
+    with _procs.Server(app_argv, f"http://127.0.0.1:{port}/healthz", folder / "app.log"):
+        rows = [_services(url, bodies["services"], sizes, settings, rounds, folder)]
+        for bench in SQL_BENCHES:
+            workload = bodies[bench.workload]
+            _preflight(url, workload)
+            app, limit = _alternate(
+                partial(_load.http, url, workload, settings, check_bodies=True),
+                partial(_sql_limit, dsn, bench.action, workload, settings),
+                rounds,
+            )
+            name = bench.name.format(**asdict(sizes))
+            rows.append(Row(name, app, limit, bench.target))
+    return rows
+
+
+def _services(
+    url: str,
+    bodies: Path,
+    sizes: _seed.Sizes,
+    settings: _load.Settings,
+    rounds: int,
+    folder: Path,
+) -> Row:
+    answer = _preflight(url, bodies)
+    if len(json.loads(answer)) != sizes.services:
+        raise RuntimeError(f"`services` did not list {sizes.services} services")
+    catalog = folder / "services.json"
+    catalog.write_bytes(answer)
+    port = _free_port()
+    bare_argv = _procs.python_argv("serve-bare", str(catalog), f"--port={port}")
+    bare_url = f"http://127.0.0.1:{port}/api/v2"
+    with _procs.Server(bare_argv, f"http://127.0.0.1:{port}/healthz", folder / "bare.log"):
+        # The answer is 200 KB: having wrk copy each into Lua to check it would load the load
+        # core; the preflight checked it, and any non-2xx answer still counts as failed.
+        app, limit = _alternate(
+            partial(_load.http, url, bodies, settings, check_bodies=False),
+            partial(_load.http, bare_url, bodies, settings, check_bodies=False),
+            rounds,
+        )
+    return Row(f"services, {sizes.services:,} services", app, limit, SERVICES_TARGET)
+
+
+def _alternate(app: Measure, limit: Measure, rounds: int) -> tuple[_load.Measured, _load.Measured]:
+    """Each side's best of `rounds`, measured in turn: other work on the machine only ever
+    slows a measurement down, so the best round is the least disturbed one."""
+    apps: list[_load.Measured] = []
+    limits: list[_load.Measured] = []
+    for _ in range(rounds):
+        apps.append(app())
+        limits.append(limit())
+    return _best(apps), _best(limits)
+
+
+def _best(runs: list[_load.Measured]) -> _load.Measured:
+    # A failure in any round must show, not only the best round's.
+    return replace(max(runs, key=lambda m: m.rate), failed=sum(m.failed for m in runs))
+
+
+def _preflight(url: str, bodies: Path, count: int = 3) -> bytes:
+    """A few requests by hand first, so that a broken setup fails here rather than measures
+    error answers at full speed; returns the last answer."""
+    answer = b""
+    for line in bodies.read_text().splitlines()[:count]:
+        request = urllib.request.Request(
+            url, data=line.encode(), headers={"Content-Type": _load.FORM}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = response.read()
+        if answer.startswith(b'{"error":'):
+            raise RuntimeError(f"{line[:80]}… answered {answer[:200]!r}")
+    return answer
+
+
+def _sql_limit(dsn: str, action: str, bodies: Path, settings: _load.Settings) -> _load.Measured:
+    argv = _procs.python_argv("sql-limit", dsn, action, str(bodies), *_load.options(settings))
+    timeout = settings.warmup + settings.duration + 60
+    return _load.Measured.from_json(_procs.run(argv, cpu=_procs.SERVER_CPU, timeout=timeout))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _table(rows: Sequence[Row], *, markdown: bool) -> str:
+    lines = [HEADER, *(row.cells() for row in rows)]
+    if markdown:
+        rule = ["---"] + ["---:"] * 5 + ["---", "---"]
+        return "\n".join("| " + " | ".join(cells) + " |" for cells in [HEADER, rule, *lines[1:]])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
+    padded = ("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) for cells in lines)
+    return "\n".join(line.rstrip() for line in padded)
+
+
+def _command(args: argparse.Namespace) -> str:
+    options = [
+        f"--connections {args.connections}",
+        f"--warmup {args.warmup}",
+        f"--duration {args.duration}",
+        f"--services {args.services}",
+        f"--customers {args.customers}",
+        f"--orders {args.orders}",
+        f"--rounds {args.rounds}",
+    ]
+    return " ".join(["python -m bench.api", *options, *(["--markdown"] * args.markdown)])
+
+
+# --- the child processes ---
+
+
+def serve_app(args: argparse.Namespace) -> int:
+    """The API as `reseller serve` runs it (same app, logging, runner and loop policy), without
+    the order dispatcher `serve` adds: the figures are the API's, not upstream calls'."""
+    logs.configure()
+    config = _seed.config(args.services, args.pool_size)
+    app = _app(args.dsn, config)
+    web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None)
+    return 0
+
+
+async def _app(dsn: str, config: Config) -> web.Application:
+    pool = await db.create_pool(
+        dsn, min_size=config.database.pool_min, max_size=config.database.pool_max
+    )
+
+    async def close_pool(app: web.Application) -> None:
+        await pool.close()
+
+    app = create_app(config, pool=pool)
+    app.on_cleanup.append(close_pool)  # after the app's own cleanup, which still uses the pool
+    return app
+
+
+def serve_bare(args: argparse.Namespace) -> int:
+    _limits.serve_bare(args.port, Path(args.body))
+    return 0
+
+
+def sql_limit(args: argparse.Namespace) -> int:
+    measured = asyncio.run(
+        _limits.sql_only(args.dsn, args.action, _lines(args.bodies), _settings(args))
+    )
+    print(measured.to_json())
+    return 0
+
+
+def load(args: argparse.Namespace) -> int:
+    measured = asyncio.run(
+        _load.aiohttp_load(args.url, _lines(args.bodies), _settings(args), check=args.check)
+    )
+    print(measured.to_json())
+    return 0
+
+
+def _lines(path: str) -> list[str]:
+    return Path(path).read_text().splitlines()
+
+
+def _settings(args: argparse.Namespace) -> _load.Settings:
+    return _load.Settings(args.connections, args.warmup, args.duration)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__.split("\n")[0])
+    _load_arguments(parser)
+    parser.add_argument("--services", type=int, default=1000, help="services in the catalog")
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds, best kept")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.set_defaults(command=run)
+    internal = parser.add_subparsers(title="internal (child processes)")
+
+    app = internal.add_parser("serve-app")
+    app.add_argument("dsn")
+    app.add_argument("--port", type=int, required=True)
+    app.add_argument("--services", type=int, required=True)
+    app.add_argument("--pool-size", type=int, required=True)
+    app.set_defaults(command=serve_app)
+
+    bare = internal.add_parser("serve-bare")
+    bare.add_argument("body", help="file holding the answer")
+    bare.add_argument("--port", type=int, required=True)
+    bare.set_defaults(command=serve_bare)
+
+    limit = internal.add_parser("sql-limit")
+    limit.add_argument("dsn")
+    limit.add_argument("action", choices=["status", "add"])
+    limit.add_argument("bodies")
+    _load_arguments(limit)
+    limit.set_defaults(command=sql_limit)
+
+    client = internal.add_parser("load")
+    client.add_argument("url")
+    client.add_argument("bodies")
+    client.add_argument("--check", action="store_true", help="count API error answers")
+    _load_arguments(client)
+    client.set_defaults(command=load)
+    return parser
+
+
+def _load_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--connections", type=int, default=32, help="concurrent requests")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds, not measured")
+    parser.add_argument("--duration", type=int, default=5, help="seconds measured")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return int(args.command(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
