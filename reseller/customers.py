@@ -81,8 +81,8 @@ async def _credit(
     return balance
 
 
-async def by_key(pool: db.Pool, key: str) -> Customer | None:
-    """The customer an API key belongs to. The key is hashed first and looked up by hash, so the
-    lookup costs the same whether or not the key exists."""
-    row = await pool.fetchrow(Q.customer_by_key_hash, api_keys.key_hash(key))
+async def by_hash(pool: db.Pool, key_hash: bytes) -> Customer | None:
+    """The customer an API key belongs to, by the key's hash: the lookup costs the same whether
+    or not the key exists."""
+    row = await pool.fetchrow(Q.customer_by_key_hash, key_hash)
     return Customer(**row) if row is not None else None

@@ -61,10 +61,16 @@ async def _init_connection(conn: Connection) -> None:
     )
 
 
+async def _keep_session(conn: Connection) -> None:
+    """Pooled connections carry no session state (no SET, LISTEN or session locks outside a
+    `with` that releases them), so the default reset query — an extra round trip per query —
+    is skipped. asyncpg still rolls back a transaction left open."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     with translate_errors():
         return await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 
 # Five decimals, as stored (NUMERIC(20, 5)) and as the API answers.
@@ -35,6 +36,7 @@ def parse_amount(text: str) -> Decimal:
     return amount
 
 
+@functools.lru_cache(maxsize=8192)  # the same prices and charges are formatted over and over
 def format_amount(amount: Decimal) -> str:
     """The API's money string: up to 5 decimals, trailing zeros trimmed but at least 2 ("0.90")."""
     text = f"{quantize(amount):f}"

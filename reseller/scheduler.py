@@ -145,7 +145,11 @@ class Jobs:
                 yield mine
             finally:
                 if mine:
-                    await conn.fetchval(Q.release_job_lock, key)
+                    try:
+                        await conn.fetchval(Q.release_job_lock, key)
+                    except BaseException:
+                        conn.terminate()  # a lock must never go back to the pool
+                        raise
 
 
 def _ms(started: float) -> float:

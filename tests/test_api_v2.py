@@ -683,3 +683,24 @@ async def test_openapi_description_is_served(api) -> None:
             "properties"
         ]["action"]["enum"]
     )
+
+
+async def test_cached_keys_follow_changes_made_anywhere(api, pool) -> None:
+    key = await new_customer(pool)
+    assert "balance" in await api.call(key=key, action="balance")  # now cached
+    await pool.execute("UPDATE customers SET suspended = true")  # as an operator's SQL would
+
+    async def suspended() -> bool:
+        return await api.call(key=key, action="balance") == {"error": "Account suspended"}
+
+    from support import poll_until
+
+    await poll_until(suspended, within=2)
+    await pool.execute("UPDATE customers SET suspended = false")
+    new = await customers.rotate_key(pool, "acme")
+
+    async def old_key_refused() -> bool:
+        return await api.call(key=key, action="balance") == {"error": "Invalid API key"}
+
+    await poll_until(old_key_refused, within=2)
+    assert "balance" in await api.call(key=new, action="balance")

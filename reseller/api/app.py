@@ -11,7 +11,8 @@ from aiohttp import web
 
 from reseller import catalog_sync, db
 from reseller.api import health, middleware, openapi, params, v2
-from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, POOL, RATE_LIMITER
+from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, KEY_CACHE, POOL, RATE_LIMITER
+from reseller.api.keycache import KeyCache
 from reseller.api.ratelimit import RateLimiter
 from reseller.catalog import LiveCatalog
 from reseller.config import Config, LiveConfig
@@ -41,7 +42,9 @@ def create_app(
     app[RATE_LIMITER] = rate_limiter or RateLimiter(live.current.api.rate_limit_per_minute)
     if dispatcher is not None:
         app[DISPATCHER] = dispatcher
+    app[KEY_CACHE] = KeyCache(pool)
     app.cleanup_ctx.append(_catalog)
+    app.cleanup_ctx.append(_key_cache)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     if serve_metrics:
@@ -65,12 +68,20 @@ async def _catalog(app: web.Application) -> AsyncIterator[None]:
         await poller
 
 
+async def _key_cache(app: web.Application) -> AsyncIterator[None]:
+    await app[KEY_CACHE].start()
+    yield
+    await app[KEY_CACHE].stop()
+
+
 async def _follow_catalog(app: web.Application) -> None:
     while True:
         await asyncio.sleep(CATALOG_POLL_SECONDS)
         try:
             if await app[CATALOG].refresh(app[POOL]):
                 log.info("catalog_reloaded", services=len(app[CATALOG].current))
+            if not app[KEY_CACHE].listening:  # lost with the database: listen again
+                await app[KEY_CACHE].start()
         except Exception as exc:  # the database being away must not end the poller
             log.warning("catalog_refresh_failed", error=str(exc))
 

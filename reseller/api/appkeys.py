@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from reseller import db
+from reseller.api.keycache import KeyCache
 from reseller.api.ratelimit import RateLimiter
 from reseller.catalog import LiveCatalog
 from reseller.config import LiveConfig
@@ -15,3 +16,4 @@ POOL = web.AppKey("pool", db.Pool)
 CATALOG = web.AppKey("catalog", LiveCatalog)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+KEY_CACHE = web.AppKey("key_cache", KeyCache)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from reseller import customers, errors, money, order_rules, orders
 from reseller.api import params as api_params
-from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, POOL, RATE_LIMITER
+from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, KEY_CACHE, POOL, RATE_LIMITER
 from reseller.catalog import Catalog
 from reseller.db import Pool
 from reseller.dispatch import Dispatcher
@@ -38,7 +38,7 @@ async def endpoint(request: web.Request) -> web.Response:
     params = await api_params.read(request)
     pool = request.app[POOL]
     key = params.get("key")
-    customer = await customers.by_key(pool, key) if key else None
+    customer = await request.app[KEY_CACHE].customer(key) if key else None
     if customer is None:
         raise errors.InvalidApiKey()
     structlog.contextvars.bind_contextvars(customer=customer.id)

@@ -46,3 +46,9 @@ INSERT INTO audit_log (action, subject, detail) VALUES ($1, $2, $3);
 SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at
 FROM customers
 WHERE api_key_hash = $1;
+
+-- name: listen_customers
+LISTEN customers_changed;
+
+-- name: unlisten_customers
+UNLISTEN customers_changed;

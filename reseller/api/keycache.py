@@ -1,0 +1,79 @@
+"""API key → customer, cached in the process: the lookup is a database round trip that every
+request would otherwise pay (for `services`, the only one).
+
+The cache is only trusted while a LISTEN connection is up: a trigger on `customers` notifies
+every server when a key, a suspension or a rate limit changes (whoever changed it, CLI or SQL),
+and the whole cache is dropped. Without the listener — the database restarting — every request
+asks the database. Entries also expire after a while, as a second line.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+
+from reseller import api_keys, customers, db
+from reseller.db import Q
+
+log = structlog.get_logger()
+TTL_SECONDS = 30.0
+MAX_ENTRIES = 100_000
+
+
+class KeyCache:
+    def __init__(self, pool: db.Pool) -> None:
+        self._pool = pool
+        self._entries: dict[bytes, tuple[customers.Customer | None, float]] = {}
+        self._listener: db.Connection | None = None
+
+    async def start(self) -> None:
+        """Listen for changes; without a listener the cache stays off (never stale)."""
+        try:
+            conn = await self._pool.acquire()
+        except Exception as exc:  # no database now: run uncached, try again later
+            log.warning("key_cache_off", error=str(exc))
+            return
+        try:
+            await conn.add_listener("customers_changed", self._changed)
+            conn.add_termination_listener(self._lost)
+            await conn.execute(Q.listen_customers)
+        except Exception as exc:
+            await self._pool.release(conn)
+            log.warning("key_cache_off", error=str(exc))
+            return
+        self._listener = conn
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None and not self._listener.is_closed()
+
+    async def stop(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None and not conn.is_closed():
+            conn.remove_termination_listener(self._lost)
+            await conn.remove_listener("customers_changed", self._changed)
+            await conn.execute(Q.unlisten_customers)
+            await self._pool.release(conn)
+
+    async def customer(self, key: str) -> customers.Customer | None:
+        digest = api_keys.key_hash(key)
+        if not self.listening:
+            self._listener = None
+            return await customers.by_hash(self._pool, digest)
+        now = time.monotonic()
+        cached = self._entries.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = await customers.by_hash(self._pool, digest)
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[digest] = (found, now + TTL_SECONDS)
+        return found
+
+    def _changed(self, *_: object) -> None:
+        self._entries.clear()
+
+    def _lost(self, *_: object) -> None:
+        self._listener = None
+        self._entries.clear()
