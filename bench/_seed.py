@@ -6,7 +6,10 @@ cost of one ledger row per seeded order (about 8 s of the run).
 
 from __future__ import annotations
 
+import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +18,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from reseller import api_keys, catalog_sync, db, migrations
 from reseller.config import Config, DatabaseConfig, ProviderConfig
 from reseller.config_catalog import Candidate, ServiceConfig
+from reseller.embedded_pg import EmbeddedPostgres
 
 # Requests per minute for bench customers: the per-customer limiter must never answer 429 here.
 RATE_LIMIT = 1_000_000_000
@@ -183,3 +187,13 @@ def _add_bodies(keys: list[str], service_count: int) -> list[str]:
 
 def _form(**fields: object) -> str:
     return urlencode(fields)
+
+
+@contextmanager
+def database_server(folder: Path) -> Iterator[tuple[str, str]]:
+    """$RESELLER_DSN's server when set, else an embedded one (fsync off); and its label."""
+    if dsn := os.environ.get("RESELLER_DSN"):
+        yield dsn, "$RESELLER_DSN's server"
+        return
+    with EmbeddedPostgres(folder, fast=True) as embedded:
+        yield embedded.dsn, "embedded PostgreSQL (fsync off)"

@@ -19,8 +19,7 @@ import socket
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -31,7 +30,6 @@ from bench import _limits, _load, _procs, _seed
 from reseller import db, logs
 from reseller.api.app import create_app
 from reseller.config import Config
-from reseller.embedded_pg import EmbeddedPostgres
 
 P99_TARGET_MS = 50.0
 
@@ -93,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     busy = os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="rbench-") as tmp,
-        _database_server(Path(tmp) / "pg") as (server_dsn, database),
+        _seed.database_server(Path(tmp) / "pg") as (server_dsn, database),
     ):
         dsn = asyncio.run(_seed.create_database(server_dsn))
         try:
@@ -111,15 +109,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"database: {database}; cores: {os.cpu_count()}; load average at start: {busy:.2f}")
     print(f"reproduce: {_command(args)}")
     return 0
-
-
-@contextmanager
-def _database_server(folder: Path) -> Iterator[tuple[str, str]]:
-    if dsn := os.environ.get("RESELLER_DSN"):
-        yield dsn, "$RESELLER_DSN's server"
-        return
-    with EmbeddedPostgres(folder, fast=True) as embedded:
-        yield embedded.dsn, "embedded PostgreSQL (fsync off)"
 
 
 Measure = Callable[[], _load.Measured]

@@ -29,34 +29,59 @@ async def poll_statuses(pool: db.Pool, client: ProviderClient, sync: SyncConfig)
     """One pass over the provider's open orders, several batches in flight (its limits)."""
     counts: Counter[str] = Counter()
     cutoff = await pool.fetchval(Q.poll_cutoff, float(sync.min_poll_seconds))
-    # Claims one at a time (they take milliseconds) so that batches come out full: parallel
-    # claims would split the rows between them under SKIP LOCKED. The calls run in parallel.
+    # Claims one at a time (they take milliseconds) so that batches come out full and the
+    # keyset cursor moves in order; the calls run in parallel.
     claiming = asyncio.Lock()
+    after_id = 0
 
     async def claim() -> list[db.Record]:
+        nonlocal after_id
         async with claiming:
-            return await pool.fetch(Q.claim_poll_batch, client.name, cutoff, BATCH)
+            batch = await pool.fetch(Q.claim_poll_batch, client.name, cutoff, BATCH, after_id)
+            if batch:
+                after_id = max(r["id"] for r in batch)
+            return batch
+
+    concurrency = client.provider.max_concurrency
+    # Writing a batch's answers overlaps the next call instead of delaying it; at most one
+    # write per worker waits, so memory stays flat however many orders there are.
+    writing = asyncio.Semaphore(concurrency)
+    writes: set[asyncio.Task[None]] = set()
+
+    async def write(by_upstream: dict[str, int], answers: Answers) -> None:
+        try:
+            counts.update(await _record(pool, by_upstream, answers, sync))
+        finally:
+            writing.release()
 
     async def worker() -> None:
         while batch := await claim():
             counts["requests"] += 1
-            counts.update(await _poll_batch(pool, client, batch, sync))
+            by_upstream = {r["upstream_order_id"]: r["id"] for r in batch}
+            try:
+                answers = await client.statuses(list(by_upstream))
+            except errors.UpstreamError as exc:
+                counts["failed"] += len(batch)  # polled again next round
+                log.warning("status_poll_failed", provider=client.name, error=exc.message)
+                continue
+            await writing.acquire()
+            task = asyncio.create_task(write(by_upstream, answers))
+            writes.add(task)
+            task.add_done_callback(writes.discard)
 
-    await asyncio.gather(*(worker() for _ in range(client.provider.max_concurrency)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*writes)
     return counts
 
 
-async def _poll_batch(
-    pool: db.Pool, client: ProviderClient, batch: list[db.Record], sync: SyncConfig
+Answers = dict[str, OrderStatus | errors.UpstreamRefused]
+
+
+async def _record(
+    pool: db.Pool, by_upstream: dict[str, int], answers: Answers, sync: SyncConfig
 ) -> Counter[str]:
+    """Store one batch's answers: progress in one statement, final statuses settled."""
     counts: Counter[str] = Counter()
-    by_upstream = {r["upstream_order_id"]: r["id"] for r in batch}
-    try:
-        answers = await client.statuses(list(by_upstream))
-    except errors.UpstreamError as exc:
-        counts["failed"] += len(batch)  # polled again next round
-        log.warning("status_poll_failed", provider=client.name, error=exc.message)
-        return counts
     progress: list[tuple[int, str, int | None, int | None, Decimal | None]] = []
     for upstream_id, answer in answers.items():
         order_id = by_upstream[upstream_id]

@@ -4,17 +4,18 @@
 SELECT now() - make_interval(secs => $1);
 
 -- name: claim_poll_batch
--- Up to $3 placed, unsettled orders of one provider, least recently polled first, not polled
--- since the cutoff. Stamping last_polled_at is the claim: a second poller (another process)
--- skips these rows (SKIP LOCKED) and, once committed, their fresh stamp.
--- $1: provider, $2: cutoff (timestamptz), $3: batch size
+-- The next page of up to $3 placed, unsettled orders of one provider after ID $4 that were
+-- not polled since the cutoff. Stamping last_polled_at is the claim: another poller (another
+-- process) skips these rows (SKIP LOCKED) and, once committed, their fresh stamp. A pass walks
+-- the IDs from 0, so what was polled longest ago (before the cutoff) is polled in every pass.
+-- $1: provider, $2: cutoff (timestamptz), $3: batch size, $4: after this order ID
 UPDATE orders SET last_polled_at = now()
 WHERE id IN (
     SELECT id FROM orders
     WHERE provider = $1 AND dispatch_state = 'placed' AND settled_at IS NULL
-      AND poll_stopped IS NULL
+      AND poll_stopped IS NULL AND id > $4
       AND (last_polled_at IS NULL OR last_polled_at < $2)
-    ORDER BY last_polled_at NULLS FIRST, id
+    ORDER BY id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
