@@ -1,0 +1,27 @@
+"""`python -m bench`: every benchmark, one after the other, each printing its table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+RUNS = (
+    ("API throughput and latency per action", ["bench.api", "--markdown"]),
+    (
+        "Status sync pass against its latency floor, memory at 10k/100k/1M orders",
+        ["bench.sync", "--orders", "10000,100000,1000000"],
+    ),
+    ("End-to-end order throughput", ["bench.e2e", "--orders", "2000"]),
+)
+
+
+def main() -> int:
+    failed = 0
+    for title, argv in RUNS:
+        print(f"\n## {title}\n", flush=True)
+        failed |= subprocess.run([sys.executable, "-m", *argv], check=False).returncode
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
