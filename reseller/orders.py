@@ -59,6 +59,12 @@ async def statuses(pool: db.Pool, customer_id: int, ids: Sequence[int]) -> dict[
     }
 
 
+async def statuses_answer(pool: db.Pool, customer_id: int, tokens: Sequence[str]) -> bytes:
+    """The multi-status answer for the IDs as sent, as JSON bytes (built by the database: 100
+    orders through Python objects cost more than the query)."""
+    return (await pool.fetchval(Q.order_statuses_json, customer_id, list(tokens))).encode()
+
+
 async def request_refill(pool: db.Pool, customer_id: int, order_id: int) -> int:
     """A new refill request's ID, or the reason there is none."""
     async with pool.acquire() as conn:

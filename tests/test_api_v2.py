@@ -704,3 +704,30 @@ async def test_cached_keys_follow_changes_made_anywhere(api, pool) -> None:
 
     await poll_until(old_key_refused, within=2)
     assert "balance" in await api.call(key=new, action="balance")
+
+
+async def test_multi_status_formats_money_exactly_as_single_status(api, pool) -> None:
+    key = await new_customer(pool, balance="1000")
+    charges = ["0.90000", "0.27819", "100.84292", "0.00001", "12.30000", "5.00000"]
+    refunds = ["0", "0.27819", "0.84292", "0", "0.3", "5"]
+    ids = []
+    for charge, refunded in zip(charges, refunds, strict=True):
+        order = await place(api, key)
+        await pool.execute(
+            "UPDATE orders SET charge = $2, refunded = $3 WHERE id = $1",
+            order,
+            Decimal(charge),
+            Decimal(refunded),
+        )
+        ids.append(order)
+    many = await api.call(key=key, action="status", orders=",".join(map(str, ids)))
+    for order in ids:
+        assert many[str(order)] == await api.call(key=key, action="status", order=order)
+    assert [many[str(i)]["charge"] for i in ids] == [
+        "0.90",
+        "0.00",
+        "100.00",
+        "0.00001",
+        "12.00",
+        "0.00",
+    ]

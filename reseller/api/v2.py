@@ -106,16 +106,10 @@ def _status_body(status: orders.OrderStatus) -> dict[str, str]:
 _INCORRECT_ORDER = {"error": errors.IncorrectOrderId().message}
 
 
-async def _status(call: Call, params: Params) -> dict[str, Any]:
+async def _status(call: Call, params: Params) -> dict[str, Any] | bytes:
     if "orders" in params:
         tokens = api_params.id_list(params["orders"])
-        found = await orders.statuses(call.pool, call.customer.id, _valid_ids(tokens))
-        return {
-            token: _status_body(found[oid])
-            if (oid := api_params.as_id(token)) in found
-            else _INCORRECT_ORDER
-            for token in tokens
-        }
+        return await orders.statuses_answer(call.pool, call.customer.id, tokens)
     order_id = _single_id(params, "order")
     found = await orders.statuses(call.pool, call.customer.id, [order_id])
     if order_id not in found:

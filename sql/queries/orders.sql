@@ -59,3 +59,27 @@ RETURNING id;
 -- name: customer_balance
 -- $1: customer id
 SELECT balance, currency FROM customers WHERE id = $1;
+
+-- name: order_statuses_json
+-- The multi-status answer, built by PostgreSQL: one object keyed by the IDs as sent, in their
+-- order, an error for any that is not the customer's order. Money is formatted as
+-- money.format_amount does: trailing zeros trimmed, at least 2 decimals.
+-- $1: customer id, $2: the IDs as sent (text[], distinct)
+SELECT json_object_agg(
+    t.token,
+    CASE WHEN o.id IS NULL THEN json_build_object('error', 'Incorrect order ID')
+    ELSE json_build_object(
+        'charge', CASE WHEN scale(trim_scale(o.charge - o.refunded)) < 2
+                       THEN round(o.charge - o.refunded, 2)::text
+                       ELSE trim_scale(o.charge - o.refunded)::text END,
+        'start_count', coalesce(o.start_count, 0)::text,
+        'status', o.status,
+        'remains', coalesce(o.remains, o.quantity * coalesce(o.runs, 1))::text,
+        'currency', o.currency)
+    END
+    ORDER BY t.n
+)::text
+FROM unnest($2::text[]) WITH ORDINALITY AS t(token, n)
+LEFT JOIN orders o
+    ON o.customer_id = $1
+   AND o.id = CASE WHEN t.token ~ '^[0-9]{1,18}$' THEN t.token::bigint END;
