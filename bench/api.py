@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 import tempfile
 import urllib.request
@@ -122,7 +121,7 @@ def _measure_all(
     rounds: int,
     folder: Path,
 ) -> list[Row]:
-    port = _free_port()
+    port = _procs.free_port()
     url = f"http://127.0.0.1:{port}/api/v2"
     app_argv = _procs.python_argv(
         "serve-app",
@@ -159,7 +158,7 @@ def _services(
         raise RuntimeError(f"`services` did not list {sizes.services} services")
     catalog = folder / "services.json"
     catalog.write_bytes(answer)
-    port = _free_port()
+    port = _procs.free_port()
     bare_argv = _procs.python_argv("serve-bare", str(catalog), f"--port={port}")
     bare_url = f"http://127.0.0.1:{port}/api/v2"
     with _procs.Server(bare_argv, f"http://127.0.0.1:{port}/healthz", folder / "bare.log"):
@@ -208,12 +207,6 @@ def _sql_limit(dsn: str, action: str, bodies: Path, settings: _load.Settings) ->
     argv = _procs.python_argv("sql-limit", dsn, action, str(bodies), *_load.options(settings))
     timeout = settings.warmup + settings.duration + 60
     return _load.Measured.from_json(_procs.run(argv, cpu=_procs.SERVER_CPU, timeout=timeout))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _table(rows: Sequence[Row], *, markdown: bool) -> str:

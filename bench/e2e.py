@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import logging
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(dsn: str, folder: Path, orders: int, concurrency: int) -> tuple[float, float, float, int]:
-    panel_port, port = _free_port(), _free_port()
+    panel_port, port = _procs.free_port(), _procs.free_port()
     panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
     panel = [
         sys.executable,
@@ -155,12 +154,6 @@ async def _wait_completed(dsn: str, orders: int) -> int:
             if done >= orders:
                 return int(done)
             await asyncio.sleep(0.05)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     sizes = [int(n) for n in args.orders.split(",")]
-    port = _free_port()
+    port = _procs.free_port()
     url = f"http://127.0.0.1:{port}/api/v2"
     rows = []
     with (
@@ -258,14 +258,6 @@ async def _db_time_per_batch(pool: db.Pool, batches: int = 50) -> float:
 
 def _argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "bench.sync", *args]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 if __name__ == "__main__":

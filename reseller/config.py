@@ -7,7 +7,6 @@ Secrets are never read from the file: it names environment variables (`key_env`,
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +24,17 @@ from reseller.config_catalog import (
     read_pricing,
     read_services,
 )
-from reseller.config_reader import Section, boolean, currency, decimal, env_name, integer, text, url
+from reseller.config_reader import (
+    Section,
+    boolean,
+    currency,
+    decimal,
+    env_name,
+    integer,
+    matching,
+    text,
+    url,
+)
 
 __all__ = [
     "Config",
@@ -276,14 +285,7 @@ def _provider(s: Section) -> ProviderConfig:
     return provider
 
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-def _name(value: Any) -> str:
-    name = text(value)
-    if not _NAME.match(name):
-        raise ValueError("use 1-64 letters, digits, '_', '.' or '-'")
-    return name
+_name = matching(r"[A-Za-z0-9_.-]{1,64}", "use 1-64 letters, digits, '_', '.' or '-'")
 
 
 def _folder(value: Any) -> Path:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from reseller.config_reader import Section, boolean, currency, decimal, integer, text
+from reseller.config_reader import Section, boolean, currency, decimal, integer, one_of, text
 from reseller.service_types import SERVICE_TYPES
 
 MAX_ID = 2**31 - 1
@@ -178,23 +178,11 @@ def _keys(section: Section) -> list[str]:
 
 
 def _known(providers: list[str]) -> Any:
-    def parse(value: Any) -> str:
-        name = text(value)
-        if name not in providers:
-            raise ValueError(f"unknown provider {name!r} (not in providers)")
-        return name
-
-    return parse
+    return one_of(providers, "unknown provider {!r} (not in providers)")
 
 
 def _choice(options: tuple[str, ...]) -> Any:
-    def parse(value: Any) -> str:
-        name = text(value)
-        if name not in options:
-            raise ValueError(f"unknown value {name!r}; one of: {', '.join(options)}")
-        return name
-
-    return parse
+    return one_of(options, "unknown value {!r}; one of: " + ", ".join(options))
 
 
 def upstream_id(value: Any) -> str:

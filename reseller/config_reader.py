@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -130,18 +130,32 @@ def url(value: Any) -> str:
     return address
 
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+def matching(pattern: str, problem: str) -> Callable[[Any], str]:
+    """Text that matches `pattern` entirely; else `problem` is the message."""
+    compiled = re.compile(pattern)
+
+    def parse(value: Any) -> str:
+        found = text(value)
+        if not compiled.fullmatch(found):
+            raise ValueError(problem)
+        return found
+
+    return parse
 
 
-def env_name(value: Any) -> str:
-    name = text(value)
-    if not _ENV_NAME.match(name):
-        raise ValueError("not an environment variable name")
-    return name
+def one_of(options: Collection[str], problem: str) -> Callable[[Any], str]:
+    """Text among `options`; `problem` is formatted with the value given."""
+
+    def parse(value: Any) -> str:
+        found = text(value)
+        if found not in options:
+            raise ValueError(problem.format(found))
+        return found
+
+    return parse
 
 
-def currency(value: Any) -> str:
-    code = text(value)
-    if not re.fullmatch(r"[A-Z]{3}", code):
-        raise ValueError("must be a 3-letter currency code such as USD")
-    return code
+env_name = matching(r"[A-Za-z_][A-Za-z0-9_]*", "not an environment variable name")
+
+
+currency = matching(r"[A-Z]{3}", "must be a 3-letter currency code such as USD")

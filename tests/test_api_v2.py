@@ -731,3 +731,11 @@ async def test_multi_status_formats_money_exactly_as_single_status(api, pool) ->
         "12.00",
         "0.00",
     ]
+
+
+async def test_control_characters_in_an_id_list_are_an_incorrect_request(api, pool) -> None:
+    key = await new_customer(pool)
+    for ids in ("\x00", "1,\x00", "1,2\x07"):
+        for action, field in (("status", "orders"), ("refill_status", "refills")):
+            answer = await api.call("json", key=key, action=action, **{field: ids})
+            assert answer == {"error": "Incorrect request"}

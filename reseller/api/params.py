@@ -75,8 +75,8 @@ def _as_text(value: Any) -> str | None:
 def id_list(text: str) -> list[str]:
     """A comma list of IDs as sent (at most MAX_IDS, duplicates dropped, order kept)."""
     tokens = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
-    if not tokens or len(tokens) > MAX_IDS:
-        raise errors.IncorrectRequest()
+    if not tokens or len(tokens) > MAX_IDS or not all(t.isprintable() for t in tokens):
+        raise errors.IncorrectRequest()  # control characters are no ID, and no database text
     return tokens
 
 
