@@ -182,19 +182,21 @@ def _priced(
 def _static(service: ServiceConfig, candidates: tuple[CandidateCost, ...]) -> Entry | None:
     """A service the config describes fully (name, category, rate, min, max) sells as written
     while its upstream has not been synced; its cost is checked once it is."""
-    if None in (service.name, service.category, service.rate, service.min, service.max):
+    name, category, rate = service.name, service.category, service.rate
+    low, high = service.min, service.max
+    if name is None or category is None or rate is None or low is None or high is None:
         return None
     return Entry(
         Service(
             id=service.id,
-            name=service.name,
-            type=service.type or "Default",  # type: ignore[arg-type]
-            category=service.category,
-            rate=service.rate,
-            min=service.min,  # type: ignore[arg-type]
-            max=service.max,
+            name=name,
+            type=service.type or "Default",
+            category=category,
+            rate=rate,
+            min=low,
+            max=high,
             refill=bool(service.refill),
-            cancel=bool(service.cancel),  # type: ignore[arg-type]
+            cancel=bool(service.cancel),
             dripfeed=bool(service.dripfeed),
         ),
         candidates,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Hashable
+from collections.abc import Callable, Collection, Hashable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -72,7 +72,7 @@ class Section:
         if key in self._data:
             self.problem(key, f"secrets do not belong in the file; {advice}")
 
-    def unique(self, key: str, values: list[Hashable], what: str) -> None:
+    def unique(self, key: str, values: Sequence[Hashable], what: str) -> None:
         for value, count in Counter(v for v in values if v is not None).items():
             if count > 1:
                 self.problem(key, f"duplicate {what} {value!r}")

@@ -10,16 +10,16 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import orjson
 
 from reseller import errors
 
-Pool = asyncpg.Pool
-Connection = asyncpg.Connection
-Record = asyncpg.Record
+Pool: TypeAlias = asyncpg.Pool
+Connection: TypeAlias = asyncpg.Connection
+Record: TypeAlias = asyncpg.Record
 
 
 def sql_dir() -> Path:

@@ -95,8 +95,10 @@ def _integer(
     return number
 
 
-def _optional_integer(params: Params, name: str, **limits: int) -> int | None:
-    return _integer(params, name, **limits) if name in params else None
+def _optional_integer(
+    params: Params, name: str, *, low: int = 0, high: int = MAX_INT
+) -> int | None:
+    return _integer(params, name, low=low, high=high) if name in params else None
 
 
 def _text(params: Params, name: str) -> str:
