@@ -115,6 +115,7 @@ class ProviderConfig:
     max_concurrency: int = 10
     requests_per_minute: int = 600
     balance_alert: Decimal | None = None  # warn (log, CLI, metric) below this balance
+    pause_below: Decimal | None = None  # below this balance, send no new orders (they wait)
 
     def key(self) -> str | None:
         return os.environ.get(self.key_env) or None
@@ -280,6 +281,7 @@ def _provider(s: Section) -> ProviderConfig:
         max_concurrency=s.get("max_concurrency", integer(1, 1000), 10),
         requests_per_minute=s.get("requests_per_minute", integer(1, 10**6), 600),
         balance_alert=s.get("balance_alert", decimal(Decimal(0), Decimal("1e12")), None),
+        pause_below=s.get("pause_below", decimal(Decimal(0), Decimal("1e12")), None),
     )
     s.finish()
     return provider

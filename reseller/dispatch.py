@@ -29,6 +29,7 @@ from reseller.upstream import Upstreams
 
 log = structlog.get_logger()
 Outcome = Literal["placed", "refused", "retrying", "uncertain", "skipped"]
+PAUSED_RETRY_SECONDS = 30.0
 # Panels that refuse a duplicate link name the active order ("… active order: 10001").
 _ACTIVE_ORDER = re.compile(r"active order\D{0,20}(\d+)", re.IGNORECASE)
 
@@ -42,6 +43,7 @@ class Dispatcher:
         self._forwarding = forwarding.Forwarder(pool, config, upstreams)
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._paused: set[str] = set()  # providers short of funds, as the balance job last saw
 
     # --- entry points ---
 
@@ -77,6 +79,7 @@ class Dispatcher:
     async def scan_once(self) -> None:
         """One pass over the durable queues (orders, refills, cancels)."""
         dispatch = self._config.current.dispatch
+        self._paused = {r["provider"] for r in await self._pool.fetch(Q.paused_providers)}
         abandoned = await self._pool.fetch(
             Q.abandon_stale_sending, dispatch.abandoned_after_seconds
         )
@@ -106,6 +109,9 @@ class Dispatcher:
                 await settlement.refund_in_full(self._pool, order_id, reason=reason)
                 log.info("order_refused", order=order_id, reason=reason)
                 return "refused", reason
+            if order["provider"] in self._paused:  # waits for funds instead of a refusal
+                await self._pool.execute(Q.defer_order, order_id, PAUSED_RETRY_SECONDS)
+                return "retrying", f"{order['provider']} is paused (balance)"
             cost, rate = order["cost_rate"], order["rate"]
             if order["provider"] not in self._upstreams or (cost is not None and cost > rate):
                 await self._pool.execute(Q.skip_candidate, order_id, order["dispatch_candidate"])

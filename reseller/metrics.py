@@ -67,6 +67,12 @@ PROVIDER_LOW = Gauge(
     ["provider"],
     registry=REGISTRY,
 )
+PROVIDER_PAUSED = Gauge(
+    "reseller_provider_paused",
+    "1 when dispatch to it is paused for funds",
+    ["provider"],
+    registry=REGISTRY,
+)
 
 
 async def render(pool: db.Pool) -> bytes:
@@ -85,4 +91,5 @@ async def render(pool: db.Pool) -> bytes:
     for row in await pool.fetch(Q.metrics_provider_balances):
         PROVIDER_BALANCE.labels(row["provider"], row["currency"]).set(float(row["balance"]))
         PROVIDER_LOW.labels(row["provider"]).set(int(row["low"]))
+        PROVIDER_PAUSED.labels(row["provider"]).set(int(row["paused"]))
     return generate_latest(REGISTRY)

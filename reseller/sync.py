@@ -165,17 +165,20 @@ async def poll_refills(pool: db.Pool, client: ProviderClient, sync: SyncConfig) 
 
 
 async def check_balance(pool: db.Pool, client: ProviderClient) -> tuple[Decimal, bool]:
-    """The provider's balance, recorded; whether it is below the configured alert."""
+    """The provider's balance, recorded; whether it is below the configured alert. Below
+    `pause_below` the provider is paused: dispatch keeps its orders queued."""
     balance, currency = await client.balance()
     provider: ProviderConfig = client.provider
     low = provider.balance_alert is not None and balance < provider.balance_alert
-    await pool.execute(Q.record_provider_balance, client.name, balance, currency, low)
-    if low:
+    paused = provider.pause_below is not None and balance < provider.pause_below
+    await pool.execute(Q.record_provider_balance, client.name, balance, currency, low, paused)
+    if low or paused:
         log.warning(
             "provider_balance_low",
             provider=client.name,
             balance=str(balance),
             alert_below=str(provider.balance_alert),
+            paused=paused,
         )
     return balance, low
 

@@ -242,3 +242,23 @@ async def test_two_worker_processes_settle_every_order_once(stack, dsn, tmp_path
     assert len(refunds) == 20
     assert all(r["n"] == 1 and r["total"] == Decimal("0.054") for r in refunds)
     await invariant(stack.pool)
+
+
+async def test_a_provider_short_of_funds_is_paused_and_orders_wait(stack) -> None:
+    from dataclasses import replace
+
+    provider = stack.live.current.providers[0]
+    stack.upstreams.update([replace(provider, pause_below=Decimal("5000"))])
+    await stack.jobs.balances()  # 1000 < 5000: paused
+    await stack.dispatcher.scan_once()
+    order_id = (await stack.add(link="https://ig.com/paused"))["order"]
+    await asyncio.sleep(0.1)
+    order = await stack.order(order_id)
+    assert (order["dispatch_state"], order["refunded"]) == ("queued", 0)
+    assert stack.sim.state.adds_for_link("https://ig.com/paused") == 0
+    stack.upstreams.update([provider])  # topped up (or the threshold lowered)
+    await stack.jobs.balances()
+    await stack.pool.execute("UPDATE orders SET dispatch_after = now()")
+    await stack.settle()
+    assert (await stack.order(order_id))["dispatch_state"] == "placed"
+    assert stack.sim.state.adds_for_link("https://ig.com/paused") == 1

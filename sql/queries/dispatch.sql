@@ -153,3 +153,9 @@ WHERE dispatch_state = 'sending' AND updated_at < now() - make_interval(secs => 
 -- $1: cancel request id, $2: why
 UPDATE cancel_requests SET dispatch_state = 'refused', upstream_answer = $2, updated_at = now()
 WHERE id = $1;
+
+-- name: defer_order
+-- Not now (its provider is paused): look again later, nothing claimed.
+-- $1: order id, $2: seconds
+UPDATE orders SET dispatch_after = now() + make_interval(secs => $2), updated_at = now()
+WHERE id = $1 AND dispatch_state = 'queued';

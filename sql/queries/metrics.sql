@@ -5,4 +5,4 @@ SELECT status, dispatch_state, count(*) AS n FROM orders GROUP BY status, dispat
 SELECT count(*) AS n, coalesce(sum(amount), 0) AS total FROM ledger WHERE kind = 'refund';
 
 -- name: metrics_provider_balances
-SELECT provider, balance, currency, low FROM provider_balances;
+SELECT provider, balance, currency, low, paused FROM provider_balances;

@@ -80,11 +80,15 @@ FROM unnest($1::bigint[], $2::text[]) AS u(id, status)
 WHERE r.id = u.id AND r.status IS DISTINCT FROM u.status;
 
 -- name: record_provider_balance
--- $1: provider, $2: balance, $3: currency, $4: low
-INSERT INTO provider_balances (provider, balance, currency, low, checked_at)
-VALUES ($1, $2, $3, $4, now())
+-- $1: provider, $2: balance, $3: currency, $4: low, $5: paused
+INSERT INTO provider_balances (provider, balance, currency, low, paused, checked_at)
+VALUES ($1, $2, $3, $4, $5, now())
 ON CONFLICT (provider) DO UPDATE SET balance = EXCLUDED.balance, currency = EXCLUDED.currency,
-                                     low = EXCLUDED.low, checked_at = now();
+                                     low = EXCLUDED.low, paused = EXCLUDED.paused,
+                                     checked_at = now();
+
+-- name: paused_providers
+SELECT provider FROM provider_balances WHERE paused;
 
 -- name: provider_balances
 SELECT provider, balance, currency, low, checked_at FROM provider_balances ORDER BY provider;
