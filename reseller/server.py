@@ -22,6 +22,7 @@ from reseller.scheduler import Jobs
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()
+POOL_CLOSE_SECONDS = 5.0
 
 
 @dataclass
@@ -61,7 +62,12 @@ async def running(initial: config.Config, dsn: str, *, jobs: bool) -> AsyncItera
         if runtime.jobs is not None:
             await runtime.jobs.stop(grace)
         await upstreams.close()
-        await pool.close()
+        try:  # a connection someone still holds must not keep the process from exiting
+            await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("pool_close_timeout")
+            pool.terminate()
+        log.info("stopped")
 
 
 async def serve(
@@ -83,7 +89,12 @@ async def serve(
             catalog=rt.catalog,
             serve_metrics=not separate,
         )
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            # In-flight requests get the same grace as in-flight upstream calls.
+            shutdown_timeout=float(initial.dispatch.stop_grace_seconds) + 1,
+        )
         await runner.setup()
         metrics_runner = web.AppRunner(metrics_app(rt.pool), access_log=None)
         await metrics_runner.setup()

@@ -36,7 +36,12 @@ class Server:
     def __init__(self, dsn: str, tmp_path, url: str) -> None:
         self.path = tmp_path / "config.yaml"
         self.path.write_text(YAML.format(url=url))
-        self.env = {**os.environ, "RESELLER_DSN": dsn, "RESELLER_CONFIG": str(self.path)}
+        self.env = {
+            **os.environ,
+            "RESELLER_DSN": dsn,
+            "RESELLER_CONFIG": str(self.path),
+            "PYTHONFAULTHANDLER": "1",
+        }
         self.cwd = tmp_path
         self.port = free_port()
         self.api = f"http://127.0.0.1:{self.port}/api/v2"
@@ -48,14 +53,27 @@ class Server:
         )
 
         async def up() -> bool:
-            async with aiohttp.ClientSession() as session, session.get(self.api) as answer:
+            timeout = aiohttp.ClientTimeout(total=2)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(self.api) as answer,
+            ):
                 return answer.status == 200
 
         await poll_until(up, within=30)
 
+    def kill_if_running(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+
     async def signal(self, sig: int) -> int:
         self.proc.send_signal(sig)
-        self.output = (await self.proc.communicate())[0].decode()
+        try:
+            out = await asyncio.wait_for(self.proc.communicate(), 30)
+        except TimeoutError:
+            self.proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            out = await self.proc.communicate()
+        self.output = out[0].decode()
         return self.proc.returncode
 
 
@@ -121,7 +139,8 @@ async def test_sigkill_at_random_points_loses_and_doubles_nothing(dsn, pool, sim
         await poll_until(lambda: _none_in_flight(pool), within=30)
         await asyncio.sleep(1.0)  # a few sync rounds
     finally:
-        assert await server.signal(signal.SIGTERM) == 0
+        code = await server.signal(signal.SIGTERM)
+        assert code == 0, server.output[-6000:]
     stored = {r["id"] for r in await pool.fetch("SELECT id FROM orders")}
     assert set(acknowledged) <= stored, "an acknowledged order is missing"
     tally = await invariants.check(pool, sim.state)
@@ -147,13 +166,13 @@ async def test_postgres_restart_under_load_gives_clear_errors_then_recovers(sim,
 
     database = EmbeddedPostgres(tmp_path / "pg", fast=True)
     dsn = database.start()
+    server = Server(dsn, tmp_path, sim.url)
     try:
         async with db.connection(dsn) as conn:
             await migrations.migrate(conn)
         pool = await db.create_pool(dsn, min_size=1, max_size=2)
         keys = await prepare(pool, sim, n=2)
         await pool.close()
-        server = Server(dsn, tmp_path, sim.url)
         await server.start()
         answers: list[dict] = []
         async with aiohttp.ClientSession() as session:
@@ -179,6 +198,7 @@ async def test_postgres_restart_under_load_gives_clear_errors_then_recovers(sim,
             await poll_until(recovered, within=30)
         assert await server.signal(signal.SIGTERM) == 0
     finally:
+        server.kill_if_running()  # a failed assertion must not leave the server behind
         database.stop()
     assert answers[0] == {"balance": "20.00", "currency": "USD"}
     down = answers[1:]
