@@ -135,9 +135,6 @@ class Config:
     currency_rates: dict[str, Decimal] = field(default_factory=dict)
     source: Path | None = None
 
-    def provider(self, name: str) -> ProviderConfig:
-        return next(p for p in self.providers if p.name == name)
-
     def missing_secrets(self) -> list[str]:
         """Environment variables the file names that are not set."""
         return [

@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import asyncpg
 import orjson
@@ -120,10 +120,6 @@ def translate_errors() -> Iterator[None]:
         raise error() from exc
     except _UNAVAILABLE as exc:
         raise errors.DatabaseUnavailable(f"Database unavailable: {exc}") from exc
-
-
-def as_dict(record: Record | None) -> dict[str, Any] | None:
-    return dict(record) if record is not None else None
 
 
 async def ping(pool: Pool) -> None:

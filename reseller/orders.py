@@ -8,22 +8,12 @@ for dispatch upstream.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from reseller import db, errors
 from reseller.catalog import Service
 from reseller.db import Q
 from reseller.order_rules import OrderRequest
-
-
-@dataclass(frozen=True, slots=True)
-class OrderStatus:
-    charge: Decimal  # what the customer finally paid: the charge minus refunds
-    start_count: int
-    status: str
-    remains: int
-    currency: str
 
 
 async def place(pool: db.Pool, customer_id: int, service: Service, request: OrderRequest) -> int:
@@ -44,24 +34,9 @@ async def place(pool: db.Pool, customer_id: int, service: Service, request: Orde
     return int(order_id)
 
 
-async def statuses(pool: db.Pool, customer_id: int, ids: Sequence[int]) -> dict[int, OrderStatus]:
-    """The customer's orders among `ids`; others' and unknown IDs are simply absent."""
-    rows = await pool.fetch(Q.order_statuses, customer_id, list(ids))
-    return {
-        r["id"]: OrderStatus(
-            charge=r["charge"],
-            start_count=r["start_count"] or 0,
-            status=r["status"],
-            remains=r["remains"] if r["remains"] is not None else r["total_quantity"],
-            currency=r["currency"],
-        )
-        for r in rows
-    }
-
-
 async def statuses_answer(pool: db.Pool, customer_id: int, tokens: Sequence[str]) -> bytes:
-    """The multi-status answer for the IDs as sent, as JSON bytes (built by the database: 100
-    orders through Python objects cost more than the query)."""
+    """The status answer for the IDs as sent (an object keyed by them), as JSON bytes built by
+    the database: 100 orders through Python objects cost more than the query."""
     return (await pool.fetchval(Q.order_statuses_json, customer_id, list(tokens))).encode()
 
 

@@ -19,14 +19,6 @@ WITH debit AS (
 )
 SELECT id FROM placed;
 
--- name: order_statuses
--- Another customer's orders are simply not found.
--- $1: customer id, $2: order ids (bigint[])
-SELECT id, charge - refunded AS charge, currency, status, remains, start_count,
-       quantity * coalesce(runs, 1) AS total_quantity
-FROM orders
-WHERE customer_id = $1 AND id = ANY($2::bigint[]);
-
 -- name: request_refill
 -- No row: unknown order, refill not offered, not in a refillable state, or one already open.
 -- $1: customer id, $2: order id
@@ -61,7 +53,7 @@ RETURNING id;
 SELECT balance, currency FROM customers WHERE id = $1;
 
 -- name: order_statuses_json
--- The multi-status answer, built by PostgreSQL: one object keyed by the IDs as sent, in their
+-- The status answer, built by PostgreSQL: one object keyed by the IDs as sent, in their
 -- order, an error for any that is not the customer's order. Money is formatted as
 -- money.format_amount does: trailing zeros trimmed, at least 2 decimals.
 -- $1: customer id, $2: the IDs as sent (text[], distinct)
