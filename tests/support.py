@@ -89,3 +89,15 @@ async def poll_until(check, *, within: float = 15.0, interval: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(interval)
+
+
+async def ledger_holds(pool) -> None:
+    """The money invariants of DESIGN.md §3: every balance equals the sum of its ledger and is
+    not negative, and no order has more refunded than it was charged."""
+    broken = await pool.fetch(
+        "SELECT c.id, c.balance, coalesce(sum(l.amount), 0) AS ledger FROM customers c"
+        " LEFT JOIN ledger l ON l.customer_id = c.id GROUP BY c.id"
+        " HAVING c.balance <> coalesce(sum(l.amount), 0) OR c.balance < 0"
+    )
+    assert broken == [], f"balance differs from its ledger: {broken}"
+    assert await pool.fetchval("SELECT count(*) FROM orders WHERE refunded > charge") == 0

@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from support import ledger_holds
 
 from reseller import customers, db
 
@@ -15,15 +16,6 @@ ENCODINGS = ["form", "query", "json"]
 async def new_customer(pool: db.Pool, name: str = "acme", balance: str = "100") -> str:
     _, key = await customers.create(pool, name, balance=Decimal(balance))
     return key
-
-
-async def ledger_holds(pool: db.Pool) -> None:
-    """The money invariant: every balance equals its ledger sum, and none is negative."""
-    bad = await pool.fetch(
-        "SELECT c.id FROM customers c LEFT JOIN ledger l ON l.customer_id = c.id"
-        " GROUP BY c.id HAVING c.balance <> coalesce(sum(l.amount), 0) OR c.balance < 0"
-    )
-    assert bad == []
 
 
 async def complete(pool: db.Pool, order_id: int, status: str = "Completed") -> None:

@@ -6,20 +6,10 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from support import free_port
+from support import free_port, ledger_holds
 
 from reseller import config, reconcile
 from reseller.config import ProviderConfig
-
-
-async def ledger_holds(pool) -> None:
-    broken = await pool.fetchval(
-        "SELECT count(*) FROM (SELECT c.id FROM customers c"
-        " LEFT JOIN ledger l ON l.customer_id = c.id GROUP BY c.id"
-        " HAVING c.balance <> coalesce(sum(l.amount), 0) OR c.balance < 0) AS broken"
-    )
-    assert broken == 0
-    assert await pool.fetchval("SELECT count(*) FROM orders WHERE refunded > charge") == 0
 
 
 async def test_order_reaches_the_provider_at_once_and_is_placed(stack) -> None:

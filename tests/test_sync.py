@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from test_dispatch import ledger_holds
+from support import ledger_holds
 
 from reseller import sync
 from reseller.upstream.parse import OrderStatus
@@ -205,7 +205,6 @@ async def test_two_worker_processes_settle_every_order_once(stack, dsn, tmp_path
     import signal
 
     from support import poll_until, spawn_reseller
-    from test_dispatch import ledger_holds as invariant
 
     ids = await placed(stack, 20)
     for order_id in ids:
@@ -241,7 +240,7 @@ async def test_two_worker_processes_settle_every_order_once(stack, dsn, tmp_path
     )
     assert len(refunds) == 20
     assert all(r["n"] == 1 and r["total"] == Decimal("0.054") for r in refunds)
-    await invariant(stack.pool)
+    await ledger_holds(stack.pool)
 
 
 async def test_a_provider_short_of_funds_is_paused_and_orders_wait(stack) -> None:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
+from support import ledger_holds
+
 
 async def check(pool, sim_state, *, settled: bool = True) -> dict[str, int]:
     """Assert every invariant; returns the tally of dispatch states."""
-    broken = await pool.fetch(
-        "SELECT c.id, c.balance, coalesce(sum(l.amount), 0) AS ledger FROM customers c"
-        " LEFT JOIN ledger l ON l.customer_id = c.id GROUP BY c.id"
-        " HAVING c.balance <> coalesce(sum(l.amount), 0) OR c.balance < 0"
-    )
-    assert broken == [], f"balance differs from its ledger: {broken}"
-    assert await pool.fetchval("SELECT count(*) FROM orders WHERE refunded > charge") == 0
+    await ledger_holds(pool)
     charges = await pool.fetchval(
         "SELECT count(*) FROM orders o WHERE (SELECT count(*) FROM ledger l"
         " WHERE l.order_id = o.id AND l.kind = 'charge') <> 1"

@@ -11,23 +11,12 @@ from decimal import Decimal
 import pytest
 
 from reseller import customers
+from reseller.simulator.config import fault_names
 from tests.reliability import invariants
 
 pytestmark = pytest.mark.slow
 
-ALL_FAULTS = (
-    "timeout",
-    "reset",
-    "http_500",
-    "html",
-    "empty",
-    "malformed_json",
-    "string_numbers",
-    "status_spellings",
-    "order_id_key",
-    "bare_string_errors",
-    "odd_remains",
-)
+ALL_FAULTS = fault_names()
 
 
 async def workload(stack, *, operations: int, seed: int, chaos=None) -> None:
