@@ -658,6 +658,37 @@ async def test_malformed_bodies_get_a_clear_json_error(api, pool) -> None:
             assert await response.json() == {"error": error}, kwargs
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("service", [1]),
+        ("service", {"id": 1}),
+        ("service", True),
+        ("quantity", [100]),
+        ("quantity", False),
+        ("link", ["https://ig.com/a"]),
+        ("link", {"url": "https://ig.com/a"}),
+        ("orders", [[1]]),
+        ("orders", [True]),
+    ],
+)
+async def test_json_non_scalar_fields_are_incorrect_and_store_nothing(
+    api, pool, field, value
+) -> None:
+    key = await new_customer(pool)
+    body = {"key": key, "action": "add", "service": 1, "link": "https://ig.com/a", "quantity": 100}
+    body[field] = value
+    assert await api.call("json", **body) == {"error": "Incorrect request"}
+    assert await pool.fetchval("SELECT count(*) FROM orders") == 0
+    assert await api.call(key=key, action="balance") == {"balance": "100.00", "currency": "USD"}
+
+
+async def test_json_id_lists_may_be_arrays(api, pool) -> None:
+    key = await new_customer(pool)
+    answer = await api.call("json", key=key, action="status", orders=[1, "2"])
+    assert answer == {"1": {"error": "Incorrect order ID"}, "2": {"error": "Incorrect order ID"}}
+
+
 async def test_unknown_paths_and_methods_answer_json(api) -> None:
     async with api.session.get(api.url + "/nope") as response:
         assert (response.status, await response.json()) == (404, {"error": "Not Found"})

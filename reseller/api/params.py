@@ -18,6 +18,8 @@ from reseller import errors
 MAX_BODY = 1024 * 1024  # a Custom Comments order is the largest honest request
 MAX_IDS = 100
 _IGNORED_VALUES = frozenset({"", "undefined"})
+# The only fields a JSON client may send as an array: the bulk ID lists (`orders: [1, 2]`).
+_LIST_FIELDS = frozenset({"orders", "refills"})
 
 
 async def read(request: web.Request) -> dict[str, str]:
@@ -48,7 +50,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
 def _merge(params: dict[str, str], items: Any) -> None:
     """Later values win, as in PHP's $_REQUEST; every value becomes a string."""
     for key, value in items:
-        text = _as_text(value)
+        text = _as_text(value, list_allowed=key in _LIST_FIELDS)
         if text is None:
             continue
         text = text.strip() if "\n" not in text else text  # keep comment lines intact
@@ -56,20 +58,26 @@ def _merge(params: dict[str, str], items: Any) -> None:
             params[str(key)] = text
 
 
-def _as_text(value: Any) -> str | None:
+def _as_text(value: Any, *, list_allowed: bool) -> str | None:
+    """A scalar as text. Anything else — true/false, an object, a list where one value belongs
+    (`service: [1]` must not order service 1), a file upload — is an Incorrect request."""
     if value is None:
         return None
     if isinstance(value, str):
         return value
-    if isinstance(value, bool):  # JSON true/false: a type error for every API field
-        raise errors.IncorrectRequest()
-    if isinstance(value, int | float):
+    if _is_number(value):
         return str(value)
-    if isinstance(value, list) and all(
-        isinstance(v, int | str) and not isinstance(v, bool) for v in value
-    ):
-        return ",".join(str(v) for v in value)  # `orders: [1, 2, 3]` from JSON clients
-    raise errors.IncorrectRequest()  # nested objects, file uploads
+    if list_allowed and isinstance(value, list) and all(_is_id(v) for v in value):
+        return ",".join(str(v) for v in value)
+    raise errors.IncorrectRequest()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def id_list(text: str) -> list[str]:
