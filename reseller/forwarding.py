@@ -70,13 +70,9 @@ class Forwarder:
         if claimed is None:
             return
         state = claimed["order_state"]
-        if state == "queued" and await self._pool.fetchval(
-            Q.cancel_unsent_order, claimed["order_id"]
+        if state == "queued" and await settlement.cancel_unsent(
+            self._pool, claimed["order_id"], cancel_id
         ):
-            await settlement.refund_in_full(
-                self._pool, claimed["order_id"], reason="canceled before dispatch"
-            )
-            await self._pool.execute(Q.cancel_answered, cancel_id, "placed", "canceled locally")
             return
         if state != "placed":  # in flight or uncertain: wait until it has an upstream ID
             await self._pool.execute(Q.requeue_cancel, cancel_id, self._delay(claimed), state)

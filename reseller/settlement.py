@@ -26,6 +26,18 @@ async def refund_to(conn: db.Connection, order_id: int, owed: Decimal, *, reason
     return gap
 
 
+async def cancel_unsent(pool: db.Pool, order_id: int, cancel_id: int) -> bool:
+    """A cancel for an order still in our queue: the order is canceled, refunded in full and
+    the cancel request answered in one transaction (interrupted, nothing of it happened and the
+    request is simply tried again). False: the order had left the queue."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(Q.cancel_unsent_order, order_id) is None:
+            return False
+        await refund_to(conn, order_id, Decimal("Infinity"), reason="canceled before dispatch")
+        await conn.execute(Q.cancel_answered, cancel_id, "placed", "canceled locally")
+    return True
+
+
 async def refund_in_full(
     pool: db.Pool, order_id: int, *, reason: str, dispatch_state: str = "refused"
 ) -> Decimal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -101,3 +102,21 @@ async def ledger_holds(pool) -> None:
     )
     assert broken == [], f"balance differs from its ledger: {broken}"
     assert await pool.fetchval("SELECT count(*) FROM orders WHERE refunded > charge") == 0
+
+
+@contextlib.asynccontextmanager
+async def refunds_fail(pool):
+    """Every refund written while inside fails, as a crash or a dropped connection would cut the
+    transaction there: a PostgreSQL trigger raises on the refund's ledger entry."""
+    await pool.execute(
+        "CREATE OR REPLACE FUNCTION test_refunds_fail() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN RAISE EXCEPTION 'injected fault: refund interrupted'; END; $$"
+    )
+    await pool.execute(
+        "CREATE TRIGGER test_refunds_fail BEFORE INSERT ON ledger FOR EACH ROW"
+        " WHEN (NEW.kind = 'refund') EXECUTE FUNCTION test_refunds_fail()"
+    )
+    try:
+        yield
+    finally:
+        await pool.execute("DROP TRIGGER test_refunds_fail ON ledger")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from support import free_port, ledger_holds
+from support import free_port, ledger_holds, refunds_fail
 
 from reseller import config, reconcile
 from reseller.config import ProviderConfig
@@ -186,6 +186,42 @@ async def test_cancel_of_a_queued_order_refunds_without_sending(stack) -> None:
     order = await stack.order(order_id)
     assert (order["status"], order["refunded"]) == ("Canceled", order["charge"])
     assert stack.sim.state.adds_for_link("https://ig.com/cancel-queued") == 0
+    await ledger_holds(stack.pool)
+
+
+async def test_interrupted_cancel_of_a_queued_order_leaves_it_queued_then_refunds_in_full(
+    stack,
+) -> None:
+    # The provider is paused for funds: the order waits in our queue.
+    await stack.pool.execute(
+        "INSERT INTO provider_balances (provider, balance, currency, low, paused)"
+        " VALUES ('sim', 0, 'USD', true, true)"
+    )
+    await stack.dispatcher.scan_once()  # the dispatcher learns of the pause
+    order_id = (await stack.add(link="https://ig.com/cancel-cut"))["order"]
+    await stack.api.call(key=stack.key, action="cancel", order=order_id)
+    async with refunds_fail(stack.pool):
+        await stack.dispatcher.scan_once()
+        await asyncio.gather(*stack.dispatcher._forwarding.tasks())
+    order = await stack.order(order_id)
+    # Nothing of the cut transaction happened: not Canceled without its refund.
+    assert (order["status"], order["dispatch_state"], order["refunded"]) == (
+        "Pending",
+        "queued",
+        0,
+    )
+    # The request left in flight is swept back to the queue and done, once, in full.
+    await stack.pool.execute("UPDATE cancel_requests SET updated_at = now() - interval '1 hour'")
+    for _ in range(3):
+        await stack.dispatcher.scan_once()
+        await asyncio.gather(*stack.dispatcher._forwarding.tasks())
+    order = await stack.order(order_id)
+    assert (order["status"], order["refunded"]) == ("Canceled", order["charge"])
+    assert order["settled_at"] is not None
+    assert await stack.pool.fetchval("SELECT upstream_answer FROM cancel_requests") == (
+        "canceled locally"
+    )
+    assert stack.sim.state.adds_for_link("https://ig.com/cancel-cut") == 0
     await ledger_holds(stack.pool)
 
 

@@ -65,7 +65,8 @@ RETURNING id;
 -- A cancel for an order still in the queue: it is never sent.
 -- $1: order id
 UPDATE orders SET dispatch_state = 'refused', status = 'Canceled',
-                  dispatch_error = 'canceled before dispatch', updated_at = now()
+                  dispatch_error = 'canceled before dispatch', settled_at = now(),
+                  updated_at = now()
 WHERE id = $1 AND dispatch_state = 'queued'
 RETURNING id;
 
