@@ -8,6 +8,7 @@ answer keeps its last known offers: a provider being down is not its services di
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -30,8 +31,12 @@ class SyncReport:
     enabled: int = 0
 
 
-async def sync(pool: db.Pool, config: Config, upstreams: Upstreams) -> SyncReport:
+async def sync(
+    pool: db.Pool, config: Config, upstreams: Upstreams, *, refuse_to_empty: bool = False
+) -> SyncReport:
+    """Fetch, store and rebuild; with `refuse_to_empty`, see `rebuild`."""
     report = SyncReport()
+    fetched: dict[str, list[UpstreamService]] = {}
     clients = list(upstreams)
     results = await asyncio.gather(*(_fetch(c) for c in clients), return_exceptions=True)
     for client, result in zip(clients, results, strict=True):
@@ -39,9 +44,9 @@ async def sync(pool: db.Pool, config: Config, upstreams: Upstreams) -> SyncRepor
             report.failed[client.name] = str(result)
             log.warning("catalog_fetch_failed", provider=client.name, error=str(result))
             continue
-        await _store_offers(pool, client.name, result)
+        fetched[client.name] = result
         report.offered[client.name] = len(result)
-    built = await rebuild(pool, config)
+    built = await rebuild(pool, config, fetched=fetched, refuse_to_empty=refuse_to_empty)
     report.enabled = sum(e.enabled for e in built.entries)
     report.disabled = [
         (e.service.id, e.disabled_reason or "") for e in built.entries if not e.enabled
@@ -60,34 +65,50 @@ async def _fetch(client: ProviderClient) -> list[UpstreamService]:
         raise errors.UpstreamUnknown(f"{type(exc).__name__}: {exc}") from exc
 
 
-async def _store_offers(pool: db.Pool, provider: str, services: list[UpstreamService]) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.executemany(
-            Q.upsert_upstream_service,
-            [
-                (
-                    provider,
-                    s.id,
-                    s.name,
-                    s.type,
-                    s.category,
-                    s.rate,
-                    s.min,
-                    s.max,
-                    s.refill,
-                    s.cancel,
-                    s.dripfeed,
-                )
-                for s in services
-            ],
-        )
-        await conn.execute(Q.mark_upstream_gone, provider, [s.id for s in services])
+async def _store_offers(
+    conn: db.Connection, provider: str, services: list[UpstreamService]
+) -> None:
+    await conn.executemany(
+        Q.upsert_upstream_service,
+        [
+            (
+                provider,
+                s.id,
+                s.name,
+                s.type,
+                s.category,
+                s.rate,
+                s.min,
+                s.max,
+                s.refill,
+                s.cancel,
+                s.dripfeed,
+            )
+            for s in services
+        ],
+    )
+    await conn.execute(Q.mark_upstream_gone, provider, [s.id for s in services])
 
 
-async def rebuild(pool: db.Pool, config: Config) -> Built:
-    """Write the catalog the config and the stored offers describe (no upstream calls)."""
+async def rebuild(
+    pool: db.Pool,
+    config: Config,
+    *,
+    fetched: Mapping[str, list[UpstreamService]] | None = None,
+    refuse_to_empty: bool = False,
+) -> Built:
+    """Write the catalog the config and the stored offers describe (no upstream calls), after
+    storing the `fetched` offers (provider → services) in the same transaction.
+
+    With `refuse_to_empty`, a catalog with services on sale that would be left with none raises
+    CatalogWouldEmpty and nothing is written, not even the offers (stored, they would empty the
+    catalog at the next rebuild): a provider answering `[]` or a config naming no services is far
+    likelier a mistake than the end of all sales.
+    """
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(Q.lock_catalog, _LOCK_KEY)
+        for provider, services in (fetched or {}).items():
+            await _store_offers(conn, provider, services)
         offered = {
             (r["provider"], r["service_id"]): _offer(r)
             for r in await conn.fetch(Q.offered_services)
@@ -97,11 +118,29 @@ async def rebuild(pool: db.Pool, config: Config) -> Built:
             for r in await conn.fetch(Q.import_ids)
         }
         built = catalog_build.build(config, offered, import_ids)
+        if refuse_to_empty:
+            await _refuse_to_empty(conn, built)
         await conn.executemany(
             Q.insert_import_id, [(p, s, i) for (p, s), i in built.new_import_ids.items()]
         )
         await _write(conn, built)
     return built
+
+
+async def _refuse_to_empty(conn: db.Connection, built: Built) -> None:
+    if any(e.enabled for e in built.entries):
+        return
+    on_sale = await conn.fetchval(Q.count_enabled_services)
+    if not on_sale:
+        return  # nothing to lose: an empty catalog staying empty is no change
+    reasons = [f"service {e.service.id}: {e.disabled_reason}" for e in built.entries]
+    why = ", ".join(reasons[:3]) or "the config names no services"
+    if len(reasons) > 3:
+        why += f" and {len(reasons) - 3} more"
+    raise errors.CatalogWouldEmpty(
+        f"refused: this sync would take every service off sale ({on_sale} on sale now, none"
+        f" after; {why}); nothing was changed"
+    )
 
 
 async def _write(conn: db.Connection, built: Built) -> None:

@@ -9,22 +9,34 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from reseller import catalog_sync, config, customers, db, errors, money, server, simulator
+from reseller import (
+    catalog_sync,
+    config,
+    customers,
+    db,
+    errors,
+    migrations,
+    money,
+    server,
+    simulator,
+)
+from reseller.db import Q
 
 PANEL_KEY_ENV = "RESELLER_DEMO_PANEL_KEY"
+PROVIDER = "demo-panel"
 CUSTOMER = "demo"
 BALANCE = Decimal(100)
 
 _CONFIG = """
 providers:
-  - {{name: demo-panel, url: "{url}", key_env: {key_env}, requests_per_minute: 60000,
+  - {{name: {provider}, url: "{url}", key_env: {key_env}, requests_per_minute: 60000,
      max_concurrency: 20}}
 dispatch: {{scan_seconds: 0.5}}
 sync: {{status_seconds: 2, min_poll_seconds: 1, refill_seconds: 5, balance_seconds: 60,
         catalog_seconds: 600}}
 pricing: {{markup_percent: 30, rounding: {{decimals: 2, mode: up}}}}
 imports:
-  - {{provider: demo-panel, category: "*", first_id: 1}}
+  - {{provider: {provider}, category: "*", first_id: 1}}
 """
 
 
@@ -33,8 +45,15 @@ async def run(
 ) -> None:
     """Until Ctrl-C/SIGTERM. `database` says where the data lives, for the banner."""
     os.environ[PANEL_KEY_ENV] = "demo-panel-key"  # the simulated panel's own key
+    first_order_id, first_refill_id = await _first_panel_ids(dsn)
     panel = simulator.create_app(
-        simulator.SimConfig(key="demo-panel-key", tick=panel_tick, partial_ratio=0.25)
+        simulator.SimConfig(
+            key="demo-panel-key",
+            tick=panel_tick,
+            partial_ratio=0.25,
+            first_order_id=first_order_id,
+            first_refill_id=first_refill_id,
+        )
     )
     runner = web.AppRunner(panel, access_log=None)
     await runner.setup()
@@ -44,7 +63,7 @@ async def run(
         await runner.cleanup()
         raise errors.ResellerError(f"cannot listen on port {panel_port}: {exc.strerror}") from None
     panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
-    settings = config.parse(_CONFIG.format(url=panel_url, key_env=PANEL_KEY_ENV))
+    settings = config.parse(_CONFIG.format(provider=PROVIDER, url=panel_url, key_env=PANEL_KEY_ENV))
 
     async def ready(rt: server.Runtime) -> None:
         report = await catalog_sync.sync(rt.pool, rt.live.current, rt.upstreams)
@@ -59,6 +78,25 @@ async def run(
         await server.serve(settings, dsn, host=host, port=port, jobs=True, on_ready=ready)
     finally:
         await runner.cleanup()
+
+
+async def _first_panel_ids(dsn: str) -> tuple[int, int]:
+    """The new panel's first order and refill IDs: past any an earlier run's panel gave.
+
+    The panel keeps its orders in memory, so each run's panel would start again at the same ID,
+    while the database keeps the earlier run's orders and allows one local order per upstream
+    order: the first new order would turn uncertain. The database knows exactly which IDs are
+    taken (a clock-based start could still collide); it is migrated first, as a first run's
+    database is still empty (the server's own migration then finds nothing to do).
+    """
+    async with db.connection(dsn) as conn:
+        await migrations.migrate(conn)
+        last = await conn.fetchrow(Q.last_upstream_ids, PROVIDER)
+    default = simulator.SimConfig()
+    return (
+        max(default.first_order_id, (last["order_id"] or 0) + 1),
+        max(default.first_refill_id, (last["refill_id"] or 0) + 1),
+    )
 
 
 async def _demo_customer(pool: db.Pool) -> str:

@@ -34,6 +34,10 @@ class DuplicateUpstreamOrder(ResellerError):
     """The provider answered an order ID that another local order already has"""
 
 
+class CatalogWouldEmpty(ResellerError):
+    """Refused: this would take every service off sale"""
+
+
 class ApiError(ResellerError):
     """Incorrect request"""
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from reseller import catalog_sync, db, metrics, sync
+from reseller import catalog_sync, db, errors, metrics, sync
 from reseller.config import LiveConfig
 from reseller.db import Q
 from reseller.upstream import ProviderClient, Upstreams
@@ -116,7 +116,15 @@ class Jobs:
         async with self._exclusive(_CATALOG_LOCK) as mine:
             if not mine:
                 return Counter(skipped=1)
-            report = await catalog_sync.sync(self._pool, self._config.current, self._upstreams)
+            try:
+                report = await catalog_sync.sync(
+                    self._pool, self._config.current, self._upstreams, refuse_to_empty=True
+                )
+            except errors.CatalogWouldEmpty as exc:
+                # An upstream glitch (`services` answering []) must not take everything off
+                # sale; an operator who means it runs `reseller services sync --force`.
+                log.error("catalog_sync_refused", error=exc.message)
+                return Counter(refused=1)
             return Counter(
                 offered=sum(report.offered.values()),
                 failed=len(report.failed),

@@ -120,3 +120,59 @@ async def test_services_cli_lists_cost_rate_and_margin(
     assert rows["1"].split()[:3] == ["1", "Followers", "Default"]
     assert rows["1"].split()[-6:] == ["sim:1", "0.90", "1.35", "33.3%", "on", "sale"]
     assert rows["2"].endswith("disabled: sell rate 0.20 below cost 0.25")
+
+
+async def test_services_sync_without_a_config_file_refuses_and_keeps_the_catalog_on_sale(
+    pool, sim, cli_env, capsys
+) -> None:
+    from test_cli import run
+
+    await run_sync(pool, make_config(sim))  # a live catalog, and no config.yaml in the folder
+    code, _, err = await run(capsys, "services", "sync")
+    assert code == 2
+    assert "no config file" in err
+    for fix in ("--config FILE", "$RESELLER_CONFIG", "--no-config"):
+        assert fix in err
+    assert (await catalog.load(pool)).get(1).rate == Decimal("1.35")
+
+
+async def _offers_nothing(sim, pool) -> None:
+    """The provider's `services` answers [] — an upstream glitch, not the end of the catalog."""
+    await run_sync(pool, make_config(sim))
+    for service_id in list(sim.state.services):
+        sim.state.remove_service(service_id)
+
+
+async def test_services_sync_that_would_take_every_service_off_sale_refuses_without_force(
+    pool, sim, cli_env, tmp_path: Path, capsys
+) -> None:
+    from test_cli import run
+
+    await _offers_nothing(sim, pool)
+    path = tmp_path / "config.yaml"
+    path.write_text(YAML.format(url=sim.url, markup=50))
+    code, out, err = await run(capsys, "--config", str(path), "services", "sync")
+    assert code == 2, out
+    assert "every service off sale" in err
+    assert "--force" in err
+    assert (await catalog.load(pool)).get(1).rate == Decimal("1.35")
+    gone = await pool.fetchval("SELECT count(*) FROM upstream_services WHERE gone_at IS NOT NULL")
+    assert gone == 0  # nothing written, not even the offers
+    code, out, _ = await run(capsys, "--config", str(path), "services", "sync", "--force")
+    assert code == 0
+    assert "0 services on sale" in out
+    assert (await catalog.load(pool)).get(1) is None
+
+
+async def test_scheduled_catalog_sync_keeps_the_catalog_when_it_would_empty_it(pool, sim) -> None:
+    from reseller.scheduler import Jobs
+
+    await _offers_nothing(sim, pool)
+    cfg = make_config(sim)
+    upstreams = Upstreams(cfg.providers)
+    try:
+        counts = await Jobs(pool, config.LiveConfig(cfg), upstreams).catalog()
+    finally:
+        await upstreams.close()
+    assert counts["refused"] == 1
+    assert (await catalog.load(pool)).get(1).rate == Decimal("1.35")

@@ -111,6 +111,16 @@ async def test_duplicate_customer_exits_2(cli_env, capsys) -> None:
     assert (code, err) == (2, "reseller: Name already taken\n")
 
 
+async def test_no_config_runs_a_writing_command_on_the_built_in_defaults(cli_env, capsys) -> None:
+    code, out, err = await run(capsys, "--no-config", "migrate")
+    assert (code, out, err) == (0, "database is up to date\n", "")
+
+
+def test_no_config_and_a_config_file_together_are_a_usage_error(capsys) -> None:
+    assert usage_error("--no-config", "--config", "x.yaml", "migrate") == 2
+    assert "not allowed with" in capsys.readouterr().err
+
+
 def test_config_check_accepts_a_good_file_and_names_missing_secrets(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:

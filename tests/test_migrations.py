@@ -43,6 +43,7 @@ async def test_two_migrate_processes_started_together_both_succeed(database_fact
             sys.executable,
             "-m",
             "reseller",
+            "--no-config",
             "migrate",
             env=env,
             stdout=asyncio.subprocess.PIPE,

@@ -7,6 +7,8 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
+import sys
 
 import aiohttp
 import pytest
@@ -33,7 +35,9 @@ async def test_serve_tells_systemd_ready_watchdog_and_stopping(dsn, pool, tmp_pa
         "WATCHDOG_USEC": "200000",
     }
     env.pop("RESELLER_CONFIG", None)
-    proc = await spawn_reseller("serve", "--port", str(port), "--no-jobs", env=env, cwd=tmp_path)
+    proc = await spawn_reseller(
+        "--no-config", "serve", "--port", str(port), "--no-jobs", env=env, cwd=tmp_path
+    )
     loop = asyncio.get_running_loop()
     said: list[str] = []
 
@@ -178,7 +182,15 @@ async def test_workers_share_one_port_and_stop_together(dsn, pool, tmp_path) -> 
     env = {**os.environ, "RESELLER_DSN": dsn}
     env.pop("RESELLER_CONFIG", None)
     proc = await spawn_reseller(
-        "serve", "--port", str(port), "--workers", "2", "--no-jobs", env=env, cwd=tmp_path
+        "--no-config",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--no-jobs",
+        env=env,
+        cwd=tmp_path,
     )
     try:
         async with aiohttp.ClientSession() as session:
@@ -210,7 +222,15 @@ async def test_workers_die_with_a_killed_parent(dsn, pool, tmp_path) -> None:
     env = {**os.environ, "RESELLER_DSN": dsn}
     env.pop("RESELLER_CONFIG", None)
     proc = await spawn_reseller(
-        "serve", "--port", str(port), "--workers", "2", "--no-jobs", env=env, cwd=tmp_path
+        "--no-config",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--no-jobs",
+        env=env,
+        cwd=tmp_path,
     )
     children = await poll_until(lambda: _two_children(proc.pid))
     proc.send_signal(signal.SIGKILL)
@@ -229,3 +249,22 @@ def _running(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "migrate"])
+def test_commands_that_write_refuse_to_run_without_a_config_file(command, dsn, tmp_path) -> None:
+    env = {**os.environ, "RESELLER_DSN": dsn}
+    env.pop("RESELLER_CONFIG", None)
+    argv = [sys.executable, "-m", "reseller", command]
+    if command == "serve":
+        argv += ["--port", str(free_port())]
+    try:
+        done = subprocess.run(
+            argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=20
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`reseller {command}` ran on the built-in defaults with no config file")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"reseller: no config file found: `{command}` ")
+    for fix in ("--config FILE", "$RESELLER_CONFIG", "--no-config"):
+        assert fix in done.stderr

@@ -18,7 +18,7 @@ def test_serve_with_a_dsn_answers_healthz_and_exits_0_on_sigterm(dsn: str, tmp_p
     port = free_port()
     env = {**os.environ, "RESELLER_DSN": dsn}
     env.pop("RESELLER_CONFIG", None)
-    proc = start_reseller("serve", "--port", str(port), env=env, cwd=tmp_path)
+    proc = start_reseller("--no-config", "serve", "--port", str(port), env=env, cwd=tmp_path)
     try:
         status, body = wait_for_http(f"http://127.0.0.1:{port}/healthz", proc)
         assert (status, orjson.loads(body)) == (200, {"status": "ok", "database": "up"})
@@ -30,7 +30,7 @@ def test_serve_without_a_dsn_runs_the_embedded_database(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("RESELLER_DSN", "RESELLER_CONFIG")}
     env["RESELLER_DATA_DIR"] = str(tmp_path / "data")
-    proc = start_reseller("serve", "--port", str(port), env=env, cwd=tmp_path)
+    proc = start_reseller("--no-config", "serve", "--port", str(port), env=env, cwd=tmp_path)
     try:
         status, body = wait_for_http(f"http://127.0.0.1:{port}/healthz", proc)
         assert (status, orjson.loads(body)) == (200, {"status": "ok", "database": "up"})
@@ -105,6 +105,18 @@ def test_reseller_simulate_runs_a_panel_that_answers_api_v2(tmp_path) -> None:
 
 
 def test_demo_prints_a_key_and_a_curl_that_places_an_order_which_completes(tmp_path) -> None:
+    _demo_places_an_order_that_completes(tmp_path)
+
+
+def test_a_second_demo_run_on_the_same_data_places_orders_that_complete(tmp_path) -> None:
+    first = _demo_places_an_order_that_completes(tmp_path)
+    # A new simulated panel, the same database: its order IDs must not repeat the first run's.
+    second = _demo_places_an_order_that_completes(tmp_path)
+    assert second > first
+
+
+def _demo_places_an_order_that_completes(tmp_path: Path) -> int:
+    """Run `reseller demo` on tmp_path/data, place the banner's order, wait for its end; its ID."""
     import re
     import time
     import urllib.parse
@@ -151,3 +163,4 @@ def test_demo_prints_a_key_and_a_curl_that_places_an_order_which_completes(tmp_p
             time.sleep(0.2)
     finally:
         assert stop(proc) == 0
+    return order

@@ -1,6 +1,10 @@
 """The operator's command line: `reseller <command>`.
 
 Every command finds its config with --config FILE, else $RESELLER_CONFIG, else ./config.yaml.
+With none of them, read-only commands run on the built-in defaults, but the commands that write
+(serve, worker, migrate, services sync) refuse unless --no-config asks for the defaults: the
+defaults have no providers and no services, so serving or syncing on them by mistake takes the
+whole catalog off sale.
 Bad input gets one line on stderr and exit code 2; nothing is half-done.
 """
 
@@ -39,10 +43,16 @@ def _fail(message: str, code: int) -> int:
 
 def _parser() -> common.Parser:
     parser = common.Parser(prog="reseller", description="SMM-panel reseller (API v2)")
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
         "--config",
         metavar="FILE",
         help="config file (default: $RESELLER_CONFIG or ./config.yaml)",
+    )
+    source.add_argument(
+        "--no-config",
+        action="store_true",
+        help="run on the built-in defaults (no providers, no services), reading no config file",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=common.Parser)
     for module in (ops, customers, services, orders, report):

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, NoReturn
 
 from reseller import config as config_module
-from reseller import db, dbserver, migrations, money
+from reseller import db, dbserver, errors, migrations, money
 from reseller.config import Config
 
 EXIT_USAGE = 2
@@ -66,15 +66,35 @@ def name(text: str) -> str:
 # --- config and database ---
 
 
-def load_config(args: argparse.Namespace) -> Config:
-    return config_module.load(config_module.resolve_path(args.config))
+def load_config(args: argparse.Namespace, *, writes: str | None = None) -> Config:
+    """The config file --config, $RESELLER_CONFIG or ./config.yaml names, else the defaults.
+
+    A command that `writes` (its name) gets the defaults only with --no-config: run by mistake
+    from another folder, `serve` or `services sync` on the defaults (no providers, no services)
+    would take the live catalog off sale.
+    """
+    if args.no_config:
+        return Config()
+    path = config_module.resolve_path(args.config)
+    if path is None and writes is not None:
+        raise errors.ConfigError(
+            f"no config file found: `{writes}` does not run on the built-in defaults (no"
+            " providers, no services) unless told to. Pass --config FILE, set $RESELLER_CONFIG"
+            f" (or run it where config.yaml is), or run `reseller --no-config {writes}` to use"
+            " the defaults"
+        )
+    return config_module.load(path)
 
 
 def with_database(
-    args: argparse.Namespace, work: Callable[[db.Pool, Config], Awaitable[Any]]
+    args: argparse.Namespace,
+    work: Callable[[db.Pool, Config], Awaitable[Any]],
+    *,
+    writes: str | None = None,
 ) -> Any:
-    """Run `work` with a migrated database (embedded if no DSN is configured)."""
-    config = load_config(args)
+    """Run `work` with a migrated database (embedded if no DSN is configured); `writes` as in
+    `load_config`."""
+    config = load_config(args, writes=writes)
 
     async def run(dsn: str) -> Any:
         async with db.connection(dsn) as conn:

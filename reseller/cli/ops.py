@@ -67,7 +67,7 @@ def register(commands: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    config = common.load_config(args)
+    config = common.load_config(args, writes="serve")
     logs.configure()
     for problem in config.missing_secrets():
         print(f"reseller: warning: {problem}", file=sys.stderr)
@@ -77,6 +77,7 @@ def _serve(args: argparse.Namespace) -> int:
         if args.workers > 1:
             child_args = [
                 *(["--config", args.config] if args.config else []),
+                *(["--no-config"] if args.no_config else []),
                 "serve",
                 "--host",
                 host,
@@ -103,6 +104,8 @@ def _count(text: str) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from reseller import demo  # only this command needs the simulator
 
+    # Runs with no config file at all (the README's first command): it builds its own config
+    # and reads a file, if there is one, only for where the database is.
     config = common.load_config(args)
     logs.configure(level=logging.INFO if args.verbose else logging.WARNING)
     where = config.database.embedded_dir() if config.database.dsn() is None else "$RESELLER_DSN"
@@ -121,7 +124,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    config = common.load_config(args)
+    config = common.load_config(args, writes="worker")
     logs.configure()
     with dbserver.database_dsn(config.database) as dsn:
         asyncio.run(server.work(config, dsn))
@@ -129,7 +132,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    config = common.load_config(args)
+    config = common.load_config(args, writes="migrate")
 
     async def run(dsn: str) -> list[str]:
         async with db.connection(dsn) as conn:

@@ -6,7 +6,7 @@ import argparse
 from decimal import Decimal
 from typing import Any
 
-from reseller import catalog_sync, db, money
+from reseller import catalog_sync, db, errors, money
 from reseller.cli import common
 from reseller.config import Config
 from reseller.db import Q
@@ -18,9 +18,13 @@ def register(commands: Any) -> None:
     listing = services.add_parser("list", help="local services with upstream, cost, rate, margin")
     listing.add_argument("--enabled", action="store_true", help="only services on sale")
     listing.set_defaults(command=_list)
-    services.add_parser("sync", help="fetch the providers' services now and reprice").set_defaults(
-        command=_sync
+    sync = services.add_parser("sync", help="fetch the providers' services now and reprice")
+    sync.add_argument(
+        "--force",
+        action="store_true",
+        help="apply the sync even if it takes every service off sale",
     )
+    sync.set_defaults(command=_sync)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -56,11 +60,16 @@ def _sync(args: argparse.Namespace) -> int:
     async def work(pool: db.Pool, config: Config) -> catalog_sync.SyncReport:
         upstreams = Upstreams(config.providers)
         try:
-            return await catalog_sync.sync(pool, config, upstreams)
+            return await catalog_sync.sync(pool, config, upstreams, refuse_to_empty=not args.force)
+        except errors.CatalogWouldEmpty as exc:
+            raise errors.CatalogWouldEmpty(
+                f"{exc.message}. Check the providers and the config (`reseller services list`"
+                " shows what is on sale), or pass --force to apply it anyway"
+            ) from None
         finally:
             await upstreams.close()
 
-    report = common.with_database(args, work)
+    report = common.with_database(args, work, writes="services sync")
     for provider, count in report.offered.items():
         print(f"{provider}: {count} services offered")
     for provider, why in report.failed.items():

@@ -53,3 +53,7 @@ class SimConfig:
     cancel_ratio: float = 0.0  # share of orders that end Canceled (full refund)
     refill_reject_ratio: float = 0.0  # share of refills that end Rejected
     max_recorded: int = 1_000_000  # the request log keeps the newest this many
+    # Where its ID sequences start. A real panel never reuses an ID; a panel started again
+    # against the same reseller database (the demo) must start past the IDs it already gave.
+    first_order_id: int = 10001
+    first_refill_id: int = 501

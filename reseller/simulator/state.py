@@ -24,8 +24,6 @@ from reseller.simulator.models import (
     SimRefill,
 )
 
-FIRST_ORDER_ID = 10001
-FIRST_REFILL_ID = 501
 DONE_STEP = 3  # ticks: 0 Pending, 1-2 In progress, 3 final
 
 
@@ -43,8 +41,8 @@ class Simulator:
         self._balance = Decimal(self.config.balance)
         self._clock = clock
         self._skipped = 0.0
-        self._next_order = FIRST_ORDER_ID
-        self._next_refill = FIRST_REFILL_ID
+        self._next_order = self.config.first_order_id
+        self._next_refill = self.config.first_refill_id
         self._active: set[int] = set()
         self._adds: Counter[str] = Counter()
         self._last_for_link: dict[tuple[int, str], int] = {}

@@ -95,3 +95,6 @@ ON CONFLICT (provider, service_id) DO UPDATE SET
 -- $1: provider, $2: service ids still offered (text[])
 UPDATE upstream_services SET gone_at = now()
 WHERE provider = $1 AND gone_at IS NULL AND service_id <> ALL($2::text[]);
+
+-- name: count_enabled_services
+SELECT count(*) FROM services WHERE enabled;
