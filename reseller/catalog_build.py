@@ -1,13 +1,14 @@
 """Building the local catalog from the config and what the providers offer. Pure: no I/O.
 
 Every local service comes out either enabled, with a sell rate at or above its cost, or
-disabled with the reason (gone upstream, below cost, unsupported type …), never sold at a loss.
+disabled with the reason (gone upstream, below cost, unsupported type, no import rule covering
+it any more, its provider naming another currency than configured …), never sold at a loss.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fnmatch import fnmatchcase
 
@@ -50,62 +51,112 @@ def build(
     config: Config,
     offered: Mapping[UpstreamKey, UpstreamService],
     import_ids: Mapping[UpstreamKey, int],
+    reported_currencies: Mapping[str, str] | None = None,
 ) -> Built:
-    """`offered`: what providers offer now; `import_ids`: local IDs given to imports before."""
+    """`offered`: what providers offer now; `import_ids`: local IDs given to imports before;
+    `reported_currencies`: the currency each provider last named in its answers."""
     providers = {p.name: p for p in config.providers}
+    mismatched = pricing.currency_mismatches(config.providers, reported_currencies or {})
     synced = {provider for provider, _ in offered}
+    # A mismatched provider's rates cannot be converted: none of its offers is usable.
+    offered = {k: s for k, s in offered.items() if k[0] not in mismatched}
     built = Built()
     explicit = {(c.provider, c.service) for s in config.services for c in s.upstreams}
     for service in config.services:
         built.entries.append(_explicit(config, providers, service, offered, synced))
-    taken = {s.id for s in config.services} | set(import_ids.values())
-    emitted: set[UpstreamKey] = set()
-    for rule in config.imports:
-        for key, local_id in _imported_ids(rule, offered, import_ids, explicit, taken, built):
-            if key in emitted:  # two import rules covering one service: the first wins
-                continue
-            emitted.add(key)
-            candidate = _candidate(config, providers[key[0]], 0, key[1], offered)
-            upstream = offered.get(key)
-            if upstream is None:
-                built.entries.append(_gone(local_id, candidate, f"gone from {key[0]}"))
-                continue
+    built.entries += _imports(config, providers, offered, import_ids, explicit, built)
+    built.entries = [_unless_mismatched(e, mismatched) for e in built.entries]
+    return built
+
+
+def _unless_mismatched(entry: Entry, mismatched: Mapping[str, str]) -> Entry:
+    """Off sale when any candidate is on a mismatched provider: dispatch could still reach it
+    (failover), at a cost we cannot know; this reason overrides any other."""
+    reason = next(
+        (mismatched[c.provider] for c in entry.candidates if c.provider in mismatched), None
+    )
+    return entry if reason is None else replace(entry, disabled_reason=reason)
+
+
+def _imports(
+    config: Config,
+    providers: Mapping[str, ProviderConfig],
+    offered: Mapping[UpstreamKey, UpstreamService],
+    import_ids: Mapping[UpstreamKey, int],
+    explicit: set[UpstreamKey],
+    built: Built,
+) -> list[Entry]:
+    """Every imported service, old and new, each priced by the rule that covers it now; new
+    ones get the next free IDs from their rule's `first_id` (kept in `built.new_import_ids`)."""
+    covering = _covering_rules(config, offered, explicit)
+    explicit_ids = {s.id for s in config.services}
+    taken = explicit_ids | set(import_ids.values())
+    next_ids = [rule.first_id for rule in config.imports]
+    for key, i in covering.items():
+        if key in import_ids:
+            continue
+        while next_ids[i] in taken:
+            next_ids[i] += 1
+        built.new_import_ids[key] = next_ids[i]
+        taken.add(next_ids[i])
+    # An explicit mapping wins over an import of the same upstream service or the same ID.
+    local_ids = {
+        key: local_id
+        for key, local_id in {**import_ids, **built.new_import_ids}.items()
+        if key not in explicit and local_id not in explicit_ids
+    }
+    imported_providers = {rule.provider for rule in config.imports}
+    entries = []
+    for key, local_id in sorted(local_ids.items(), key=lambda item: item[1]):
+        candidate = _import_candidate(config, providers, key, offered)
+        upstream, index = offered.get(key), covering.get(key)
+        if upstream is None and key[0] in imported_providers:
+            entries.append(_gone(local_id, candidate, f"gone from {key[0]}"))
+        elif upstream is None or index is None:
+            entries.append(_gone(local_id, candidate, "no import rule covers it any more"))
+        else:
             markup = pricing.markup_for(
                 config.pricing,
                 provider=key[0],
                 category=upstream.category,
-                service_markup=rule.markup_percent,
+                service_markup=config.imports[index].markup_percent,
             )
-            built.entries.append(_priced(config, local_id, upstream, (candidate,), markup, None))
-    return built
+            entries.append(_priced(config, local_id, upstream, (candidate,), markup, None))
+    return entries
 
 
-def _imported_ids(rule, offered, import_ids, explicit, taken, built):  # type: ignore[no-untyped-def]
-    """(upstream key, local ID) for every service this import covers, old and new; new IDs are
-    the next free ones from `first_id`, remembered in `built.new_import_ids`."""
-    matches = sorted(
-        (
-            key
-            for key, s in offered.items()
-            if key[0] == rule.provider and fnmatchcase(s.category.lower(), rule.category.lower())
-        ),
-        key=lambda k: (len(k[1]), k[1]),
-    )
-    covered = {k for k in import_ids if k[0] == rule.provider}
-    next_id = rule.first_id
-    for key in matches:
-        if key in explicit or key in import_ids or key in built.new_import_ids:
-            continue
-        while next_id in taken:
-            next_id += 1
-        built.new_import_ids[key] = next_id
-        taken.add(next_id)
-    for key in sorted(covered | set(matches), key=lambda k: (len(k[1]), k[1])):
-        if key in explicit:
-            continue
-        local_id = import_ids.get(key) or built.new_import_ids.get(key)
-        if local_id is not None:
-            yield key, local_id
+def _covering_rules(
+    config: Config, offered: Mapping[UpstreamKey, UpstreamService], explicit: set[UpstreamKey]
+) -> dict[UpstreamKey, int]:
+    """Offered service → index of the first import rule matching it now, in rule order and,
+    within a rule, in upstream ID order (so new IDs come out in that order)."""
+    covering: dict[UpstreamKey, int] = {}
+    for i, rule in enumerate(config.imports):
+        matches = sorted(
+            (
+                key
+                for key, s in offered.items()
+                if key[0] == rule.provider
+                and fnmatchcase(s.category.lower(), rule.category.lower())
+                and key not in explicit
+            ),
+            key=lambda k: (len(k[1]), k[1]),
+        )
+        for key in matches:
+            covering.setdefault(key, i)
+    return covering
+
+
+def _import_candidate(
+    config: Config,
+    providers: Mapping[str, ProviderConfig],
+    key: UpstreamKey,
+    offered: Mapping[UpstreamKey, UpstreamService],
+) -> CandidateCost:
+    provider = providers.get(key[0])
+    if provider is None:  # dropped from the config: nothing to price it with
+        return CandidateCost(0, key[0], key[1], None)
+    return _candidate(config, provider, 0, key[1], offered)
 
 
 def _explicit(

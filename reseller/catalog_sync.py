@@ -3,6 +3,8 @@
 `sync` fetches every provider's `services` (in parallel), stores what each offers, then
 `rebuild`s the local catalog from the config and the stored offers. A provider that fails to
 answer keeps its last known offers: a provider being down is not its services disappearing.
+The currency each provider last named (recorded by the balance check) is read too: a provider
+naming another currency than its configured one has its services off sale, restarts included.
 """
 
 from __future__ import annotations
@@ -117,7 +119,8 @@ async def rebuild(
             (r["provider"], r["upstream_service"]): r["local_id"]
             for r in await conn.fetch(Q.import_ids)
         }
-        built = catalog_build.build(config, offered, import_ids)
+        reported = {r["provider"]: r["currency"] for r in await conn.fetch(Q.provider_balances)}
+        built = catalog_build.build(config, offered, import_ids, reported)
         if refuse_to_empty:
             await _refuse_to_empty(conn, built)
         await conn.executemany(

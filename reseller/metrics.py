@@ -40,6 +40,13 @@ JOB_SECONDS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300),
 )
 JOB_RUNS = Counter("reseller_job_runs", "Scheduled job runs", ["job", "result"], registry=REGISTRY)
+PROVIDER_CURRENCY_MISMATCH = Counter(
+    "reseller_provider_currency_mismatch",
+    "Balance checks where the provider named another currency than its configured one (its"
+    " services are off sale while it does)",
+    ["provider"],
+    registry=REGISTRY,
+)
 
 ORDERS = Gauge(
     "reseller_orders",
@@ -88,6 +95,7 @@ async def render(pool: db.Pool) -> bytes:
     refunds = await pool.fetchrow(Q.refund_totals)
     REFUNDS.set(refunds["n"])
     REFUNDED.set(float(refunds["total"]))  # an export format, not money handling
+    PROVIDER_BALANCE.clear()  # labelled by currency: a provider changing it leaves no stale series
     for row in await pool.fetch(Q.metrics_provider_balances):
         PROVIDER_BALANCE.labels(row["provider"], row["currency"]).set(float(row["balance"]))
         PROVIDER_LOW.labels(row["provider"]).set(int(row["low"]))

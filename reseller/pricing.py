@@ -4,9 +4,11 @@ a price below cost (disable the service, never sell at a loss)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from fnmatch import fnmatchcase
 
+from reseller.config import ProviderConfig
 from reseller.config_catalog import PricingConfig
 
 _MODES = {"up": ROUND_UP, "half_up": ROUND_HALF_UP, "down": ROUND_DOWN}
@@ -15,6 +17,23 @@ _MODES = {"up": ROUND_UP, "half_up": ROUND_HALF_UP, "down": ROUND_DOWN}
 def convert(rate: Decimal, currency: str, *, rates: dict[str, Decimal], base: str) -> Decimal:
     """A provider's rate in our currency (`rates[c]` = value of 1 c in `base`)."""
     return rate if currency == base else rate * rates[currency]
+
+
+def currency_mismatch(provider: str, configured: str, reported: str | None) -> str | None:
+    """Why `convert` cannot be trusted for a provider: its answers name another currency than
+    its config (costs would be converted at the wrong rate). No currency named: no mismatch."""
+    named = (reported or "").strip().upper()
+    if not named or named == configured.upper():
+        return None
+    return f"provider {provider} reports currency {named}, configured {configured}"
+
+
+def currency_mismatches(
+    providers: Iterable[ProviderConfig], reported: Mapping[str, str]
+) -> dict[str, str]:
+    """provider → why its services are off sale, for each whose currencies disagree."""
+    found = {p.name: currency_mismatch(p.name, p.currency, reported.get(p.name)) for p in providers}
+    return {name: why for name, why in found.items() if why is not None}
 
 
 def markup_for(

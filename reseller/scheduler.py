@@ -107,8 +107,9 @@ class Jobs:
                 return Counter(skipped=1)
 
             async def one(client: ProviderClient) -> Counter[str]:
-                _, low = await sync.check_balance(self._pool, client)
-                return Counter(checked=1, low=int(low))
+                check = await sync.check_balance(self._pool, client, self._config.current)
+                mismatch = int(check.mismatch is not None)
+                return Counter(checked=1, low=int(check.low), currency_mismatch=mismatch)
 
             return await self._per_provider(one)
 

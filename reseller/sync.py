@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import dataclass
 from decimal import Decimal
 
 import structlog
 
-from reseller import db, errors, money, settlement
-from reseller.config import ProviderConfig, SyncConfig
+from reseller import catalog_sync, db, errors, metrics, money, pricing, settlement
+from reseller.config import Config, ProviderConfig, SyncConfig
 from reseller.db import Q
 from reseller.upstream import ProviderClient
 from reseller.upstream.parse import OrderStatus
@@ -23,6 +24,7 @@ from reseller.upstream.parse import OrderStatus
 log = structlog.get_logger()
 BATCH = 100  # the most IDs API v2 takes in one `status` or `refill_status` call
 FINAL = frozenset({"Completed", "Partial", "Canceled"})
+_CURRENCY_CHARS = 16  # a currency a panel names is a short code; more is a broken answer
 
 
 async def poll_statuses(pool: db.Pool, client: ProviderClient, sync: SyncConfig) -> Counter[str]:
@@ -164,13 +166,26 @@ async def poll_refills(pool: db.Pool, client: ProviderClient, sync: SyncConfig) 
     return counts
 
 
-async def check_balance(pool: db.Pool, client: ProviderClient) -> tuple[Decimal, bool]:
+@dataclass(frozen=True, slots=True)
+class BalanceCheck:
+    balance: Decimal
+    currency: str  # as the provider named it; its configured one when it named none
+    low: bool  # below `balance_alert`
+    mismatch: str | None  # why its services are off sale: it names another currency
+
+
+async def check_balance(pool: db.Pool, client: ProviderClient, config: Config) -> BalanceCheck:
     """The provider's balance, recorded; whether it is below the configured alert. Below
-    `pause_below` the provider is paused: dispatch keeps its orders queued."""
-    balance, currency = await client.balance()
+    `pause_below` the provider is paused: dispatch keeps its orders queued. A currency other
+    than the configured one takes its services off sale (its costs would be converted at the
+    wrong rate): the catalog is rebuilt from `config` whenever that changes."""
+    balance, named = await client.balance()
     provider: ProviderConfig = client.provider
+    # Kept as named (upper case), not cut to three letters: "USDT" must not pass for "USD".
+    currency = named.strip().upper()[:_CURRENCY_CHARS] or provider.currency
     low = provider.balance_alert is not None and balance < provider.balance_alert
     paused = provider.pause_below is not None and balance < provider.pause_below
+    before = await pool.fetchval(Q.provider_currency, client.name)
     await pool.execute(Q.record_provider_balance, client.name, balance, currency, low, paused)
     if low or paused:
         log.warning(
@@ -180,7 +195,19 @@ async def check_balance(pool: db.Pool, client: ProviderClient) -> tuple[Decimal,
             alert_below=str(provider.balance_alert),
             paused=paused,
         )
-    return balance, low
+    mismatch = pricing.currency_mismatch(client.name, provider.currency, currency)
+    if mismatch is not None:
+        metrics.PROVIDER_CURRENCY_MISMATCH.labels(client.name).inc()
+        log.warning(
+            "provider_currency_mismatch",
+            provider=client.name,
+            reported=currency,
+            configured=provider.currency,
+            reason=mismatch,
+        )
+    if mismatch != pricing.currency_mismatch(client.name, provider.currency, before):
+        await catalog_sync.rebuild(pool, config)  # off sale (or back) now, not at the next sync
+    return BalanceCheck(balance, currency, low, mismatch)
 
 
 async def stop_polling_old(pool: db.Pool, sync: SyncConfig) -> int:

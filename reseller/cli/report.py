@@ -128,11 +128,13 @@ def _balance(args: argparse.Namespace) -> int:
     async def work(pool: Any, config: Config) -> list[tuple[str, str]]:
         async def one(client: Any) -> str:
             try:
-                balance, low = await sync.check_balance(pool, client)
+                check = await sync.check_balance(pool, client, config)
             except errors.UpstreamError as exc:
                 return f"unavailable ({type(exc).__name__}: {exc.message})"
-            note = f"  LOW (alert below {client.provider.balance_alert})" if low else ""
-            return f"{money.format_amount(balance)} {client.provider.currency}{note}"
+            note = f"  LOW (alert below {client.provider.balance_alert})" if check.low else ""
+            if check.mismatch is not None:
+                note += f"  OFF SALE: {check.mismatch}"
+            return f"{money.format_amount(check.balance)} {check.currency}{note}"
 
         return await _each_provider(config, one)
 

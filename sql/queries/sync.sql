@@ -87,6 +87,11 @@ ON CONFLICT (provider) DO UPDATE SET balance = EXCLUDED.balance, currency = EXCL
                                      low = EXCLUDED.low, paused = EXCLUDED.paused,
                                      checked_at = now();
 
+-- name: provider_currency
+-- The currency the provider named at its last balance check (NULL: never checked).
+-- $1: provider
+SELECT currency FROM provider_balances WHERE provider = $1;
+
 -- name: paused_providers
 SELECT provider FROM provider_balances WHERE paused;
 
