@@ -60,6 +60,11 @@ DISPATCH_QUEUE = Gauge(
 UNCERTAIN = Gauge(
     "reseller_uncertain_orders", "Orders whose upstream outcome is unknown", registry=REGISTRY
 )
+FLAGGED = Gauge(
+    "reseller_flagged_orders",
+    "Orders no longer polled (unusable answers, unknown upstream, too old), money held",
+    registry=REGISTRY,
+)
 REFUNDS = Gauge("reseller_refunds", "Refund ledger entries", registry=REGISTRY)
 REFUNDED = Gauge("reseller_refunded_amount", "Sum of refunds", registry=REGISTRY)
 PROVIDER_BALANCE = Gauge(
@@ -92,6 +97,7 @@ async def render(pool: db.Pool) -> bytes:
         uncertain += row["n"] if row["dispatch_state"] == "uncertain" else 0
     DISPATCH_QUEUE.set(queued)
     UNCERTAIN.set(uncertain)
+    FLAGGED.set(await pool.fetchval(Q.flagged_orders))
     refunds = await pool.fetchrow(Q.refund_totals)
     REFUNDS.set(refunds["n"])
     REFUNDED.set(float(refunds["total"]))  # an export format, not money handling

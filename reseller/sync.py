@@ -88,12 +88,12 @@ async def _record(
     for upstream_id, answer in answers.items():
         order_id = by_upstream[upstream_id]
         if isinstance(answer, errors.UpstreamRefused):
-            stopped = await pool.fetchval(
-                Q.count_poll_error, order_id, sync.max_poll_errors, answer.message
-            )
-            counts["unknown_upstream" if stopped is None else "flagged"] += 1
-        elif answer.status in FINAL and _settleable(answer):
-            counts["refunded" if await settle(pool, order_id, answer) else "settled"] += 1
+            why = f"provider does not know it: {answer.message}"
+            flagged = await count_poll_error(pool, order_id, why, sync.max_poll_errors)
+            counts["flagged" if flagged else "unknown_upstream"] += 1
+        elif answer.status in FINAL:
+            moved = await settle(pool, order_id, answer, max_poll_errors=sync.max_poll_errors)
+            counts["unusable" if moved is None else "refunded" if moved else "settled"] += 1
         elif answer.status is not None:
             progress.append(
                 (order_id, answer.status, answer.remains, answer.start_count, answer.charge)
@@ -106,17 +106,29 @@ async def _record(
     return counts
 
 
-def _settleable(answer: OrderStatus) -> bool:
-    """A Partial without a readable `remains` cannot be settled exactly: poll again."""
-    return answer.status != "Partial" or answer.remains is not None
+async def count_poll_error(
+    pool: db.Pool | db.Connection, order_id: int, why: str, max_poll_errors: int
+) -> bool:
+    """An answer that cannot be used: poll again, and after `max_poll_errors` in a row stop
+    and flag the order for the operator, its money still held. Whether it is flagged now."""
+    stopped = await pool.fetchval(Q.count_poll_error, order_id, max_poll_errors, why)
+    if stopped is not None:
+        log.warning("order_flagged", order=order_id, reason=stopped)
+    return stopped is not None
 
 
-async def settle(pool: db.Pool, order_id: int, answer: OrderStatus) -> Decimal:
-    """Record the final status and refund what it leaves undelivered; what moved now."""
+async def settle(
+    pool: db.Pool, order_id: int, answer: OrderStatus, *, max_poll_errors: int = 10
+) -> Decimal | None:
+    """Record the final status and refund what it leaves undelivered; what moved now. None: the
+    answer's numbers cannot be settled on (counted as a poll error, nothing moved)."""
     async with pool.acquire() as conn, conn.transaction():
         order = await conn.fetchrow(Q.lock_for_settlement, order_id)
         if order["settled_at"] is not None:
             return Decimal(0)
+        if (why := unusable(answer, order["total_quantity"])) is not None:
+            await count_poll_error(conn, order_id, why, max_poll_errors)
+            return None
         owed = owed_back(order["charge"], order["total_quantity"], answer)
         moved = Decimal(0)
         if owed > 0:
@@ -135,14 +147,29 @@ async def settle(pool: db.Pool, order_id: int, answer: OrderStatus) -> Decimal:
     return moved
 
 
+def unusable(answer: OrderStatus, total_quantity: int) -> str | None:
+    """Why a final answer cannot be settled on, or None. A Partial owes back its undelivered
+    share, so its `remains` must say how much that is: missing, unknown, negative, zero (a
+    Partial with nothing undelivered contradicts itself) or above the quantity, it cannot."""
+    if answer.status != "Partial":
+        return None
+    if answer.remains is None:
+        return "Partial without a usable remains"
+    if not 0 < answer.remains <= total_quantity:
+        return f"Partial with remains {answer.remains} of {total_quantity}"
+    return None
+
+
 def owed_back(charge: Decimal, total_quantity: int, answer: OrderStatus) -> Decimal:
     """Canceled: everything. Partial: charge × remains / quantity, rounded down so a refund
-    never exceeds what is undelivered. Completed: nothing."""
+    never exceeds what is undelivered. Completed: nothing. Call only on a usable answer."""
     if answer.status == "Canceled":
         return charge
-    if answer.status == "Partial" and answer.remains:
-        remains = min(answer.remains, total_quantity)
-        return money.quantize_down(charge * remains / total_quantity)
+    if answer.status == "Partial":
+        why = unusable(answer, total_quantity)
+        if why is not None or answer.remains is None:
+            raise ValueError(f"cannot settle on it: {why}")
+        return money.quantize_down(charge * answer.remains / total_quantity)
     return Decimal(0)
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 
@@ -92,16 +93,65 @@ async def poll_until(check, *, within: float = 15.0, interval: float = 0.1):
         await asyncio.sleep(interval)
 
 
-async def ledger_holds(pool) -> None:
-    """The money invariants of DESIGN.md §3: every balance equals the sum of its ledger and is
-    not negative, and no order has more refunded than it was charged."""
+async def money_holds(pool) -> None:
+    """The money invariants of DESIGN.md §3, per customer and per order. Balance = Σ ledger is
+    not enough (it stays true while a customer is owed money): every order must have been
+    refunded exactly what its state owes, in the customer's currency."""
     broken = await pool.fetch(
         "SELECT c.id, c.balance, coalesce(sum(l.amount), 0) AS ledger FROM customers c"
         " LEFT JOIN ledger l ON l.customer_id = c.id GROUP BY c.id"
         " HAVING c.balance <> coalesce(sum(l.amount), 0) OR c.balance < 0"
     )
     assert broken == [], f"balance differs from its ledger: {broken}"
-    assert await pool.fetchval("SELECT count(*) FROM orders WHERE refunded > charge") == 0
+    orders = await pool.fetch(
+        "SELECT o.*, c.currency AS customer_currency, o.quantity * coalesce(o.runs, 1) AS total,"
+        " (SELECT count(*) FROM ledger l WHERE l.order_id = o.id AND l.kind = 'charge')"
+        "   AS charges,"
+        " (SELECT coalesce(-sum(amount), 0) FROM ledger l WHERE l.order_id = o.id"
+        "   AND l.kind = 'charge') AS charged,"
+        " (SELECT coalesce(sum(amount), 0) FROM ledger l WHERE l.order_id = o.id"
+        "   AND l.kind = 'refund') AS refund_entries"
+        " FROM orders o JOIN customers c ON c.id = o.customer_id"
+    )
+    for o in orders:
+        assert owed_problem(o) is None, f"order {o['id']}: {owed_problem(o)}: {dict(o)}"
+    shared = await pool.fetch(
+        "SELECT provider, upstream_order_id, array_agg(id) AS ids FROM orders"
+        " WHERE upstream_order_id IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1"
+    )
+    assert shared == [], f"an upstream order linked to several local orders: {shared}"
+
+
+def owed_problem(o) -> str | None:
+    """What is wrong with one order's money, or None."""
+    if o["charges"] != 1 or o["charged"] != o["charge"]:
+        return "not charged exactly once"
+    if o["refund_entries"] != o["refunded"]:
+        return "refunded differs from its ledger entries"
+    if not 0 <= o["refunded"] <= o["charge"]:
+        return "refunded outside 0..charge"
+    if o["currency"] != o["customer_currency"]:
+        return "order not in its customer's currency"
+    if o["status"] == "Canceled" and o["refunded"] != o["charge"]:
+        return "Canceled without its full refund"
+    if o["dispatch_state"] == "refused" and (o["status"], o["settled_at"] is None) != (
+        "Canceled",
+        False,
+    ):
+        return "refused but not settled as Canceled"
+    if o["dispatch_state"] in ("queued", "sending", "uncertain") and o["refunded"] != 0:
+        return "refunded before its outcome was known"
+    if o["settled_at"] is None:
+        return None if o["refunded"] == 0 else "refunded but not settled"
+    if o["status"] == "Completed":
+        return None if o["refunded"] == 0 else "Completed with a refund"
+    if o["status"] == "Partial":
+        remains, total = o["remains"], o["total"]
+        if remains is None or not 0 < remains <= total:
+            return "settled Partial without a usable remains"
+        owed = (o["charge"] * remains / total).quantize(Decimal("0.00001"), rounding=ROUND_DOWN)
+        return None if o["refunded"] == owed else f"Partial refunded {o['refunded']}, owed {owed}"
+    return None if o["status"] == "Canceled" else "settled on a status that is not final"
 
 
 @contextlib.asynccontextmanager

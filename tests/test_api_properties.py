@@ -9,7 +9,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import ledger_holds
+from support import money_holds
 
 from reseller import customers
 from reseller.api import openapi
@@ -115,7 +115,7 @@ async def test_random_requests_get_json_and_keep_the_money_invariant(
     if isinstance(answer, dict) and "error" in answer:
         assert isinstance(answer["error"], str)
         assert answer["error"] != "Internal error", fields
-    await ledger_holds(pool)
+    await money_holds(pool)
     if isinstance(answer, dict) and "order" in answer:
         ACCEPTED.append(answer["order"])
 

@@ -6,7 +6,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from support import ledger_holds
+from support import money_holds
 
 from reseller import customers, db
 
@@ -143,7 +143,7 @@ async def test_add_debits_the_charge_and_records_it(api, pool, encoding) -> None
     assert await api.call(key=key, action="balance") == {"balance": "99.10", "currency": "USD"}
     entry = await pool.fetchrow("SELECT kind, amount, order_id FROM ledger WHERE kind = 'charge'")
     assert tuple(entry) == ("charge", Decimal("-0.90"), 1)
-    await ledger_holds(pool)
+    await money_holds(pool)
 
 
 async def test_charge_rounds_up_to_five_decimals(api, pool) -> None:
@@ -202,7 +202,7 @@ async def test_insufficient_balance_places_nothing(api, pool) -> None:
     answer = await api.call(key=key, action="add", service=1, link="https://a.com", quantity=1000)
     assert answer == {"error": "Insufficient balance"}
     assert await pool.fetchval("SELECT count(*) FROM orders") == 0
-    await ledger_holds(pool)
+    await money_holds(pool)
 
 
 async def test_200_concurrent_adds_against_a_balance_for_100_accept_exactly_100(api, pool) -> None:
@@ -219,7 +219,7 @@ async def test_200_concurrent_adds_against_a_balance_for_100_accept_exactly_100(
     assert len({a["order"] for a in accepted}) == 100
     assert await api.call(key=key, action="balance") == {"balance": "0.00", "currency": "USD"}
     assert await pool.fetchval("SELECT count(*) FROM ledger WHERE kind = 'charge'") == 100
-    await ledger_holds(pool)
+    await money_holds(pool)
 
 
 # Every service type: the fields it takes, what it stores, what it costs.
@@ -367,7 +367,7 @@ async def test_add_every_type_stores_its_fields_and_charges_its_price(
         Decimal(charge),
         stored,
     )
-    await ledger_holds(pool)
+    await money_holds(pool)
 
 
 @pytest.mark.parametrize(

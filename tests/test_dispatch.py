@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from support import free_port, ledger_holds, refunds_fail
+from support import free_port, money_holds, refunds_fail
 
 from reseller import config, reconcile
 from reseller.config import ProviderConfig
@@ -44,7 +44,7 @@ async def test_definitive_refusal_cancels_and_refunds_in_full(stack) -> None:
         "balance": "100.00",
         "currency": "USD",
     }
-    await ledger_holds(stack.pool)
+    await money_holds(stack.pool)
 
 
 async def test_refusal_tries_the_next_failover_candidate(stack) -> None:
@@ -68,7 +68,7 @@ async def test_inline_errors_answer_the_refusal_and_keep_no_charge(inline_stack)
         "balance": "100.00",
         "currency": "USD",
     }
-    await ledger_holds(inline_stack.pool)
+    await money_holds(inline_stack.pool)
 
 
 async def test_unreachable_provider_is_retried_then_refunded(stack) -> None:
@@ -112,7 +112,7 @@ async def test_unknown_outcomes_are_uncertain_and_never_resent(stack) -> None:
         assert order["refunded"] == 0  # the money stays held
         assert stack.sim.state.adds_for_link(link) <= 1
         setattr(stack.sim.state.config.faults, fault, 0.0)
-    await ledger_holds(stack.pool)
+    await money_holds(stack.pool)
 
 
 async def test_operator_resolves_uncertain_orders_by_link_or_refund(stack) -> None:
@@ -128,7 +128,7 @@ async def test_operator_resolves_uncertain_orders_by_link_or_refund(stack) -> No
     assert (two["status"], two["refunded"], moved) == ("Canceled", two["charge"], two["charge"])
     audit = [r["action"] for r in await stack.pool.fetch("SELECT action FROM audit_log")]
     assert audit == ["resolve-link", "resolve-refund"]
-    await ledger_holds(stack.pool)
+    await money_holds(stack.pool)
 
 
 async def test_duplicate_link_refusal_proves_an_uncertain_order_was_placed(stack) -> None:
@@ -186,7 +186,7 @@ async def test_cancel_of_a_queued_order_refunds_without_sending(stack) -> None:
     order = await stack.order(order_id)
     assert (order["status"], order["refunded"]) == ("Canceled", order["charge"])
     assert stack.sim.state.adds_for_link("https://ig.com/cancel-queued") == 0
-    await ledger_holds(stack.pool)
+    await money_holds(stack.pool)
 
 
 async def test_interrupted_cancel_of_a_queued_order_leaves_it_queued_then_refunds_in_full(
@@ -222,7 +222,7 @@ async def test_interrupted_cancel_of_a_queued_order_leaves_it_queued_then_refund
         "canceled locally"
     )
     assert stack.sim.state.adds_for_link("https://ig.com/cancel-cut") == 0
-    await ledger_holds(stack.pool)
+    await money_holds(stack.pool)
 
 
 async def test_cancel_and_refill_of_placed_orders_are_forwarded(stack) -> None:
@@ -293,7 +293,7 @@ async def test_1000_orders_through_20_percent_faults_are_never_doubled_or_lost(s
         "SELECT count(*) FROM orders WHERE dispatch_state = 'refused' AND refunded <> charge"
     )
     assert refused_unrefunded == 0
-    await ledger_holds(stack.pool)
+    await money_holds(stack.pool)
 
 
 def test_dispatch_settings_are_validated() -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from support import ledger_holds
+import pytest
+from support import money_holds
 
 from reseller import sync
 from reseller.upstream.parse import OrderStatus
@@ -61,17 +62,25 @@ async def test_partial_refunds_exactly_the_undelivered_share(stack) -> None:
     assert (view["status"], view["charge"], view["remains"]) == ("Partial", "0.081", "40")
     refunds = await stack.pool.fetch("SELECT amount FROM ledger WHERE kind = 'refund'")
     assert [r["amount"] for r in refunds] == [Decimal("0.054")]  # 0.135 × 40 / 100
-    await ledger_holds(stack.pool)
+    await money_holds(stack.pool)
 
 
 def test_partial_refund_rounds_down_and_never_exceeds_the_charge() -> None:
     answer = OrderStatus("Partial", None, None, 1, None)
     assert sync.owed_back(Decimal("0.01359"), 11, answer) == Decimal("0.00123")  # 0.0012354…
-    too_many = OrderStatus("Partial", None, None, 500, None)
-    assert sync.owed_back(Decimal("0.90"), 100, too_many) == Decimal("0.90")
+    everything = OrderStatus("Partial", None, None, 100, None)
+    assert sync.owed_back(Decimal("0.90"), 100, everything) == Decimal("0.90")
     assert sync.owed_back(Decimal("0.90"), 100, OrderStatus("Canceled", None, None, 0, None)) == (
         Decimal("0.90")
     )
+
+
+@pytest.mark.parametrize("remains", [None, -5, 0, 101])
+def test_a_partial_whose_remains_cannot_be_used_is_never_settled_on(remains) -> None:
+    answer = OrderStatus("Partial", None, None, remains, None)
+    assert sync.unusable(answer, 100) is not None
+    with pytest.raises(ValueError, match="cannot settle"):
+        sync.owed_back(Decimal("0.90"), 100, answer)
 
 
 async def test_canceled_refunds_everything(stack) -> None:
@@ -94,7 +103,7 @@ async def test_the_same_answer_seen_many_times_refunds_once(stack) -> None:
     await stack.jobs.status()
     await stack.jobs.status()
     assert await stack.pool.fetchval("SELECT count(*) FROM ledger WHERE kind = 'refund'") == 1
-    await ledger_holds(stack.pool)
+    await money_holds(stack.pool)
 
 
 async def test_two_concurrent_pollers_share_the_work_and_refund_once(stack) -> None:
@@ -115,7 +124,7 @@ async def test_two_concurrent_pollers_share_the_work_and_refund_once(stack) -> N
     assert sum(r["refunded"] for r in results) == 30
     assert status_requests(stack) - before <= 2  # one batch of 30, split at most in two
     assert await stack.pool.fetchval("SELECT count(*) FROM ledger WHERE kind = 'refund'") == 30
-    await ledger_holds(stack.pool)
+    await money_holds(stack.pool)
 
 
 async def test_250_orders_are_polled_with_3_status_requests(stack) -> None:
@@ -159,6 +168,67 @@ async def test_orders_the_provider_does_not_know_are_flagged_not_polled_forever(
     await stack.pool.execute("UPDATE orders SET last_polled_at = NULL")
     await stack.jobs.status()
     assert status_requests(stack) == before
+
+
+async def poll_again(stack) -> None:
+    await stack.pool.execute("UPDATE orders SET last_polled_at = NULL")
+    await stack.jobs.status()
+
+
+async def test_partials_with_unusable_remains_wait_for_a_usable_answer_then_refund_exactly(
+    stack,
+) -> None:
+    stack.sim.state.config.partial_ratio = 1.0
+    stack.sim.state.config.faults.odd_remains = 1.0  # remains "Unknown" or negative
+    ids = await placed(stack, 20)
+    stack.sim.state.skip(10)  # every order ends Partial upstream
+    counts = await stack.jobs.status()
+    assert counts["unusable"] == 20
+    open_orders = await stack.pool.fetchval(
+        "SELECT count(*) FROM orders WHERE settled_at IS NULL AND refunded = 0"
+        " AND poll_stopped IS NULL"
+    )
+    assert open_orders == 20  # nothing settled on numbers that cannot be used, still polled
+    stack.sim.state.config.faults.odd_remains = 0.0
+    await poll_again(stack)
+    for order_id in ids:
+        order = await stack.order(order_id)
+        assert (order["status"], order["settled_at"] is not None) == ("Partial", True)
+        assert order["refunded"] > 0
+    await money_holds(stack.pool)  # each refund exactly the undelivered share
+
+
+async def test_a_partial_that_stays_unusable_is_flagged_with_its_money_held(
+    stack, cli_env, capsys
+) -> None:
+    [order_id] = await placed(stack)
+    stack.sim.state.force_status(await upstream_of(stack, order_id), "Partial", remains=40)
+    stack.sim.state.config.faults.odd_remains = 1.0
+    for _ in range(stack.live.current.sync.max_poll_errors):
+        await poll_again(stack)
+    order = await stack.order(order_id)
+    assert order["poll_stopped"].startswith("Partial with")
+    assert (order["settled_at"], order["refunded"]) == (None, 0)
+    before = status_requests(stack)
+    await poll_again(stack)
+    assert status_requests(stack) == before  # flagged: no longer polled
+    code, out, _ = await asyncio.to_thread(_cli, capsys, "orders", "list", "--flagged")
+    assert code == 0
+    assert f"\n{order_id} " in out
+    assert "Partial with" in out
+    from reseller import metrics
+
+    assert b"reseller_flagged_orders 1.0" in await metrics.render(stack.pool)
+    await money_holds(stack.pool)
+
+
+def _cli(capsys, *argv: str):
+    from reseller.cli import main
+
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 async def test_refill_statuses_are_synced(stack) -> None:
@@ -240,7 +310,7 @@ async def test_two_worker_processes_settle_every_order_once(stack, dsn, tmp_path
     )
     assert len(refunds) == 20
     assert all(r["n"] == 1 and r["total"] == Decimal("0.054") for r in refunds)
-    await ledger_holds(stack.pool)
+    await money_holds(stack.pool)
 
 
 async def test_a_provider_short_of_funds_is_paused_and_orders_wait(stack) -> None:

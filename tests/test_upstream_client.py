@@ -79,7 +79,8 @@ async def test_status_spellings_and_odd_values_are_normalised(sim, client) -> No
     sim.state.config.faults.odd_remains = 1.0
     sim.state.config.faults.string_numbers = 1.0
     odd = await client.statuses(ids[:3])
-    assert all(s.remains is None or s.remains >= 0 for s in odd.values())
+    # Kept as sent ("Unknown" is None): the settlement decides it cannot be used, never a guess.
+    assert all(s.remains is None or s.remains < 0 for s in odd.values())
 
 
 async def test_unknown_ids_in_multi_status_are_per_id_refusals(sim, client) -> None:

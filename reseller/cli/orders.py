@@ -20,6 +20,11 @@ def register(commands: Any) -> None:
         action="store_true",
         help="only orders whose upstream outcome is unknown (to resolve)",
     )
+    listing.add_argument(
+        "--flagged",
+        action="store_true",
+        help="only orders no longer polled (unusable answers, unknown upstream, too old)",
+    )
     listing.add_argument("--status", choices=STATUSES)
     listing.add_argument("--customer")
     listing.add_argument("--provider")
@@ -52,6 +57,7 @@ def _list(args: argparse.Namespace) -> int:
             args.customer,
             args.provider,
             args.limit,
+            args.flagged,
         ),
     )
     table = [
@@ -79,7 +85,7 @@ def _list(args: argparse.Namespace) -> int:
             else (r["provider"] or "-"),
             money.format_amount(r["charge"]),
             money.format_amount(r["refunded"]),
-            r["dispatch_error"] or "",
+            r["note"] or "",
         )
         for r in rows
     ]

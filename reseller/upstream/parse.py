@@ -49,7 +49,7 @@ class OrderStatus:
     status: str | None  # normalised; None: a spelling we do not know (keep polling)
     charge: Decimal | None
     start_count: int | None
-    remains: int | None  # None: unknown ("Unknown", missing); negative answers become 0
+    remains: int | None  # None: unknown ("Unknown", missing); a negative one is kept as sent
     currency: str | None
 
 
@@ -105,12 +105,11 @@ def order_status(answer: Any) -> OrderStatus:
         raise ValueError(answer)
     if not isinstance(answer, dict):
         raise errors.UpstreamUnknown(f"status answer is not an object: {_preview(answer)}")
-    remains = integer(answer.get("remains"))
     return OrderStatus(
         status=status_name(answer.get("status")),
         charge=decimal(answer.get("charge")),
         start_count=integer(answer.get("start_count")),
-        remains=max(remains, 0) if remains is not None else None,
+        remains=integer(answer.get("remains")),
         currency=str(answer["currency"]) if answer.get("currency") else None,
     )
 

@@ -6,3 +6,7 @@ SELECT count(*) AS n, coalesce(sum(amount), 0) AS total FROM ledger WHERE kind =
 
 -- name: metrics_provider_balances
 SELECT provider, balance, currency, low, paused FROM provider_balances;
+
+-- name: flagged_orders
+-- Orders no longer polled whose money is still held: the operator must look at them.
+SELECT count(*) FROM orders WHERE poll_stopped IS NOT NULL AND settled_at IS NULL;

@@ -24,7 +24,9 @@ RETURNING id, upstream_order_id;
 -- name: apply_progress
 -- Progress of orders not final yet, in one statement for the whole batch.
 -- $1: ids, $2: statuses, $3: remains, $4: start counts, $5: costs (upstream charge)
-UPDATE orders o SET status = u.status, remains = coalesce(u.remains, o.remains),
+UPDATE orders o SET status = u.status,
+                    remains = CASE WHEN u.remains BETWEEN 0 AND o.quantity * coalesce(o.runs, 1)
+                                   THEN u.remains ELSE o.remains END,
                     start_count = coalesce(u.start_count, o.start_count),
                     cost = coalesce(u.cost, o.cost), poll_errors = 0, updated_at = now()
 FROM unnest($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::numeric[])
@@ -44,11 +46,11 @@ UPDATE orders SET status = $2, remains = coalesce($3, remains),
 WHERE id = $1;
 
 -- name: count_poll_error
--- The provider does not know the order; after $2 such answers it is flagged, not polled.
--- $1: order id, $2: errors before flagging, $3: the provider's message
+-- An answer that cannot be used (the provider does not know the order, or a final status
+-- whose numbers cannot be settled on); after $2 in a row the order is flagged, not polled.
+-- $1: order id, $2: errors before flagging, $3: why
 UPDATE orders SET poll_errors = poll_errors + 1, updated_at = now(),
-                  poll_stopped = CASE WHEN poll_errors + 1 >= $2
-                                      THEN 'provider does not know it: ' || $3 END
+                  poll_stopped = CASE WHEN poll_errors + 1 >= $2 THEN $3 END
 WHERE id = $1
 RETURNING poll_stopped;
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from support import ledger_holds
+from support import money_holds
 
 
 async def check(pool, sim_state, *, settled: bool = True) -> dict[str, int]:
     """Assert every invariant; returns the tally of dispatch states."""
-    await ledger_holds(pool)
+    await money_holds(pool)
     charges = await pool.fetchval(
         "SELECT count(*) FROM orders o WHERE (SELECT count(*) FROM ledger l"
         " WHERE l.order_id = o.id AND l.kind = 'charge') <> 1"
