@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -68,7 +69,8 @@ async def _orders(pool: db.Pool, forms: list[dict[str, str]]) -> list[object]:
         assert service is not None, form
         order = order_rules.validate(service, form)
         args = (order.charge, service.id, order.link, order.quantity)
-        items.append((form["key"], (*args, order.runs, order.interval, order.fields)))
+        extra = (order.runs, order.interval, order.fields, "USD", Decimal(1))  # base currency
+        items.append((form["key"], (*args, *extra)))
     return items
 
 

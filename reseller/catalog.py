@@ -8,12 +8,12 @@ once per change instead of once per request.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import orjson
 
-from reseller import db, money
+from reseller import currencies, db, money
 from reseller.db import Q
 
 
@@ -51,6 +51,22 @@ class Catalog:
     def __init__(self, services: Iterable[Service]) -> None:
         self._by_id = {s.id: s for s in services}
         self.encoded = orjson.dumps([s.as_api() for s in self._by_id.values()])
+        self._views: dict[tuple[Decimal, int], Catalog] = {}
+
+    def priced_in(self, rate: Decimal, *, decimals: int) -> Catalog:
+        """The catalog as a customer paying in a currency worth `rate` (base units each) sees
+        it: every rate converted and rounded up. Built once per rate; a new rate (a reload)
+        makes a new view, and orders already placed keep the charge they were made at."""
+        if rate == 1:
+            return self
+        view = self._views.get((rate, decimals))
+        if view is None:
+            view = Catalog(
+                replace(s, rate=currencies.sell_rate(s.rate, rate, decimals=decimals))
+                for s in self._by_id.values()
+            )
+            self._views[(rate, decimals)] = view
+        return view
 
     def get(self, service_id: int) -> Service | None:
         return self._by_id.get(service_id)

@@ -97,6 +97,10 @@ class AccountSuspended(ApiError):
     """Account suspended"""
 
 
+class CurrencyNotPriced(ApiError):
+    """No prices in your account's currency, please contact support"""
+
+
 class ServiceUnavailable(ApiError):
     """Service temporarily unavailable, try again shortly"""
 

@@ -12,15 +12,25 @@ from decimal import Decimal
 
 from reseller import db, errors
 from reseller.catalog import Service
+from reseller.customers import Customer
 from reseller.db import Q
 from reseller.order_rules import OrderRequest
 
 
-async def place(pool: db.Pool, customer_id: int, service: Service, request: OrderRequest) -> int:
+async def place(
+    pool: db.Pool,
+    customer: Customer,
+    service: Service,
+    request: OrderRequest,
+    *,
+    currency_rate: Decimal,
+) -> int:
+    """`request.charge` is in the customer's currency, priced at `currency_rate` (what 1 unit
+    of it is worth in the base currency): both are stored with the order."""
     with db.translate_errors():
         order_id = await pool.fetchval(
             Q.place_order,
-            customer_id,
+            customer.id,
             request.charge,
             service.id,
             request.link,
@@ -28,6 +38,8 @@ async def place(pool: db.Pool, customer_id: int, service: Service, request: Orde
             request.runs,
             request.interval,
             request.fields,
+            customer.currency,
+            currency_rate,
         )
     if order_id is None:
         raise errors.InsufficientBalance()

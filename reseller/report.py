@@ -1,10 +1,11 @@
 """Revenue, refunds, upstream cost and margin over a date range, by provider, service or
-customer. Costs are converted from each provider's currency with `currency_rates`."""
+customer, and by the customers' currency: revenue in that currency and in the base one
+(`api.currency`), converted at the rate each order was placed at. Costs are converted from each
+provider's currency with `currency_rates`."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -18,51 +19,59 @@ GROUPINGS = ("provider", "service", "customer")
 @dataclass
 class Line:
     key: str
+    currency: str  # the customers' currency of `revenue` and `refunds`
     orders: int = 0
     revenue: Decimal = Decimal(0)  # charged minus refunded: what customers finally paid
     refunds: Decimal = Decimal(0)
-    cost: Decimal = Decimal(0)  # what providers charged us, in our currency
+    revenue_base: Decimal = Decimal(0)  # the same in the base currency, at each sale's rate
+    refunds_base: Decimal = Decimal(0)
+    cost: Decimal = Decimal(0)  # what providers charged us, in the base currency
     cost_unknown: int = 0  # placed orders whose provider has not reported a charge yet
 
     @property
     def margin(self) -> Decimal:
-        return self.revenue - self.cost
+        return self.revenue_base - self.cost
 
     @property
     def margin_percent(self) -> Decimal | None:
-        return self.margin / self.revenue * 100 if self.revenue else None
+        return self.margin / self.revenue_base * 100 if self.revenue_base else None
 
 
 @dataclass
 class Report:
-    lines: list[Line] = field(default_factory=list)
-    total: Line = field(default_factory=lambda: Line("TOTAL"))
+    lines: list[Line]
+    total: Line
 
 
 async def build(
     pool: db.Pool, config: Config, *, start: datetime, end: datetime, by: str
 ) -> Report:
+    """Lines by (key, customer currency); margins and the total in the base currency. Revenue
+    is converted at the rate each order was placed at, costs at today's provider rates."""
+    base = config.api.currency
     currencies = {p.name: p.currency for p in config.providers}
-    lines: dict[str, Line] = defaultdict(lambda: Line(""))
+    lines: dict[tuple[str, str], Line] = {}
     for row in await pool.fetch(Q.report, start, end, by):
-        line = lines[row["key"]]
-        line.key = row["key"]
+        key = (row["key"], row["currency"])
+        line = lines.setdefault(key, Line(*key))
         cost = row["cost"]
-        currency = currencies.get(row["provider"] or "", config.api.currency)
-        if currency != config.api.currency and currency in config.currency_rates:
-            cost = pricing.convert(
-                cost, currency, rates=config.currency_rates, base=config.api.currency
-            )
+        currency = currencies.get(row["provider"] or "", base)
+        if currency != base and currency in config.currency_rates:
+            cost = pricing.convert(cost, currency, rates=config.currency_rates, base=base)
         line.orders += row["orders"]
         line.revenue += row["charged"] - row["refunded"]
         line.refunds += row["refunded"]
+        line.revenue_base += row["revenue_base"]
+        line.refunds_base += row["refunds_base"]
         line.cost += cost
         line.cost_unknown += row["cost_unknown"]
-    report = Report(lines=sorted(lines.values(), key=lambda x: x.key))
+    report = Report(sorted(lines.values(), key=lambda x: (x.key, x.currency)), Line("TOTAL", base))
+    total = report.total
     for line in report.lines:
-        report.total.orders += line.orders
-        report.total.revenue += line.revenue
-        report.total.refunds += line.refunds
-        report.total.cost += line.cost
-        report.total.cost_unknown += line.cost_unknown
+        total.orders += line.orders
+        total.revenue_base += line.revenue_base
+        total.refunds_base += line.refunds_base
+        total.cost += line.cost
+        total.cost_unknown += line.cost_unknown
+    total.revenue, total.refunds = total.revenue_base, total.refunds_base
     return report

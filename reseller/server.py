@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from reseller import catalog_sync, config, db, errors, migrations, systemd
+from reseller import catalog_sync, config, config_check, db, errors, migrations, systemd
 from reseller.api.app import create_app, metrics_app
 from reseller.catalog import LiveCatalog
 from reseller.dispatch import Dispatcher
@@ -164,6 +164,8 @@ async def reload(rt: Runtime) -> bool:
         return False
     try:
         fresh = config.load(source)
+        if found := await config_check.problems(fresh, rt.pool):  # exactly `config check`'s
+            raise errors.ConfigError(f"{source}: " + "; ".join(found))
         await catalog_sync.rebuild(rt.pool, fresh)
     except errors.ConfigError as exc:
         log.error("config_reload_refused", error=exc.message)

@@ -121,16 +121,16 @@ def test_no_config_and_a_config_file_together_are_a_usage_error(capsys) -> None:
     assert "not allowed with" in capsys.readouterr().err
 
 
-def test_config_check_accepts_a_good_file_and_names_missing_secrets(
-    tmp_path: Path, monkeypatch, capsys
+async def test_config_check_accepts_a_good_file_and_names_missing_secrets(
+    cli_env, monkeypatch, capsys
 ) -> None:
     example = Path(__file__).parent.parent / "config.example.yaml"
     monkeypatch.delenv("MAINPANEL_API_KEY", raising=False)
-    code, _, err = run_sync(capsys, "config", "check", str(example))
+    code, _, err = await run(capsys, "config", "check", str(example))
     assert code == 2
     assert "providers[0].key_env: environment variable MAINPANEL_API_KEY is not set" in err
     monkeypatch.setenv("MAINPANEL_API_KEY", "secret")
-    code, out, _ = run_sync(capsys, "config", "check", str(example))
+    code, out, _ = await run(capsys, "config", "check", str(example))
     assert (code, out) == (0, f"{example}: ok (1 providers, 1 services)\n")
 
 

@@ -26,7 +26,7 @@ async def test_report_sums_revenue_refunds_cost_and_margin(stack, cli_env, capsy
     assert total["revenue"] == "0.351"
     code, out, _ = await run(capsys, "report", "--by", "customer")
     assert code == 0
-    assert out.splitlines()[2].split()[:4] == ["acme", "3", "0.351", "0.054"]
+    assert out.splitlines()[2].split()[:6] == ["acme", "USD", "3", "0.351", "0.054", "0.351"]
 
 
 async def test_report_refuses_a_backwards_range(cli_env, capsys) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
 import structlog
 from aiohttp import web
 
-from reseller import customers, errors, money, order_rules, orders
+from reseller import currencies, customers, errors, money, order_rules, orders
 from reseller.api import params as api_params
 from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, KEY_CACHE, POOL, RATE_LIMITER
 from reseller.catalog import Catalog
@@ -29,9 +30,18 @@ Params = dict[str, str]
 class Call:
     pool: Pool
     customer: customers.Customer
-    catalog: Catalog
+    base_catalog: Catalog
+    currency_rate: Decimal | None  # 1 customer currency unit in the base; None: no rate
+    decimals: int  # the catalog's rounding, kept when converting
     dispatcher: Dispatcher | None
     inline_errors: bool
+
+    def catalog(self) -> Catalog:
+        """The catalog in the customer's currency. Without a rate for it nothing is priced,
+        and nothing can be sold: never a base price read as a number in another currency."""
+        if self.currency_rate is None:
+            raise errors.CurrencyNotPriced()
+        return self.base_catalog.priced_in(self.currency_rate, decimals=self.decimals)
 
 
 async def endpoint(request: web.Request) -> web.Response:
@@ -51,12 +61,15 @@ async def endpoint(request: web.Request) -> web.Response:
     handler = _ACTIONS.get(action)
     if handler is None:
         raise errors.InvalidAction()
+    config = request.app[CONFIG].current
     call = Call(
         pool,
         customer,
         request.app[CATALOG].current,
+        currencies.rate_of(config, customer.currency),
+        config.pricing.decimals,
         request.app.get(DISPATCHER),
-        request.app[CONFIG].current.dispatch.inline_errors,
+        config.dispatch.inline_errors,
     )
     answer = await handler(call, params)
     body = answer if isinstance(answer, bytes) else orjson.dumps(answer)
@@ -73,16 +86,20 @@ def _legacy_action(params: Params) -> str:
 
 
 async def _services(call: Call, params: Params) -> bytes:
-    return call.catalog.encoded
+    return call.catalog().encoded
 
 
 async def _add(call: Call, params: Params) -> dict[str, int]:
+    catalog = call.catalog()
     service_id = api_params.as_id(params.get("service", ""))
-    service = call.catalog.get(service_id) if service_id else None
+    service = catalog.get(service_id) if service_id else None
     if service is None:
         raise errors.InvalidServiceId()
     request = order_rules.validate(service, params)
-    order_id = await orders.place(call.pool, call.customer.id, service, request)
+    assert call.currency_rate is not None  # catalog() refused otherwise
+    order_id = await orders.place(
+        call.pool, call.customer, service, request, currency_rate=call.currency_rate
+    )
     sending = call.dispatcher.kick(order_id) if call.dispatcher is not None else None
     if sending is not None and call.inline_errors:
         # Wait for the upstream's answer: a refusal is the customer's answer, and the order's

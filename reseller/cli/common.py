@@ -94,7 +94,11 @@ def with_database(
 ) -> Any:
     """Run `work` with a migrated database (embedded if no DSN is configured); `writes` as in
     `load_config`."""
-    config = load_config(args, writes=writes)
+    return on_database(load_config(args, writes=writes), work)
+
+
+def on_database(config: Config, work: Callable[[db.Pool, Config], Awaitable[Any]]) -> Any:
+    """Run `work` with the migrated database `config` names."""
 
     async def run(dsn: str) -> Any:
         async with db.connection(dsn) as conn:

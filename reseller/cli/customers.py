@@ -6,7 +6,7 @@ import argparse
 from decimal import Decimal
 from typing import Any
 
-from reseller import customers, db, errors, money
+from reseller import currencies, customers, db, errors, money
 from reseller.cli import common
 from reseller.config import Config
 
@@ -16,7 +16,12 @@ def register(commands: Any) -> None:
     add = cust.add_parser("add", help="create a customer; prints its API key once")
     add.add_argument("name", type=common.name)
     add.add_argument("--balance", type=common.amount, default=Decimal(0))
-    add.add_argument("--currency", type=common.currency, default=None, help="default: api.currency")
+    add.add_argument(
+        "--currency",
+        type=common.currency,
+        default=None,
+        help="what the customer pays in (default: api.currency; others need currency_rates)",
+    )
     add.set_defaults(command=_add)
     cust.add_parser("list", help="list customers").set_defaults(command=_list)
     for action, suspended in (("suspend", True), ("resume", False)):
@@ -36,8 +41,11 @@ def register(commands: Any) -> None:
 
 
 def _add(args: argparse.Namespace) -> int:
+    config = common.load_config(args)
+    currency = args.currency or config.api.currency
+    currencies.require_rate(config, currency)  # before anything is written
+
     async def work(pool: db.Pool, config: Config) -> tuple[customers.Customer, str]:
-        currency = args.currency or config.api.currency
         return await customers.create(pool, args.name, balance=args.balance, currency=currency)
 
     customer, key = common.with_database(args, work)

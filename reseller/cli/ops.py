@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from reseller import config as config_module
-from reseller import db, dbserver, errors, logs, migrations, server, workers
+from reseller import config_check, db, dbserver, errors, logs, migrations, server, workers
 from reseller.cli import common
 
 
@@ -149,8 +149,8 @@ def _config_check(args: argparse.Namespace) -> int:
     if path is None:
         raise errors.ConfigError("no config file: pass FILE, --config, or set $RESELLER_CONFIG")
     config = config_module.load(path)
-    if missing := config.missing_secrets():
-        raise errors.ConfigError(f"{path}: " + "; ".join(missing))
+    if found := common.on_database(config, lambda pool, _: config_check.problems(config, pool)):
+        raise errors.ConfigError(f"{path}: " + "; ".join(found))
     print(f"{path}: ok ({len(config.providers)} providers, {len(config.services)} services)")
     return 0
 

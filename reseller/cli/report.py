@@ -64,14 +64,17 @@ def _report(args: argparse.Namespace) -> int:
             ).decode()
         )
         return 0
+    base = result.total.currency
     table = [
         (
             args.by.upper(),
+            "CURRENCY",
             "ORDERS",
             "REVENUE",
             "REFUNDS",
-            "COST",
-            "MARGIN",
+            f"REVENUE {base}",
+            f"COST {base}",
+            f"MARGIN {base}",
             "MARGIN %",
             "COST UNKNOWN",
         )
@@ -79,9 +82,11 @@ def _report(args: argparse.Namespace) -> int:
     table += [
         (
             line.key,
+            line.currency,
             str(line.orders),
             money.format_amount(line.revenue),
             money.format_amount(line.refunds),
+            money.format_amount(line.revenue_base),
             money.format_amount(line.cost),
             money.format_amount(line.margin),
             _percent(line),
@@ -89,7 +94,7 @@ def _report(args: argparse.Namespace) -> int:
         )
         for line in rows
     ]
-    print(f"{start:%Y-%m-%d} to {end:%Y-%m-%d} (exclusive), by {args.by}")
+    print(f"{start:%Y-%m-%d} to {end:%Y-%m-%d} (exclusive), by {args.by}; totals in {base}")
     print(common.table(table))
     return 0
 
@@ -97,9 +102,12 @@ def _report(args: argparse.Namespace) -> int:
 def _as_dict(line: report.Line) -> dict[str, Any]:
     return {
         "key": line.key,
+        "currency": line.currency,
         "orders": line.orders,
         "revenue": money.format_amount(line.revenue),
         "refunds": money.format_amount(line.refunds),
+        "revenue_base": money.format_amount(line.revenue_base),
+        "refunds_base": money.format_amount(line.refunds_base),
         "cost": money.format_amount(line.cost),
         "margin": money.format_amount(line.margin),
         "margin_percent": _percent(line),

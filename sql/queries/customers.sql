@@ -52,3 +52,6 @@ LISTEN customers_changed;
 
 -- name: unlisten_customers
 UNLISTEN customers_changed;
+
+-- name: customer_currencies
+SELECT DISTINCT currency FROM customers;

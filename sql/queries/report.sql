@@ -1,6 +1,7 @@
 -- name: report
 -- Revenue, refunds and upstream cost of the orders placed in [$1, $2), grouped by $3
--- ('provider' | 'service' | 'customer') and by provider (whose currency the cost is in).
+-- ('provider' | 'service' | 'customer'), by provider (whose currency the cost is in) and by
+-- the customers' currency (revenue in it, and in the base currency at each order's rate).
 -- $1: from (timestamptz), $2: to (timestamptz), $3: grouping
 SELECT CASE $3::text
            WHEN 'provider' THEN coalesce(o.provider, '-')
@@ -8,14 +9,17 @@ SELECT CASE $3::text
            ELSE c.name
        END AS key,
        o.provider,
+       o.currency,
        count(*) AS orders,
        sum(o.charge) AS charged,
        sum(o.refunded) AS refunded,
+       sum((o.charge - o.refunded) * o.currency_rate) AS revenue_base,
+       sum(o.refunded * o.currency_rate) AS refunds_base,
        coalesce(sum(o.cost), 0) AS cost,
        count(*) FILTER (WHERE o.cost IS NULL AND o.dispatch_state = 'placed') AS cost_unknown
 FROM orders o
 JOIN customers c ON c.id = o.customer_id
 JOIN services s ON s.id = o.service_id
 WHERE o.created_at >= $1 AND o.created_at < $2
-GROUP BY 1, 2
+GROUP BY 1, 2, 3
 ORDER BY 1;
