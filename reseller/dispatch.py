@@ -22,7 +22,7 @@ from typing import Literal
 
 import structlog
 
-from reseller import db, errors, forwarding, order_rules, settlement
+from reseller import db, errors, forwarding, order_rules, settlement, upstream_match
 from reseller.config import LiveConfig
 from reseller.db import Q
 from reseller.upstream import Upstreams
@@ -143,10 +143,7 @@ class Dispatcher:
             try:
                 upstream_id = await client.add(fields, paced=False)
             except errors.UpstreamRefused as exc:
-                await self._prove_twin(order, exc.message)
-                await self._pool.execute(Q.requeue_order, order_id, candidate + 1, 0, exc.message)
-                log.info("order_refused_by_candidate", order=order_id, reason=exc.message)
-                return "next"
+                refusal = exc.message
             except errors.UpstreamNotSent as exc:
                 return await self._retry_later(order, exc.message)
             except asyncio.CancelledError:
@@ -154,7 +151,15 @@ class Dispatcher:
                 raise
             except Exception as exc:  # unknown outcome, or a surprise: it may have gone out
                 return await self._uncertain(order_id, str(exc)), str(exc)
-        return await self._placed(order_id, upstream_id)
+            else:
+                refusal = None
+        if refusal is None:
+            return await self._placed(order_id, upstream_id)
+        await self._pool.execute(Q.requeue_order, order_id, candidate + 1, 0, refusal)
+        log.info("order_refused_by_candidate", order=order_id, reason=refusal)
+        # Outside the pacing slot: the proof asks the provider, which needs a slot of its own.
+        await self._prove_twin(order, refusal)
+        return "next"
 
     async def _placed(self, order_id: int, upstream_id: str) -> tuple[Outcome, str | None]:
         try:
@@ -182,23 +187,46 @@ class Dispatcher:
         return "uncertain"
 
     async def _prove_twin(self, order: db.Record, message: str) -> None:
-        """A refusal naming an active upstream order for this link proves that an uncertain
-        earlier order with the same link did reach the provider: link the two."""
+        """A refusal naming an active upstream order for this link suggests that an uncertain
+        earlier order with the same link did reach the provider. It proves nothing by itself
+        (anyone may have ordered that link on the panel): the two are linked only when the
+        provider's own status for the named order fits ours (`upstream_match`)."""
         found = _ACTIVE_ORDER.search(message)
         if found is None or order["link"] is None:
             return
         twins = await self._pool.fetch(
             Q.uncertain_twins, order["provider"], order["upstream_service"], order["link"]
         )
-        if len(twins) == 1:
-            twin = twins[0]["id"]
-            await self._placed(twin, found.group(1))
-            log.info(
-                "order_uncertain_resolved",
+        if len(twins) != 1:
+            return
+        twin, upstream_id = twins[0]["id"], found.group(1)
+        why = await upstream_match.check(self._pool, self._upstreams, twin, upstream_id)
+        if why is None:
+            why = await self._link(twin, upstream_id)
+        if why is not None:
+            log.warning(
+                "order_uncertain_not_linked",
                 order=twin,
-                upstream_order=found.group(1),
+                upstream_order=upstream_id,
                 proof="duplicate-link refusal",
+                reason=why,
             )
+            return
+        log.info(
+            "order_uncertain_resolved",
+            order=twin,
+            upstream_order=upstream_id,
+            proof="duplicate-link refusal",
+        )
+
+    async def _link(self, order_id: int, upstream_id: str) -> str | None:
+        """Link a checked uncertain order; why not, when something changed since the check."""
+        try:
+            with db.translate_errors():
+                linked = await self._pool.fetchval(Q.link_uncertain, order_id, upstream_id)
+        except errors.DuplicateUpstreamOrder as exc:  # another order took that ID meanwhile
+            return exc.message
+        return None if linked is not None else "no longer uncertain"
 
 
 def order_reason(order: db.Record) -> str:

@@ -34,6 +34,10 @@ class DuplicateUpstreamOrder(ResellerError):
     """The provider answered an order ID that another local order already has"""
 
 
+class LinkRefused(ResellerError):
+    """Refused: the provider does not confirm this upstream ID can be ours; nothing changed"""
+
+
 class CatalogWouldEmpty(ResellerError):
     """Refused: this would take every service off sale"""
 

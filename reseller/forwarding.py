@@ -1,9 +1,15 @@
 """Forwarding refill and cancel requests upstream, tracked like orders.
 
-Unlike an `add`, sending one of these twice does no harm (the provider refuses the duplicate),
-so any failure short of a definitive refusal is retried with backoff, up to `max_attempts`.
-A cancel refunds nothing by itself: the refund follows the provider's `Canceled`/`Partial`
-status, except for an order still in our queue, which is canceled here and never sent.
+A refill follows the rule of `add`: one whose outcome is unknown (timeout after sending, reset,
+5xx, not JSON, or left in flight by a process that stopped) may have been placed, and a panel
+takes a second refill as a second refill (or refuses it as a duplicate while the first runs),
+so it is never re-sent automatically: it stays open as `uncertain` for the operator. Only a
+request that provably never left is retried with backoff, up to `max_attempts`.
+
+A cancel sent twice is refused the second time, so any failure short of a definitive refusal
+is retried. It refunds nothing by itself: the refund follows the provider's
+`Canceled`/`Partial` status, except for an order still in our queue, which is canceled here and
+never sent.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ class Forwarder:
 
     async def scan(self) -> None:
         horizon = self._config.current.dispatch.abandoned_after_seconds
-        await self._pool.execute(Q.requeue_stale_refills, horizon)
+        for row in await self._pool.fetch(Q.abandon_stale_refills, horizon):
+            log.warning("refill_uncertain", refill=row["id"], reason="abandoned in flight")
         await self._pool.execute(Q.requeue_stale_cancels, horizon)
         for row in await self._pool.fetch(Q.due_refills, BATCH):
             self._start("refill", row["id"], self._refill)
@@ -59,11 +66,20 @@ class Forwarder:
         except errors.UpstreamRefused as exc:
             await self._pool.execute(Q.refill_rejected, refill_id, exc.message)
             log.info("refill_rejected", refill=refill_id, reason=exc.message)
-        except (errors.UpstreamError, KeyError) as exc:
+        except (errors.UpstreamNotSent, KeyError) as exc:  # KeyError: its provider left the config
             await self._retry(Q.requeue_refill, Q.refill_rejected, claimed, str(exc))
+        except asyncio.CancelledError:
+            await asyncio.shield(self._uncertain(refill_id, "abandoned in flight at shutdown"))
+            raise
+        except Exception as exc:  # unknown outcome, or a surprise: it may have gone out
+            await self._uncertain(refill_id, str(exc))
         else:
             await self._pool.execute(Q.refill_placed, refill_id, upstream_id)
             log.info("refill_placed", refill=refill_id, upstream_refill=upstream_id)
+
+    async def _uncertain(self, refill_id: int, why: str) -> None:
+        await self._pool.execute(Q.refill_uncertain, refill_id, why)
+        log.warning("refill_uncertain", refill=refill_id, reason=why)
 
     async def _cancel(self, cancel_id: int) -> None:
         claimed = await self._pool.fetchrow(Q.claim_cancel, cancel_id)
@@ -106,7 +122,8 @@ class Forwarder:
 
 async def _logged(kind: str, item_id: int, work: Callable[[int], Awaitable[None]]) -> None:
     """A failure here (the database gone) leaves the request queued or in flight; the next
-    scan or the stale-request sweep picks it up again."""
+    scan picks up a queued one, and the stale-request sweep one left in flight (a refill then
+    turns uncertain, a cancel goes back to the queue)."""
     try:
         await work(item_id)
     except Exception:

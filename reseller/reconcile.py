@@ -1,16 +1,27 @@
-"""The operator's resolution of uncertain orders: an outcome we could not know, decided by
-someone who checked the provider. Both ways are recorded (audit log, and ledger for money)."""
+"""The operator's resolution of uncertain orders and refills: an outcome we could not know,
+decided by someone who checked the provider. An upstream ID is linked only once the provider
+confirms it (the operator can mistype, or read another customer's order); every resolution is
+recorded (audit log, and ledger for money)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from reseller import db, errors, settlement
+import structlog
+
+from reseller import db, errors, settlement, upstream_match
 from reseller.db import Q
+from reseller.upstream import Upstreams
+
+log = structlog.get_logger()
 
 
-async def link(pool: db.Pool, order_id: int, upstream_order_id: str) -> None:
-    """The provider has it: record its ID; the sync job takes it from there."""
+async def link(pool: db.Pool, upstreams: Upstreams, order_id: int, upstream_order_id: str) -> None:
+    """The provider has it: record its ID once the provider's status for it fits the order
+    (`upstream_match`); the sync job takes it from there."""
+    why = await upstream_match.check(pool, upstreams, order_id, upstream_order_id)
+    if why is not None:
+        raise errors.LinkRefused(f"order {order_id} not linked: {why}")
     async with pool.acquire() as conn, conn.transaction():
         with db.translate_errors():
             linked = await conn.fetchval(Q.link_uncertain, order_id, upstream_order_id)
@@ -22,6 +33,7 @@ async def link(pool: db.Pool, order_id: int, upstream_order_id: str) -> None:
             f"order {order_id}",
             {"upstream_order": upstream_order_id},
         )
+    log.info("order_uncertain_resolved", order=order_id, upstream_order=upstream_order_id)
 
 
 async def refund(pool: db.Pool, order_id: int) -> Decimal:
@@ -37,3 +49,55 @@ async def refund(pool: db.Pool, order_id: int) -> Decimal:
         )
         await conn.execute(Q.insert_audit, "resolve-refund", f"order {order_id}", {})
     return moved
+
+
+async def link_refill(
+    pool: db.Pool, upstreams: Upstreams, refill_id: int, upstream_refill_id: str
+) -> None:
+    """The provider has the refill: record its ID and status once the provider knows it (its
+    `refill_status` names no order, so knowing it and its being nobody else's is all there is
+    to check); the refill job polls it from there."""
+    facts = await pool.fetchrow(Q.refill_link_facts, refill_id, upstream_refill_id)
+    if facts is None or facts["dispatch_state"] != "uncertain":
+        raise errors.NotFound(f"refill {refill_id} is not uncertain")
+    provider, refused = facts["provider"], f"refill {refill_id} not linked"
+    if facts["linked_to"] is not None:
+        raise errors.LinkRefused(
+            f"{refused}: upstream refill {upstream_refill_id} is already linked to refill"
+            f" {facts['linked_to']}"
+        )
+    if provider not in upstreams:
+        raise errors.LinkRefused(f"{refused}: provider {provider} is not in the config")
+    try:
+        answer = (await upstreams[provider].refill_statuses([upstream_refill_id]))[
+            upstream_refill_id
+        ]
+    except errors.UpstreamError as exc:
+        raise errors.LinkRefused(f"{refused}: could not ask {provider}: {exc.message}") from None
+    if isinstance(answer, errors.UpstreamRefused):
+        raise errors.LinkRefused(
+            f"{refused}: {provider} does not know upstream refill {upstream_refill_id}:"
+            f" {answer.message}"
+        )
+    async with pool.acquire() as conn, conn.transaction():
+        if (
+            await conn.fetchval(Q.link_uncertain_refill, refill_id, upstream_refill_id, answer)
+            is None
+        ):
+            raise errors.NotFound(f"refill {refill_id} is not uncertain")
+        await conn.execute(
+            Q.insert_audit,
+            "resolve-refill-link",
+            f"refill {refill_id}",
+            {"upstream_refill": upstream_refill_id},
+        )
+    log.info("refill_uncertain_resolved", refill=refill_id, upstream_refill=upstream_refill_id)
+
+
+async def reject_refill(pool: db.Pool, refill_id: int) -> None:
+    """The provider does not have the refill: it ends `Rejected`, and the customer may ask
+    for another."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(Q.reject_uncertain_refill, refill_id) is None:
+            raise errors.NotFound(f"refill {refill_id} is not uncertain")
+        await conn.execute(Q.insert_audit, "resolve-refill-rejected", f"refill {refill_id}", {})

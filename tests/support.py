@@ -154,6 +154,16 @@ def owed_problem(o) -> str | None:
     return None if o["status"] == "Canceled" else "settled on a status that is not final"
 
 
+async def add_on_the_panel(stack, link: str, quantity: int) -> int:
+    """An order placed on the simulated provider directly (its own site, another reseller's
+    account), not through us."""
+    import aiohttp
+
+    form = {"key": "sim-key", "action": "add", "service": "1", "link": link, "quantity": quantity}
+    async with aiohttp.ClientSession() as session, session.post(stack.sim.url, data=form) as r:
+        return int((await r.json())["order"])
+
+
 @contextlib.asynccontextmanager
 async def refunds_fail(pool):
     """Every refund written while inside fails, as a crash or a dropped connection would cut the

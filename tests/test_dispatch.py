@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from support import free_port, money_holds, refunds_fail
+from support import add_on_the_panel, free_port, money_holds, refunds_fail
 
 from reseller import config, reconcile
 from reseller.config import ProviderConfig
@@ -120,8 +120,9 @@ async def test_operator_resolves_uncertain_orders_by_link_or_refund(stack) -> No
     first = (await stack.add(link="https://ig.com/r1"))["order"]
     second = (await stack.add(link="https://ig.com/r2"))["order"]
     await stack.settle()
+    stack.sim.state.config.faults.timeout = 0.0  # the link is checked with the provider
     upstream = stack.sim.state.orders_for_link("https://ig.com/r1")[0]
-    await reconcile.link(stack.pool, first, str(upstream.id))
+    await reconcile.link(stack.pool, stack.upstreams, first, str(upstream.id))
     moved = await reconcile.refund(stack.pool, second)
     one, two = await stack.order(first), await stack.order(second)
     assert (one["dispatch_state"], one["upstream_order_id"]) == ("placed", str(upstream.id))
@@ -149,6 +150,54 @@ async def test_duplicate_link_refusal_proves_an_uncertain_order_was_placed(stack
     )
     assert (two["status"], two["refunded"]) == ("Canceled", two["charge"])
     assert len(placed_upstream) == 1
+
+
+async def test_duplicate_link_refusal_naming_someone_elses_order_never_links_an_unsent_order(
+    stack,
+) -> None:
+    link = "https://ig.com/dup-outside"
+    stack.sim.state.config.refuse_duplicate_links = True
+    stack.sim.state.config.tick = 60.0
+    stack.sim.state.config.faults.html = 1.0  # a Cloudflare page: unknown to us, never processed
+    first = (await stack.add(link=link))["order"]
+    await stack.settle()
+    assert (await stack.order(first))["dispatch_state"] == "uncertain"
+    assert stack.sim.state.orders_for_link(link) == []
+    stack.sim.state.config.faults.html = 0.0
+    outside = await add_on_the_panel(stack, link, quantity=500)
+    second = (await stack.add(link=link))["order"]
+    await stack.settle()
+    one, two = await stack.order(first), await stack.order(second)
+    assert two["dispatch_error"].endswith(f"(active order: {outside})")
+    assert (two["status"], two["refunded"]) == ("Canceled", two["charge"])
+    assert (one["dispatch_state"], one["upstream_order_id"]) == ("uncertain", None)
+    stack.sim.state.skip(600)  # the outside order completes upstream
+    await stack.jobs.status()
+    one = await stack.order(first)
+    assert (one["status"], one["settled_at"], one["refunded"]) == ("Pending", None, 0)
+    await money_holds(stack.pool)
+
+
+async def test_duplicate_link_refusal_naming_an_order_linked_to_another_never_links_it_twice(
+    stack,
+) -> None:
+    link = "https://ig.com/dup-linked"
+    stack.sim.state.config.refuse_duplicate_links = True
+    stack.sim.state.config.tick = 60.0
+    stack.sim.state.config.faults.html = 1.0
+    first = (await stack.add(link=link))["order"]
+    await stack.settle()
+    stack.sim.state.config.faults.html = 0.0
+    # Same service, link and size as the first: only "already linked" tells them apart.
+    placed = (await stack.add(link=link))["order"]
+    await stack.settle()
+    third = (await stack.add(link=link))["order"]  # refused, naming the placed one
+    await stack.settle()
+    one, two = await stack.order(first), await stack.order(placed)
+    assert two["dispatch_state"] == "placed"
+    assert (one["dispatch_state"], one["upstream_order_id"]) == ("uncertain", None)
+    assert (await stack.order(third))["status"] == "Canceled"
+    await money_holds(stack.pool)
 
 
 async def test_abandoned_in_flight_add_becomes_uncertain_not_resent(stack) -> None:

@@ -1,13 +1,16 @@
-"""`reseller orders list|show|resolve`."""
+"""`reseller orders list|show|resolve|resolve-refill`."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from reseller import errors, money, reconcile
 from reseller.cli import common
+from reseller.config import Config
 from reseller.db import Q
+from reseller.upstream import Upstreams
 
 STATUSES = ("Pending", "Processing", "In progress", "Completed", "Partial", "Canceled")
 
@@ -18,7 +21,7 @@ def register(commands: Any) -> None:
     listing.add_argument(
         "--uncertain",
         action="store_true",
-        help="only orders whose upstream outcome is unknown (to resolve)",
+        help="only orders and refills whose upstream outcome is unknown (to resolve)",
     )
     listing.add_argument(
         "--flagged",
@@ -37,7 +40,10 @@ def register(commands: Any) -> None:
     resolve.add_argument("id", type=int)
     how = resolve.add_mutually_exclusive_group(required=True)
     how.add_argument(
-        "--upstream-order", type=common.nonempty, help="the provider has it under this ID: link it"
+        "--upstream-order",
+        type=common.nonempty,
+        help="the provider has it under this ID: link it (once the provider's status for it"
+        " fits the order)",
     )
     how.add_argument(
         "--refund",
@@ -45,12 +51,25 @@ def register(commands: Any) -> None:
         help="the provider does not have it: cancel and refund in full",
     )
     resolve.set_defaults(command=_resolve)
+    refill = orders.add_parser("resolve-refill", help="decide an uncertain refill's outcome")
+    refill.add_argument("id", type=int)
+    how = refill.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--upstream-refill",
+        type=common.nonempty,
+        help="the provider has it under this ID: link it (once the provider knows it)",
+    )
+    how.add_argument(
+        "--rejected",
+        action="store_true",
+        help="the provider does not have it: reject it (the customer may ask again)",
+    )
+    refill.set_defaults(command=_resolve_refill)
 
 
 def _list(args: argparse.Namespace) -> int:
-    rows = common.with_database(
-        args,
-        lambda pool, _: pool.fetch(
+    async def work(pool: Any, _: Any) -> tuple[Any, Any]:
+        orders = await pool.fetch(
             Q.list_orders,
             "uncertain" if args.uncertain else None,
             args.status,
@@ -58,39 +77,57 @@ def _list(args: argparse.Namespace) -> int:
             args.provider,
             args.limit,
             args.flagged,
-        ),
-    )
-    table = [
-        (
-            "ID",
-            "CUSTOMER",
-            "SERVICE",
-            "STATUS",
-            "DISPATCH",
-            "UPSTREAM",
-            "CHARGE",
-            "REFUNDED",
-            "NOTE",
         )
-    ]
-    table += [
-        (
+        if not args.uncertain:
+            return orders, []
+        # An uncertain refill waits for the operator just like an order: listed alongside.
+        return orders, await pool.fetch(
+            Q.list_uncertain_refills, args.customer, args.provider, args.limit
+        )
+
+    orders, refills = common.with_database(args, work)
+    header = ["ID", "CUSTOMER", "SERVICE", "STATUS", "DISPATCH", "UPSTREAM", "CHARGE", "REFUNDED"]
+    rows = [
+        [
             str(r["id"]),
             r["customer"],
             str(r["service_id"]),
             r["status"],
             r["dispatch_state"],
-            f"{r['provider']}:{r['upstream_order_id']}"
-            if r["upstream_order_id"]
-            else (r["provider"] or "-"),
+            _upstream(r),
             money.format_amount(r["charge"]),
             money.format_amount(r["refunded"]),
             r["note"] or "",
-        )
-        for r in rows
+        ]
+        for r in orders
     ]
-    print(common.table(table))
+    if args.uncertain:
+        header.insert(1, "KIND")
+        for row in rows:
+            row.insert(1, "order")
+        rows += [
+            [
+                str(r["id"]),
+                "refill",
+                r["customer"],
+                str(r["service_id"]),
+                r["status"],
+                r["dispatch_state"],
+                _upstream(r),
+                "-",
+                "-",
+                f"refill of order {r['order_id']}: {r['note'] or ''}",
+            ]
+            for r in refills
+        ]
+    print(common.table([[*header, "NOTE"], *rows]))
     return 0
+
+
+def _upstream(row: Any) -> str:
+    if row["upstream_order_id"]:
+        return f"{row['provider']}:{row['upstream_order_id']}"
+    return str(row["provider"] or "-")
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -140,8 +177,36 @@ def _resolve(args: argparse.Namespace) -> int:
         moved = common.with_database(args, lambda pool, _: reconcile.refund(pool, args.id))
         print(f"order {args.id}: canceled, {money.format_amount(moved)} refunded")
     else:
-        common.with_database(
-            args, lambda pool, _: reconcile.link(pool, args.id, args.upstream_order)
+        _asking_providers(
+            args, lambda pool, ups: reconcile.link(pool, ups, args.id, args.upstream_order)
         )
         print(f"order {args.id}: linked to upstream order {args.upstream_order}")
     return 0
+
+
+def _resolve_refill(args: argparse.Namespace) -> int:
+    if args.rejected:
+        common.with_database(args, lambda pool, _: reconcile.reject_refill(pool, args.id))
+        print(f"refill {args.id}: rejected")
+    else:
+        _asking_providers(
+            args,
+            lambda pool, ups: reconcile.link_refill(pool, ups, args.id, args.upstream_refill),
+        )
+        print(f"refill {args.id}: linked to upstream refill {args.upstream_refill}")
+    return 0
+
+
+def _asking_providers(
+    args: argparse.Namespace, work: Callable[[Any, Upstreams], Awaitable[None]]
+) -> None:
+    """Run `work` with clients for the configured providers: a link is checked with them."""
+
+    async def run(pool: Any, config: Config) -> None:
+        upstreams = Upstreams(config.providers)
+        try:
+            await work(pool, upstreams)
+        finally:
+            await upstreams.close()
+
+    common.with_database(args, run)

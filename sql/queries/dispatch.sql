@@ -93,22 +93,31 @@ WHERE r.id = (SELECT id FROM refills WHERE id = $1 AND dispatch_state = 'queued'
 RETURNING r.id, r.dispatch_attempts, o.provider, o.upstream_order_id;
 
 -- name: refill_placed
+-- An answer that comes after the sweep called the refill uncertain still settles it.
 -- $1: refill id, $2: upstream refill id
 UPDATE refills SET dispatch_state = 'placed', upstream_refill_id = $2, dispatch_error = NULL,
                    updated_at = now()
-WHERE id = $1;
+WHERE id = $1 AND dispatch_state IN ('sending', 'uncertain');
 
 -- name: refill_rejected
 -- $1: refill id, $2: why
 UPDATE refills SET dispatch_state = 'refused', status = 'Rejected', dispatch_error = $2,
                    updated_at = now()
-WHERE id = $1;
+WHERE id = $1 AND dispatch_state IN ('sending', 'uncertain');
+
+-- name: refill_uncertain
+-- Sent, outcome unknown: never re-sent automatically. It stays open (Pending), so the customer
+-- cannot stack another refill on the order, until the operator resolves it.
+-- $1: refill id, $2: why
+UPDATE refills SET dispatch_state = 'uncertain', dispatch_error = $2, updated_at = now()
+WHERE id = $1 AND dispatch_state = 'sending';
 
 -- name: requeue_refill
+-- Provably not sent: back to the queue.
 -- $1: refill id, $2: seconds to wait, $3: why
 UPDATE refills SET dispatch_state = 'queued', dispatch_error = $3, updated_at = now(),
                    dispatch_after = now() + make_interval(secs => $2)
-WHERE id = $1;
+WHERE id = $1 AND dispatch_state = 'sending';
 
 -- name: due_cancels
 -- $1: limit
@@ -138,14 +147,19 @@ UPDATE cancel_requests SET dispatch_state = 'queued', upstream_answer = $3, upda
                            dispatch_after = now() + make_interval(secs => $2)
 WHERE id = $1;
 
--- name: requeue_stale_refills
--- Re-sending a refill or cancel request is harmless (a duplicate is refused upstream), so
--- one left in flight by a dead process simply goes back to the queue.
+-- name: abandon_stale_refills
+-- A refill in flight longer than any client timeout belongs to a process that died: it may
+-- have reached the provider, and a second refill there is a second refill, not a refused
+-- duplicate. Never re-sent; surfaced for the operator, like an `add`.
 -- $1: seconds
-UPDATE refills SET dispatch_state = 'queued', updated_at = now()
-WHERE dispatch_state = 'sending' AND updated_at < now() - make_interval(secs => $1);
+UPDATE refills SET dispatch_state = 'uncertain',
+                   dispatch_error = 'in flight when its process stopped', updated_at = now()
+WHERE dispatch_state = 'sending' AND updated_at < now() - make_interval(secs => $1)
+RETURNING id;
 
 -- name: requeue_stale_cancels
+-- A cancel sent twice is refused the second time, so one left in flight by a dead process
+-- goes back to the queue.
 -- $1: seconds
 UPDATE cancel_requests SET dispatch_state = 'queued', updated_at = now()
 WHERE dispatch_state = 'sending' AND updated_at < now() - make_interval(secs => $1);

@@ -33,3 +33,54 @@ RETURNING id;
 -- name: uncertain_order
 -- $1: order id
 SELECT id FROM orders WHERE id = $1 AND dispatch_state = 'uncertain' FOR UPDATE;
+
+-- name: link_facts
+-- What an upstream order's status is checked against before it is linked to an uncertain
+-- order: the order's units, its upstream service's rate and type as last synced (in the
+-- provider's currency, the currency of the status `charge`; kept when the service is gone),
+-- and the local order that already has that upstream ID, if any.
+-- $1: order id, $2: upstream order id
+SELECT o.id, o.dispatch_state, o.provider, o.quantity, o.runs, u.rate AS upstream_rate,
+       u.type AS upstream_type,
+       (SELECT x.id FROM orders x
+        WHERE x.provider = o.provider AND x.upstream_order_id = $2 AND x.id <> o.id) AS linked_to
+FROM orders o
+LEFT JOIN upstream_services u ON u.provider = o.provider AND u.service_id = o.upstream_service
+WHERE o.id = $1;
+
+-- name: list_uncertain_refills
+-- Refills whose upstream outcome is unknown, for the operator to resolve.
+-- $1: customer name, $2: provider, $3: limit (NULL filters: any)
+SELECT r.id, r.order_id, c.name AS customer, o.service_id, r.status, r.dispatch_state,
+       o.provider, o.upstream_order_id, r.dispatch_error AS note
+FROM refills r JOIN orders o ON o.id = r.order_id JOIN customers c ON c.id = r.customer_id
+WHERE r.dispatch_state = 'uncertain'
+  AND ($1::text IS NULL OR c.name = $1)
+  AND ($2::text IS NULL OR o.provider = $2)
+ORDER BY r.id DESC
+LIMIT $3;
+
+-- name: refill_link_facts
+-- $1: refill id, $2: upstream refill id
+SELECT r.id, r.dispatch_state, o.provider,
+       (SELECT x.id FROM refills x JOIN orders xo ON xo.id = x.order_id
+        WHERE xo.provider = o.provider AND x.upstream_refill_id = $2 AND x.id <> r.id
+        ORDER BY x.id LIMIT 1) AS linked_to
+FROM refills r JOIN orders o ON o.id = r.order_id
+WHERE r.id = $1;
+
+-- name: link_uncertain_refill
+-- The provider has it: from now on the refill job polls it.
+-- $1: refill id, $2: upstream refill id, $3: its status as the provider answered it
+UPDATE refills SET dispatch_state = 'placed', upstream_refill_id = $2, status = $3,
+                   dispatch_error = NULL, updated_at = now()
+WHERE id = $1 AND dispatch_state = 'uncertain'
+RETURNING id;
+
+-- name: reject_uncertain_refill
+-- The provider does not have it: closed, so the customer may ask for another.
+-- $1: refill id
+UPDATE refills SET dispatch_state = 'refused', status = 'Rejected',
+                   dispatch_error = 'resolved by operator: not placed', updated_at = now()
+WHERE id = $1 AND dispatch_state = 'uncertain'
+RETURNING id;
