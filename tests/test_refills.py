@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from support import free_port
+from support import free_port, money_holds
 
 from reseller.cli import main
 from reseller.config import ProviderConfig
@@ -70,6 +70,7 @@ async def test_a_refill_whose_answer_was_lost_is_sent_once_and_left_uncertain(st
     assert await stack.api.call(key=stack.key, action="refill", order=order_id) == {
         "error": "Refill is not available for this order"
     }
+    await money_holds(stack.pool)
 
 
 async def test_a_refill_left_in_flight_by_a_dead_process_becomes_uncertain_not_resent(
@@ -87,6 +88,7 @@ async def test_a_refill_left_in_flight_by_a_dead_process_becomes_uncertain_not_r
     assert (refill["dispatch_state"], refill["status"]) == ("uncertain", "Pending")
     assert refill["dispatch_error"] == "in flight when its process stopped"
     assert refill_calls(stack) == 0
+    await money_holds(stack.pool)
 
 
 async def test_a_refill_abandoned_in_flight_at_shutdown_becomes_uncertain(stack) -> None:
@@ -101,6 +103,7 @@ async def test_a_refill_abandoned_in_flight_at_shutdown_becomes_uncertain(stack)
         "uncertain",
         "abandoned in flight at shutdown",
     )
+    await money_holds(stack.pool)
 
 
 async def test_a_refill_that_never_reached_the_provider_is_retried_and_sent_once(stack) -> None:
@@ -121,6 +124,7 @@ async def test_a_refill_that_never_reached_the_provider_is_retried_and_sent_once
     assert refill["dispatch_state"] == "placed"
     assert int(refill["upstream_refill_id"]) in stack.sim.state.refills
     assert refill_calls(stack) == 1
+    await money_holds(stack.pool)
 
 
 # --- the operator ---
@@ -155,6 +159,7 @@ async def test_uncertain_refills_are_listed_with_uncertain_orders(stack, operato
     assert header.split()[:3] == ["ID", "KIND", "CUSTOMER"]
     assert [row.split()[:2] for row in rows] == [[str(lost), "order"], [str(refill_id), "refill"]]
     assert f"refill of order {order_id}" in rows[1]
+    await money_holds(stack.pool)
 
 
 async def test_operator_links_an_uncertain_refill_the_provider_knows_and_it_is_polled(
@@ -187,6 +192,7 @@ async def test_operator_links_an_uncertain_refill_the_provider_knows_and_it_is_p
         "detail": {"upstream_refill": str(upstream)},
     }
     assert refill_calls(stack) == 1
+    await money_holds(stack.pool)
 
 
 async def test_an_upstream_refill_linked_to_another_refill_is_refused(
@@ -204,6 +210,7 @@ async def test_an_upstream_refill_linked_to_another_refill_is_refused(
     assert code == 2
     assert f"upstream refill {taken} is already linked to refill 1" in err
     assert (await refill_row(stack, refill_id))["dispatch_state"] == "uncertain"
+    await money_holds(stack.pool)
 
 
 async def test_an_uncertain_refill_resolved_as_rejected_lets_the_customer_ask_again(
@@ -225,3 +232,4 @@ async def test_an_uncertain_refill_resolved_as_rejected_lets_the_customer_ask_ag
     code, _, err = await cli(capsys, "orders", "resolve-refill", str(refill_id), "--rejected")
     assert code == 2
     assert f"refill {refill_id} is not uncertain" in err
+    await money_holds(stack.pool)

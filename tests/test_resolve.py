@@ -50,6 +50,7 @@ async def nothing_changed(stack, order_id: int) -> None:
     order = await stack.order(order_id)
     assert (order["dispatch_state"], order["upstream_order_id"]) == ("uncertain", None)
     assert await stack.pool.fetchval("SELECT count(*) FROM audit_log") == 0
+    await money_holds(stack.pool)
 
 
 @pytest.mark.parametrize("upstream", ["abc", "999999"])
