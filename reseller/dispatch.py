@@ -112,8 +112,7 @@ class Dispatcher:
             if order["provider"] in self._paused:  # waits for funds instead of a refusal
                 await self._pool.execute(Q.defer_order, order_id, PAUSED_RETRY_SECONDS)
                 return "retrying", f"{order['provider']} is paused (balance)"
-            cost, rate = order["cost_rate"], order["rate"]
-            if order["provider"] not in self._upstreams or (cost is not None and cost > rate):
+            if order["provider"] not in self._upstreams or costs_more_than_paid(order):
                 await self._pool.execute(Q.skip_candidate, order_id, order["dispatch_candidate"])
                 continue
             outcome = await self._send(order)
@@ -227,6 +226,18 @@ class Dispatcher:
         except errors.DuplicateUpstreamOrder as exc:  # another order took that ID meanwhile
             return exc.message
         return None if linked is not None else "no longer uncertain"
+
+
+def costs_more_than_paid(order: db.Record) -> bool:
+    """Whether this candidate would charge us more for the order than the customer paid, both
+    in the base currency: the price was fixed at `add`, in the customer's currency at its rate
+    then, and the candidate's cost may have risen since. Never sold at a loss."""
+    if order["cost_rate"] is None:  # not synced yet: the configured static price stands
+        return False
+    units = order["quantity"] * (order["runs"] or 1)
+    per_package = order["type"] in order_rules.PACKAGE_TYPES
+    cost = order["cost_rate"] if per_package else order["cost_rate"] * units / 1000
+    return bool(cost > order["charge"] * order["currency_rate"])
 
 
 def order_reason(order: db.Record) -> str:

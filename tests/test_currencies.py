@@ -10,7 +10,7 @@ from decimal import ROUND_UP, Decimal
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
-from support import money_holds
+from support import money_holds, poll_until
 from test_cli import run
 from test_sync import upstream_of
 
@@ -183,3 +183,27 @@ def test_a_converted_price_is_never_below_the_upstream_cost(
     charge = money.charge_for(converted, units)
     assert converted * rate >= sell
     assert charge * rate >= cost_rate * units / 1000
+
+
+async def test_an_order_whose_cost_rose_above_what_it_was_paid_is_never_sent(stack) -> None:
+    with_rates(stack, RUB=str(RUB))
+    key = await rub_customer(stack)
+    await stack.pool.execute(
+        "INSERT INTO provider_balances (provider, balance, currency, low, paused)"
+        " VALUES ('sim', 0, 'USD', true, true)"
+    )
+    await stack.dispatcher.scan_once()  # the provider is paused: the order waits
+    order_id = await add(stack, key, "https://ig.com/dearer")  # 12.27273 RUB = 0.135 USD
+    deferred = "SELECT dispatch_after > now() + interval '10 seconds' FROM orders WHERE id = $1"
+    await poll_until(lambda: stack.pool.fetchval(deferred, order_id))
+    # The upstream cost rises to 1.40 per 1000 and the catalog re-prices the base rate to 2.10:
+    # the base rate still covers the cost, but this order was paid 0.135 USD for a 0.14 cost.
+    await stack.pool.execute("UPDATE service_upstreams SET cost_rate = 1.40")
+    await stack.pool.execute("UPDATE services SET rate = 2.10")
+    await stack.pool.execute("UPDATE provider_balances SET paused = false")
+    await stack.pool.execute("UPDATE orders SET dispatch_after = now()")
+    await stack.settle()
+    order = await stack.order(order_id)
+    assert (order["status"], order["refunded"]) == ("Canceled", order["charge"])
+    assert stack.sim.state.adds_for_link("https://ig.com/dearer") == 0
+    await money_holds(stack.pool)

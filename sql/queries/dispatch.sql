@@ -7,18 +7,19 @@ ORDER BY id
 LIMIT $1;
 
 -- name: order_for_dispatch
--- The order, its service's type and sell rate, and the candidate it is on (if any is left).
+-- The order with what it was paid (in the base currency: charge × currency_rate), its
+-- service's type, and the candidate it is on (if any is left) with its cost.
 -- $1: order id
 SELECT o.id, o.link, o.quantity, o.runs, o.run_interval, o.fields, o.dispatch_state,
-       o.dispatch_attempts, o.dispatch_candidate, o.dispatch_error, s.type, s.rate,
-       u.provider, u.upstream_service, u.cost_rate
+       o.dispatch_attempts, o.dispatch_candidate, o.dispatch_error, o.charge, o.currency_rate,
+       s.type, u.provider, u.upstream_service, u.cost_rate
 FROM orders o
 JOIN services s ON s.id = o.service_id
 LEFT JOIN service_upstreams u ON u.service_id = o.service_id AND u.priority = o.dispatch_candidate
 WHERE o.id = $1;
 
 -- name: skip_candidate
--- The candidate would cost more than the sell rate: move on without sending.
+-- The candidate would cost more than the order was paid: move on without sending.
 -- $1: order id, $2: candidate index being skipped
 UPDATE orders SET dispatch_candidate = $2 + 1, updated_at = now()
 WHERE id = $1 AND dispatch_state = 'queued' AND dispatch_candidate = $2;
