@@ -5,8 +5,13 @@ from __future__ import annotations
 from support import money_holds
 
 
-async def check(pool, sim_state, *, settled: bool = True) -> dict[str, int]:
-    """Assert every invariant; returns the tally of dispatch states."""
+async def check(
+    pool, sim_state, *, settled: bool = True, unique_links: bool = True, foreign: int = 0
+) -> dict[str, int]:
+    """Assert every invariant; returns the tally of dispatch states. With `unique_links` (each
+    order its own link) the panel's log proves no order was placed twice; with shared links,
+    the panel holds no more orders than were placed or may have been (uncertain), besides the
+    `foreign` ones placed on it directly by others."""
     await money_holds(pool)
     charges = await pool.fetchval(
         "SELECT count(*) FROM orders o WHERE (SELECT count(*) FROM ledger l"
@@ -14,19 +19,21 @@ async def check(pool, sim_state, *, settled: bool = True) -> dict[str, int]:
     )
     assert charges == 0, "an order without exactly one charge"
     orders = await pool.fetch(
-        "SELECT id, link, dispatch_state, upstream_order_id, refunded, charge, status FROM orders"
+        "SELECT id, link, quantity * coalesce(runs, 1) AS units, dispatch_state,"
+        " upstream_order_id, refunded, charge, status FROM orders"
     )
     upstream_ids = [o["upstream_order_id"] for o in orders if o["upstream_order_id"]]
     assert len(upstream_ids) == len(set(upstream_ids)), "two local orders share an upstream one"
     for order in orders:
         placed = len(sim_state.orders_for_link(order["link"])) if order["link"] else 0
-        assert placed <= 1, (
+        assert placed <= 1 or not unique_links, (
             f"order {order['id']} placed upstream {placed} times: {dict(order)}, "
             f"{[(o.id, o.link) for o in sim_state.orders_for_link(order['link'])]}"
         )
         if order["dispatch_state"] == "placed":
             upstream = sim_state.orders[int(order["upstream_order_id"])]
-            assert upstream.link == order["link"]
+            mine = (upstream.link, upstream.quantity) == (order["link"], order["units"])
+            assert mine, f"order {order['id']} linked to another order upstream: {upstream}"
         if order["dispatch_state"] == "uncertain":
             assert order["refunded"] == 0, "an uncertain order was refunded"
         if order["dispatch_state"] == "refused":
@@ -36,4 +43,6 @@ async def check(pool, sim_state, *, settled: bool = True) -> dict[str, int]:
     tally: dict[str, int] = {}
     for order in orders:
         tally[order["dispatch_state"]] = tally.get(order["dispatch_state"], 0) + 1
+    reached = tally.get("placed", 0) + tally.get("uncertain", 0) + tally.get("sending", 0)
+    assert len(sim_state.orders) - foreign <= reached, "the panel holds orders nobody placed"
     return tally

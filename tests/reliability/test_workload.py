@@ -6,11 +6,12 @@ customer and per order (tests/support.money_holds)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from decimal import Decimal
 
 import pytest
-from support import money_holds
+from support import add_on_the_panel, money_holds
 
 from reseller import customers
 from reseller.simulator.config import fault_names
@@ -21,7 +22,12 @@ pytestmark = pytest.mark.slow
 ALL_FAULTS = fault_names()
 
 
-async def workload(stack, *, operations: int, seed: int, chaos=None) -> None:
+async def workload(
+    stack, *, operations: int, seed: int, chaos=None, links: int = 0, strangers: int = 0
+) -> int:
+    """`links`: draw links from a pool of this many, shared by every customer (0: unique);
+    `strangers`: orders others place on the panel directly for those links meanwhile. Returns
+    how many of those the panel took."""
     rng = random.Random(seed)
     keys = [(await customers.create(stack.pool, f"c{i}", balance=Decimal(5)))[1] for i in range(20)]
     _, hot = await customers.create(stack.pool, "hot", balance=Decimal(2))
@@ -38,7 +44,7 @@ async def workload(stack, *, operations: int, seed: int, chaos=None) -> None:
                     key=key,
                     action="add",
                     service=rng.choice([1, 2, 3]),
-                    link=f"https://ig.com/w{seed}-{n}",
+                    link=f"https://ig.com/w{seed}-{rng.randrange(links) if links else n}",
                     quantity=rng.choice([100, 150, 200]),
                 )
                 if "order" in answer:
@@ -69,15 +75,27 @@ async def workload(stack, *, operations: int, seed: int, chaos=None) -> None:
                 chaos(rng)
             await asyncio.sleep(0.02)
 
+    foreign: list[int] = []
+
+    async def stranger(n: int) -> None:
+        """Someone else's order for one of our links, of a size none of ours has."""
+        await asyncio.sleep(rng.random() * 0.3)
+        with contextlib.suppress(Exception):  # the panel's faults hit them too
+            link = f"https://ig.com/w{seed}-{rng.randrange(links)}"
+            foreign.append(await asyncio.wait_for(add_on_the_panel(stack, link, 1000), 2))
+
     background = asyncio.create_task(upstream_moves())
     try:
-        await asyncio.gather(*(one(n) for n in range(operations)))
+        await asyncio.gather(
+            *(one(n) for n in range(operations)), *(stranger(n) for n in range(strangers))
+        )
     finally:
         background.cancel()
         await asyncio.gather(background, return_exceptions=True)
+    return len(foreign)
 
 
-async def calm_down(stack) -> dict[str, int]:
+async def calm_down(stack, *, unique_links: bool = True, foreign: int = 0) -> dict[str, int]:
     """Faults off, provider up; dispatch and sync until nothing moves; then the invariants."""
     for fault in ALL_FAULTS:
         setattr(stack.sim.state.config.faults, fault, 0.0)
@@ -86,7 +104,9 @@ async def calm_down(stack) -> dict[str, int]:
     for _ in range(3):
         await stack.pool.execute("UPDATE orders SET last_polled_at = NULL")
         await stack.jobs.status()
-    return await invariants.check(stack.pool, stack.sim.state)
+    return await invariants.check(
+        stack.pool, stack.sim.state, unique_links=unique_links, foreign=foreign
+    )
 
 
 async def test_concurrent_customers_while_sync_runs(stack) -> None:
@@ -133,12 +153,37 @@ async def test_each_fault_alone_leaves_every_order_refunded_exactly_what_it_is_o
     assert settled > 10  # the money really moved while the fault was on
 
 
-async def sync_under_faults(stack, rounds: int = 8) -> int:
-    """The panel finishes its orders over several polls (each poll a new draw of the fault);
-    dispatch and sync run with the faults still on."""
+async def sync_under_faults(stack, rounds: int = 8, step: float = 0.05) -> int:
+    """The panel finishes its orders over several polls (each poll a new draw of the fault,
+    `step` seconds of its clock apart); dispatch and sync run with the faults still on."""
     for _ in range(rounds):
-        stack.sim.state.skip(0.05)
+        stack.sim.state.skip(step)
         await stack.pool.execute("UPDATE orders SET last_polled_at = NULL")
         await stack.dispatcher.scan_once()
         await stack.jobs.status()
     return await stack.pool.fetchval("SELECT count(*) FROM orders WHERE settled_at IS NOT NULL")
+
+
+async def test_shared_links_on_a_panel_refusing_duplicates_never_link_a_stranger(stack) -> None:
+    """Customers order the same few links on a panel that allows one active order per link, and
+    strangers order them there directly, while adds get lost (a proxy's HTML page: never
+    processed; a timeout: processed). A duplicate-link refusal may name someone else's upstream
+    order: it is linked only when it fits and belongs to nobody, so no order is ever settled on
+    someone else's upstream order."""
+    state = stack.sim.state
+    state.config.refuse_duplicate_links = True
+    state.config.tick = 1.0  # orders stay active long enough to be refused as duplicates
+    state.config.partial_ratio = 0.3
+    state.config.faults.html = 0.2
+    state.config.faults.timeout = 0.1
+    foreign = await workload(stack, operations=200, seed=42, links=15, strangers=30)
+    await sync_under_faults(stack, step=1.0)
+    await money_holds(stack.pool)
+    tally = await calm_down(stack, unique_links=False, foreign=foreign)
+    assert tally.get("placed", 0) > 5, tally
+    # Every placed order's upstream order is one the panel holds for its link, and no upstream
+    # order serves two local orders (checked by the invariants above).
+    refused = await stack.pool.fetchval(
+        "SELECT count(*) FROM orders WHERE dispatch_error LIKE '%active order%'"
+    )
+    assert refused > 0  # the panel really refused duplicates during the run
