@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from support import money_holds
 
@@ -82,11 +82,19 @@ requests = random_requests | plausible_adds
 _KEY: dict[str, str] = {}
 
 
+async def rich_customer(pool, name: str) -> str:
+    """A customer with money and no practical rate limit; returns its API key."""
+    _, key = await customers.create(pool, name, balance=Decimal("1000"))
+    await pool.execute(
+        "UPDATE customers SET rate_limit_per_minute = 1000000000 WHERE name = $1", name
+    )
+    return key
+
+
 async def fuzz_key(pool) -> str:
     """One rich customer for the whole run, created by the first example."""
     if await pool.fetchval("SELECT count(*) FROM customers WHERE name = 'fuzz'") == 0:
-        _, _KEY["key"] = await customers.create(pool, "fuzz", balance=Decimal("1000"))
-        await pool.execute("UPDATE customers SET rate_limit_per_minute = 1000000000")
+        _KEY["key"] = await rich_customer(pool, "fuzz")
     return _KEY["key"]
 
 
@@ -116,13 +124,42 @@ async def test_random_requests_get_json_and_keep_the_money_invariant(
         assert isinstance(answer["error"], str)
         assert answer["error"] != "Internal error", fields
     await money_holds(pool)
-    if isinstance(answer, dict) and "order" in answer:
-        ACCEPTED.append(answer["order"])
 
 
-ACCEPTED: list[int] = []
+def draw(strategy: st.SearchStrategy[dict[str, str]], count: int) -> list[dict[str, str]]:
+    """The first `count` examples Hypothesis draws from `strategy`, the same on every run."""
+    drawn: list[dict[str, str]] = []
+
+    @settings(
+        max_examples=count,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(strategy)
+    def collect(example: dict[str, str]) -> None:
+        drawn.append(example)
+
+    collect()
+    return drawn
 
 
-def test_the_random_requests_placed_real_orders() -> None:
-    """Guards the test above against drifting into refusals only (runs after it)."""
-    assert len(ACCEPTED) > 20
+async def test_the_random_requests_placed_real_orders(api, pool) -> None:
+    """Guards the test above against drifting into refusals only: the requests it draws, sent
+    with a valid key, place real orders: each one in the database, the money invariant kept."""
+    key = await rich_customer(pool, "guard")
+    accepted: list[int] = []
+    for request in draw(requests, 300):
+        fields = dict(request)
+        encoding = fields.pop("encoding")
+        status, _, body = await api.raw(encoding, key=key, **fields)
+        answer = orjson.loads(body)
+        if status == 200 and isinstance(answer, dict) and "order" in answer:
+            accepted.append(answer["order"])
+    assert len(accepted) > 20
+    placed = await pool.fetch(
+        "SELECT o.id FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.name = 'guard'"
+    )
+    assert sorted(r["id"] for r in placed) == sorted(accepted)
+    await money_holds(pool)

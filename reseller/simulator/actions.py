@@ -166,7 +166,7 @@ def _balance(sim: Simulator, params: Params) -> dict[str, str]:
 def _refill(sim: Simulator, params: Params) -> Any:
     if "orders" in params:
         return [
-            {"order": _echo(t), "refill": _each(lambda t=t: sim.request_refill(_as_id(t)))}
+            {"order": _echo(t), "refill": _each(sim.request_refill, t)}
             for t in _id_list(params["orders"])
         ]
     return {"refill": sim.request_refill(_as_id(_required(params, "order")))}
@@ -188,16 +188,18 @@ def _refill_status(sim: Simulator, params: Params) -> Any:
 
 def _cancel(sim: Simulator, params: Params) -> list[dict[str, Any]]:
     tokens = _id_list(params["orders"]) if "orders" in params else [_required(params, "order")]
-    return [
-        {"order": _echo(t), "cancel": _each(lambda t=t: sim.request_cancel(_as_id(t)) or 1)}
-        for t in tokens
-    ]
+
+    def cancel(order_id: int | None) -> int:
+        sim.request_cancel(order_id)
+        return 1  # panels answer 1 for an accepted cancel
+
+    return [{"order": _echo(t), "cancel": _each(cancel, t)} for t in tokens]
 
 
-def _each(call: Callable[[], int]) -> int | dict[str, str]:
-    """One item of a bulk call: its result or its own error."""
+def _each(call: Callable[[int | None], int], token: str) -> int | dict[str, str]:
+    """One item of a bulk call on one order ID token: its result or its own error."""
     try:
-        return call()
+        return call(_as_id(token))
     except SimError as exc:
         return {"error": exc.message}
 
