@@ -15,9 +15,10 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from reseller import api_keys, catalog_sync, db, migrations
+from reseller import api_keys, db, migrations
+from reseller.catalog import sync as catalog_sync
 from reseller.config import Config, DatabaseConfig, ProviderConfig
-from reseller.config_catalog import Candidate, ServiceConfig
+from reseller.config.catalog import Candidate, ServiceConfig
 from reseller.embedded_pg import EmbeddedPostgres
 
 # Requests per minute for bench customers: the per-customer limiter must never answer 429 here.

@@ -9,17 +9,8 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from reseller import (
-    catalog_sync,
-    config,
-    customers,
-    db,
-    errors,
-    migrations,
-    money,
-    server,
-    simulator,
-)
+from reseller import config, customers, db, errors, migrations, money, server, simulator
+from reseller.catalog import sync as catalog_sync
 from reseller.db import Q
 
 PANEL_KEY_ENV = "RESELLER_DEMO_PANEL_KEY"

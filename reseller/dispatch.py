@@ -139,6 +139,7 @@ class Dispatcher:
             )
             if claimed is None:
                 return "skipped", None
+            refusal: str | None
             try:
                 upstream_id = await client.add(fields, paced=False)
             except errors.UpstreamRefused as exc:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from reseller import db, pricing
+from reseller import db
+from reseller.catalog import pricing
 from reseller.config import Config
 from reseller.db import Q
 

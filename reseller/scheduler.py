@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from reseller import catalog_sync, db, errors, metrics, sync
+from reseller import db, errors, metrics, sync
+from reseller.catalog import sync as catalog_sync
 from reseller.config import LiveConfig
 from reseller.db import Q
 from reseller.upstream import ProviderClient, Upstreams

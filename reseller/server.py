@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from reseller import catalog_sync, config, config_check, db, errors, migrations, systemd
+from reseller import config, db, errors, migrations, systemd
 from reseller.api.app import create_app, metrics_app
 from reseller.catalog import LiveCatalog
+from reseller.catalog import sync as catalog_sync
+from reseller.config import check as config_check
 from reseller.dispatch import Dispatcher
 from reseller.scheduler import Jobs
 from reseller.upstream import Upstreams

@@ -15,7 +15,9 @@ from decimal import Decimal
 
 import structlog
 
-from reseller import catalog_sync, db, errors, metrics, money, pricing, settlement
+from reseller import db, errors, metrics, money, settlement
+from reseller.catalog import pricing
+from reseller.catalog import sync as catalog_sync
 from reseller.config import Config, ProviderConfig, SyncConfig
 from reseller.db import Q
 from reseller.upstream import ProviderClient

@@ -269,8 +269,9 @@ async def _stack(pool, sim, *, inline: bool) -> AsyncIterator[Stack]:
     import aiohttp
     from aiohttp.test_utils import TestServer
 
-    from reseller import catalog_sync, config, customers
+    from reseller import config, customers
     from reseller.api.app import create_app
+    from reseller.catalog import sync as catalog_sync
     from reseller.dispatch import Dispatcher
     from reseller.upstream import Upstreams
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from test_catalog_sync import run_sync
 
-from reseller import catalog, catalog_sync, config
+from reseller import catalog, config
+from reseller.catalog import sync as catalog_sync
 
 # Simulator catalog: 9 "Telegram" 0.75; 1 "Instagram Followers" 0.90; 2 "Instagram Likes" 0.25.
 YAML = """

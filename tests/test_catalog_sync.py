@@ -7,7 +7,8 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from reseller import catalog, catalog_sync, config
+from reseller import catalog, config
+from reseller.catalog import sync as catalog_sync
 from reseller.upstream import Upstreams
 
 YAML = """

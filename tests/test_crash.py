@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 from support import free_port, poll_until, spawn_reseller
 
-from reseller import catalog_sync, config, customers
+from reseller import config, customers
+from reseller.catalog import sync as catalog_sync
 from reseller.upstream import Upstreams
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from reseller import catalog_build, config, pricing
-from reseller.config_catalog import PricingConfig
+from reseller import config
+from reseller.catalog import build as catalog_build
+from reseller.catalog import pricing
+from reseller.config.catalog import PricingConfig
 from reseller.upstream import UpstreamService
 
 D = Decimal

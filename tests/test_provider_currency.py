@@ -10,7 +10,8 @@ from structlog.testing import capture_logs
 from test_catalog_sync import run_sync
 from test_cli import run
 
-from reseller import catalog, catalog_sync, config, metrics
+from reseller import catalog, config, metrics
+from reseller.catalog import sync as catalog_sync
 
 EUR_YAML = """
 providers:

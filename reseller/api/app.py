@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from reseller import catalog_sync, db
+from reseller import db
 from reseller.api import health, middleware, openapi, params, v2
 from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, KEY_CACHE, POOL, RATE_LIMITER
 from reseller.api.keycache import KeyCache
 from reseller.api.ratelimit import RateLimiter
 from reseller.catalog import LiveCatalog
+from reseller.catalog import sync as catalog_sync
 from reseller.config import Config, LiveConfig
 from reseller.dispatch import Dispatcher
 

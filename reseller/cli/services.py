@@ -6,7 +6,8 @@ import argparse
 from decimal import Decimal
 from typing import Any
 
-from reseller import catalog_sync, db, errors, money
+from reseller import db, errors, money
+from reseller.catalog import sync as catalog_sync
 from reseller.cli import common
 from reseller.config import Config
 from reseller.db import Q

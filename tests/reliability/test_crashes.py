@@ -14,7 +14,8 @@ import aiohttp
 import pytest
 from support import free_port, poll_until, spawn_reseller
 
-from reseller import catalog_sync, config, customers
+from reseller import config, customers
+from reseller.catalog import sync as catalog_sync
 from reseller.embedded_pg import EmbeddedPostgres
 from reseller.upstream import Upstreams
 from tests.reliability import invariants

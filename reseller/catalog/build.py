@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fnmatch import fnmatchcase
 
-from reseller import pricing
-from reseller.catalog import Service
+from reseller.catalog import pricing
+from reseller.catalog.model import Service
 from reseller.config import Config, ProviderConfig, ServiceConfig
 from reseller.service_types import SERVICE_TYPES
 from reseller.upstream import UpstreamService

@@ -9,7 +9,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from fnmatch import fnmatchcase
 
 from reseller.config import ProviderConfig
-from reseller.config_catalog import PricingConfig
+from reseller.config.catalog import PricingConfig
 
 _MODES = {"up": ROUND_UP, "half_up": ROUND_HALF_UP, "down": ROUND_DOWN}
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from reseller import errors
-from reseller.config_catalog import (
+from reseller.config.catalog import (
     ImportConfig,
     PricingConfig,
     ServiceConfig,
@@ -24,7 +24,7 @@ from reseller.config_catalog import (
     read_pricing,
     read_services,
 )
-from reseller.config_reader import (
+from reseller.config.reader import (
     Section,
     boolean,
     currency,

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from reseller import catalog_build, db, errors
-from reseller.catalog_build import Built, UpstreamKey
+from reseller import db, errors
+from reseller.catalog import build as catalog_build
+from reseller.catalog.build import Built, UpstreamKey
 from reseller.config import Config
 from reseller.db import Q
 from reseller.upstream import ProviderClient, Upstreams, UpstreamService

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from reseller.config_reader import Section, boolean, currency, decimal, integer, one_of, text
+from reseller.config.reader import Section, boolean, currency, decimal, integer, one_of, text
 from reseller.service_types import SERVICE_TYPES
 
 MAX_ID = 2**31 - 1
