@@ -18,9 +18,10 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bench import _load
-from reseller import api_keys, catalog, db, order_rules
+from reseller import api_keys, catalog, db
 from reseller.api import params as api_params
 from reseller.db import Q
+from reseller.orders import rules as order_rules
 
 
 def serve_bare(port: int, body: Path) -> None:

@@ -29,9 +29,10 @@ import orjson
 from aiohttp import web
 
 from bench import _procs, _seed
-from reseller import db, logs, sync
+from reseller import db, logs
 from reseller.config import ProviderConfig, SyncConfig
 from reseller.db import Q
+from reseller.jobs import polling as sync
 from reseller.upstream import ProviderClient
 
 KEY_ENV = "BENCH_PANEL_KEY"

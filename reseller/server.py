@@ -19,8 +19,8 @@ from reseller.api.app import create_app, metrics_app
 from reseller.catalog import LiveCatalog
 from reseller.catalog import sync as catalog_sync
 from reseller.config import check as config_check
-from reseller.dispatch import Dispatcher
-from reseller.scheduler import Jobs
+from reseller.jobs.dispatch import Dispatcher
+from reseller.jobs.scheduler import Jobs
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()

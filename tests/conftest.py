@@ -234,7 +234,7 @@ class Stack:
     """The real app with a dispatcher, a customer, and a simulated provider."""
 
     def __init__(self, api, sim, pool, dispatcher, upstreams, live, key) -> None:
-        from reseller.scheduler import Jobs
+        from reseller.jobs.scheduler import Jobs
 
         self.api, self.sim, self.pool = api, sim, pool
         self.dispatcher, self.upstreams, self.live, self.key = dispatcher, upstreams, live, key
@@ -272,7 +272,7 @@ async def _stack(pool, sim, *, inline: bool) -> AsyncIterator[Stack]:
     from reseller import config, customers
     from reseller.api.app import create_app
     from reseller.catalog import sync as catalog_sync
-    from reseller.dispatch import Dispatcher
+    from reseller.jobs.dispatch import Dispatcher
     from reseller.upstream import Upstreams
 
     live = config.LiveConfig(

@@ -166,7 +166,7 @@ async def test_services_sync_that_would_take_every_service_off_sale_refuses_with
 
 
 async def test_scheduled_catalog_sync_keeps_the_catalog_when_it_would_empty_it(pool, sim) -> None:
-    from reseller.scheduler import Jobs
+    from reseller.jobs.scheduler import Jobs
 
     await _offers_nothing(sim, pool)
     cfg = make_config(sim)

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from support import add_on_the_panel, free_port, money_holds, refunds_fail
 
-from reseller import config, reconcile
+from reseller import config
 from reseller.config import ProviderConfig
+from reseller.orders import resolve as reconcile
 
 
 async def test_order_reaches_the_provider_at_once_and_is_placed(stack) -> None:

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from support import add_on_the_panel, money_holds
 
-from reseller import upstream_match
 from reseller.cli import main
+from reseller.orders import upstream_match
 from reseller.upstream.parse import OrderStatus
 
 CONFIG = 'providers:\n  - {{name: sim, url: "{url}", key_env: SIM_TEST_KEY, timeout: 0.5}}\n'

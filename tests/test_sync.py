@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from support import money_holds
 
-from reseller import sync
+from reseller.jobs import polling as sync
 from reseller.upstream.parse import OrderStatus
 
 
@@ -107,7 +107,7 @@ async def test_the_same_answer_seen_many_times_refunds_once(stack) -> None:
 
 
 async def test_two_concurrent_pollers_share_the_work_and_refund_once(stack) -> None:
-    from reseller.scheduler import Jobs
+    from reseller.jobs.scheduler import Jobs
     from reseller.upstream import Upstreams
 
     ids = await placed(stack, 30)

@@ -17,7 +17,7 @@ from reseller.api.ratelimit import RateLimiter
 from reseller.catalog import LiveCatalog
 from reseller.catalog import sync as catalog_sync
 from reseller.config import Config, LiveConfig
-from reseller.dispatch import Dispatcher
+from reseller.jobs.dispatch import Dispatcher
 
 log = structlog.get_logger()
 CATALOG_POLL_SECONDS = 2.0

@@ -9,7 +9,7 @@ from reseller.api.keycache import KeyCache
 from reseller.api.ratelimit import RateLimiter
 from reseller.catalog import LiveCatalog
 from reseller.config import LiveConfig
-from reseller.dispatch import Dispatcher
+from reseller.jobs.dispatch import Dispatcher
 
 CONFIG = web.AppKey("config", LiveConfig)
 POOL = web.AppKey("pool", db.Pool)

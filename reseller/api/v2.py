@@ -16,12 +16,14 @@ import orjson
 import structlog
 from aiohttp import web
 
-from reseller import currencies, customers, errors, money, order_rules, orders
+from reseller import currencies, customers, errors, money
 from reseller.api import params as api_params
 from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, KEY_CACHE, POOL, RATE_LIMITER
 from reseller.catalog import Catalog
 from reseller.db import Pool
-from reseller.dispatch import Dispatcher
+from reseller.jobs.dispatch import Dispatcher
+from reseller.orders import place as orders
+from reseller.orders import rules as order_rules
 
 Params = dict[str, str]
 

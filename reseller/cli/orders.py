@@ -6,10 +6,11 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from reseller import errors, money, reconcile
+from reseller import errors, money
 from reseller.cli import common
 from reseller.config import Config
 from reseller.db import Q
+from reseller.orders import resolve as reconcile
 from reseller.upstream import Upstreams
 
 STATUSES = ("Pending", "Processing", "In progress", "Completed", "Partial", "Canceled")

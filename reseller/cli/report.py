@@ -10,9 +10,10 @@ from typing import Any
 
 import orjson
 
-from reseller import errors, money, report, sync
+from reseller import errors, money, report
 from reseller.cli import common
 from reseller.config import Config
+from reseller.jobs import polling as sync
 from reseller.upstream import Upstreams
 
 

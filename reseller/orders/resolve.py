@@ -9,8 +9,10 @@ from decimal import Decimal
 
 import structlog
 
-from reseller import db, errors, settlement, upstream_match
+from reseller import db, errors
 from reseller.db import Q
+from reseller.orders import refunds as settlement
+from reseller.orders import upstream_match
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()

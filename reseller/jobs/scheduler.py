@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from reseller import db, errors, metrics, sync
+from reseller import db, errors, metrics
 from reseller.catalog import sync as catalog_sync
 from reseller.config import LiveConfig
 from reseller.db import Q
+from reseller.jobs import polling as sync
 from reseller.upstream import ProviderClient, Upstreams
 
 log = structlog.get_logger()

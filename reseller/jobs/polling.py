@@ -15,11 +15,12 @@ from decimal import Decimal
 
 import structlog
 
-from reseller import db, errors, metrics, money, settlement
+from reseller import db, errors, metrics, money
 from reseller.catalog import pricing
 from reseller.catalog import sync as catalog_sync
 from reseller.config import Config, ProviderConfig, SyncConfig
 from reseller.db import Q
+from reseller.orders import refunds as settlement
 from reseller.upstream import ProviderClient
 from reseller.upstream.parse import OrderStatus
 

@@ -24,8 +24,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from reseller import db, errors, money, order_rules
+from reseller import db, errors, money
 from reseller.db import Q
+from reseller.orders import rules as order_rules
 from reseller.upstream import Upstreams
 from reseller.upstream.parse import OrderStatus
 

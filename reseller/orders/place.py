@@ -14,7 +14,7 @@ from reseller import db, errors
 from reseller.catalog import Service
 from reseller.customers import Customer
 from reseller.db import Q
-from reseller.order_rules import OrderRequest
+from reseller.orders.rules import OrderRequest
 
 
 async def place(

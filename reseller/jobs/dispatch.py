@@ -22,9 +22,13 @@ from typing import Literal
 
 import structlog
 
-from reseller import db, errors, forwarding, order_rules, settlement, upstream_match
+from reseller import db, errors
 from reseller.config import LiveConfig
 from reseller.db import Q
+from reseller.jobs import requests as forwarding
+from reseller.orders import refunds as settlement
+from reseller.orders import rules as order_rules
+from reseller.orders import upstream_match
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()

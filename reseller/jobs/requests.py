@@ -19,9 +19,10 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from reseller import db, errors, settlement
+from reseller import db, errors
 from reseller.config import LiveConfig
 from reseller.db import Q
+from reseller.orders import refunds as settlement
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()
