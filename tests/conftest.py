@@ -259,7 +259,7 @@ class Stack:
             busy = await self.pool.fetchval(
                 "SELECT count(*) FROM orders WHERE dispatch_state IN ('queued', 'sending')"
             )
-            if busy == 0 and not self.dispatcher._tasks:
+            if busy == 0 and not self.dispatcher.busy():
                 return
             await asyncio.sleep(0.02)
         raise AssertionError("dispatch did not settle")

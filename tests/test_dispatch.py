@@ -252,7 +252,7 @@ async def test_interrupted_cancel_of_a_queued_order_leaves_it_queued_then_refund
     await stack.api.call(key=stack.key, action="cancel", order=order_id)
     async with refunds_fail(stack.pool):
         await stack.dispatcher.scan_once()
-        await asyncio.gather(*stack.dispatcher._forwarding.tasks())
+        await stack.dispatcher.idle()
     order = await stack.order(order_id)
     # Nothing of the cut transaction happened: not Canceled without its refund.
     assert (order["status"], order["dispatch_state"], order["refunded"]) == (
@@ -264,7 +264,7 @@ async def test_interrupted_cancel_of_a_queued_order_leaves_it_queued_then_refund
     await stack.pool.execute("UPDATE cancel_requests SET updated_at = now() - interval '1 hour'")
     for _ in range(3):
         await stack.dispatcher.scan_once()
-        await asyncio.gather(*stack.dispatcher._forwarding.tasks())
+        await stack.dispatcher.idle()
     order = await stack.order(order_id)
     assert (order["status"], order["refunded"]) == ("Canceled", order["charge"])
     assert order["settled_at"] is not None

@@ -30,7 +30,7 @@ async def forward(stack, rounds: int = 6) -> None:
     """Scan the queues and wait for what they started, several times (retries come due)."""
     for _ in range(rounds):
         await stack.dispatcher.scan_once()
-        await asyncio.gather(*stack.dispatcher._forwarding.tasks())
+        await stack.dispatcher.idle()
         await asyncio.sleep(0.05)
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from support import money_holds
 
-from reseller.jobs import polling as sync
+from reseller.orders import lifecycle, refunds
 from reseller.upstream.parse import OrderStatus
 
 
@@ -67,20 +67,20 @@ async def test_partial_refunds_exactly_the_undelivered_share(stack) -> None:
 
 def test_partial_refund_rounds_down_and_never_exceeds_the_charge() -> None:
     answer = OrderStatus("Partial", None, None, 1, None)
-    assert sync.owed_back(Decimal("0.01359"), 11, answer) == Decimal("0.00123")  # 0.0012354…
+    assert refunds.owed_back(Decimal("0.01359"), 11, answer) == Decimal("0.00123")  # 0.0012354…
     everything = OrderStatus("Partial", None, None, 100, None)
-    assert sync.owed_back(Decimal("0.90"), 100, everything) == Decimal("0.90")
-    assert sync.owed_back(Decimal("0.90"), 100, OrderStatus("Canceled", None, None, 0, None)) == (
-        Decimal("0.90")
-    )
+    assert refunds.owed_back(Decimal("0.90"), 100, everything) == Decimal("0.90")
+    assert refunds.owed_back(
+        Decimal("0.90"), 100, OrderStatus("Canceled", None, None, 0, None)
+    ) == (Decimal("0.90"))
 
 
 @pytest.mark.parametrize("remains", [None, -5, 0, 101])
 def test_a_partial_whose_remains_cannot_be_used_is_never_settled_on(remains) -> None:
     answer = OrderStatus("Partial", None, None, remains, None)
-    assert sync.unusable(answer, 100) is not None
+    assert refunds.unusable(answer, 100) is not None
     with pytest.raises(ValueError, match="cannot settle"):
-        sync.owed_back(Decimal("0.90"), 100, answer)
+        refunds.owed_back(Decimal("0.90"), 100, answer)
 
 
 async def test_canceled_refunds_everything(stack) -> None:
@@ -98,7 +98,9 @@ async def test_canceled_refunds_everything(stack) -> None:
 async def test_the_same_answer_seen_many_times_refunds_once(stack) -> None:
     [order_id] = await placed(stack)
     answer = OrderStatus("Partial", None, None, 40, None)
-    moved = await asyncio.gather(*(sync.settle(stack.pool, order_id, answer) for _ in range(5)))
+    moved = await asyncio.gather(
+        *(lifecycle.settle(stack.pool, order_id, answer, max_poll_errors=10) for _ in range(5))
+    )
     assert sorted(moved) == [0, 0, 0, 0, Decimal("0.054")]
     await stack.jobs.status()
     await stack.jobs.status()

@@ -13,7 +13,7 @@ import orjson
 from reseller import errors, money, report
 from reseller.cli import common
 from reseller.config import Config
-from reseller.jobs import polling as sync
+from reseller.jobs import balances
 from reseller.upstream import Upstreams
 
 
@@ -137,7 +137,7 @@ def _balance(args: argparse.Namespace) -> int:
     async def work(pool: Any, config: Config) -> list[tuple[str, str]]:
         async def one(client: Any) -> str:
             try:
-                check = await sync.check_balance(pool, client, config)
+                check = await balances.check_balance(pool, client, config)
             except errors.UpstreamError as exc:
                 return f"unavailable ({type(exc).__name__}: {exc.message})"
             note = f"  LOW (alert below {client.provider.balance_alert})" if check.low else ""

@@ -26,9 +26,8 @@ from reseller import db, errors
 from reseller.config import LiveConfig
 from reseller.db import Q
 from reseller.jobs import requests as forwarding
-from reseller.orders import refunds as settlement
+from reseller.orders import lifecycle, upstream_match
 from reseller.orders import rules as order_rules
-from reseller.orders import upstream_match
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()
@@ -80,15 +79,20 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
 
+    def busy(self) -> bool:
+        """Whether an order, refill or cancel task of this process is running."""
+        return bool(self._tasks) or bool(self._forwarding.tasks())
+
+    async def idle(self) -> None:
+        """Wait until every task started so far has finished (whatever its outcome)."""
+        while pending := [*self._tasks.values(), *self._forwarding.tasks()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+
     async def scan_once(self) -> None:
         """One pass over the durable queues (orders, refills, cancels)."""
         dispatch = self._config.current.dispatch
         self._paused = {r["provider"] for r in await self._pool.fetch(Q.paused_providers)}
-        abandoned = await self._pool.fetch(
-            Q.abandon_stale_sending, dispatch.abandoned_after_seconds
-        )
-        for row in abandoned:
-            log.warning("order_uncertain", order=row["id"], reason="abandoned in flight")
+        await lifecycle.abandon_stale(self._pool, dispatch.abandoned_after_seconds)
         for row in await self._pool.fetch(Q.due_orders, dispatch.max_in_flight):
             self.kick(row["id"])
         await self._forwarding.scan()
@@ -110,14 +114,13 @@ class Dispatcher:
                 return "skipped", None
             if order["provider"] is None:  # no candidate left
                 reason = order_reason(order)
-                await settlement.refund_in_full(self._pool, order_id, reason=reason)
-                log.info("order_refused", order=order_id, reason=reason)
+                await lifecycle.refused(self._pool, order_id, reason)
                 return "refused", reason
             if order["provider"] in self._paused:  # waits for funds instead of a refusal
-                await self._pool.execute(Q.defer_order, order_id, PAUSED_RETRY_SECONDS)
+                await lifecycle.defer(self._pool, order_id, PAUSED_RETRY_SECONDS)
                 return "retrying", f"{order['provider']} is paused (balance)"
             if order["provider"] not in self._upstreams or costs_more_than_paid(order):
-                await self._pool.execute(Q.skip_candidate, order_id, order["dispatch_candidate"])
+                await lifecycle.skip_candidate(self._pool, order_id, order["dispatch_candidate"])
                 continue
             outcome = await self._send(order)
             if outcome != "next":
@@ -138,10 +141,8 @@ class Dispatcher:
             ),
         }
         async with client.slot():
-            claimed = await self._pool.fetchval(
-                Q.claim_order, order_id, candidate, order["provider"], order["upstream_service"]
-            )
-            if claimed is None:
+            provider, service = order["provider"], order["upstream_service"]
+            if not await lifecycle.claim(self._pool, order_id, candidate, provider, service):
                 return "skipped", None
             refusal: str | None
             try:
@@ -159,7 +160,7 @@ class Dispatcher:
                 refusal = None
         if refusal is None:
             return await self._placed(order_id, upstream_id)
-        await self._pool.execute(Q.requeue_order, order_id, candidate + 1, 0, refusal)
+        await lifecycle.requeued(self._pool, order_id, candidate + 1, why=refusal)
         log.info("order_refused_by_candidate", order=order_id, reason=refusal)
         # Outside the pacing slot: the proof asks the provider, which needs a slot of its own.
         await self._prove_twin(order, refusal)
@@ -167,8 +168,7 @@ class Dispatcher:
 
     async def _placed(self, order_id: int, upstream_id: str) -> tuple[Outcome, str | None]:
         try:
-            with db.translate_errors():
-                await self._pool.execute(Q.mark_placed, order_id, upstream_id)
+            await lifecycle.placed(self._pool, order_id, upstream_id)
         except errors.DuplicateUpstreamOrder as exc:
             return await self._uncertain(order_id, f"{exc.message}: {upstream_id}"), exc.message
         log.info("order_placed", order=order_id, upstream_order=upstream_id)
@@ -178,16 +178,15 @@ class Dispatcher:
         dispatch = self._config.current.dispatch
         attempts, candidate = order["dispatch_attempts"] + 1, order["dispatch_candidate"]
         if attempts >= dispatch.max_attempts:  # as refused: try the next candidate
-            await self._pool.execute(Q.requeue_order, order["id"], candidate + 1, 0, why)
+            await lifecycle.requeued(self._pool, order["id"], candidate + 1, why=why)
             return "retrying", why
         delay = float(dispatch.retry_seconds) * 2 ** (attempts - 1)
-        await self._pool.execute(Q.requeue_order, order["id"], candidate, delay, why)
+        await lifecycle.requeued(self._pool, order["id"], candidate, delay=delay, why=why)
         log.info("order_retry", order=order["id"], attempt=attempts, delay=delay, reason=why)
         return "retrying", why
 
     async def _uncertain(self, order_id: int, why: str) -> Outcome:
-        await self._pool.execute(Q.mark_uncertain, order_id, why)
-        log.warning("order_uncertain", order=order_id, reason=why)
+        await lifecycle.uncertain(self._pool, order_id, why)
         return "uncertain"
 
     async def _prove_twin(self, order: db.Record, message: str) -> None:
@@ -206,31 +205,18 @@ class Dispatcher:
         twin, upstream_id = twins[0]["id"], found.group(1)
         why = await upstream_match.check(self._pool, self._upstreams, twin, upstream_id)
         if why is None:
-            why = await self._link(twin, upstream_id)
-        if why is not None:
-            log.warning(
-                "order_uncertain_not_linked",
-                order=twin,
-                upstream_order=upstream_id,
-                proof="duplicate-link refusal",
-                reason=why,
-            )
-            return
-        log.info(
-            "order_uncertain_resolved",
+            try:
+                await lifecycle.resolved_placed(self._pool, twin, upstream_id)
+                return
+            except (errors.DuplicateUpstreamOrder, errors.NotFound) as exc:  # changed meanwhile
+                why = exc.message
+        log.warning(
+            "order_uncertain_not_linked",
             order=twin,
             upstream_order=upstream_id,
             proof="duplicate-link refusal",
+            reason=why,
         )
-
-    async def _link(self, order_id: int, upstream_id: str) -> str | None:
-        """Link a checked uncertain order; why not, when something changed since the check."""
-        try:
-            with db.translate_errors():
-                linked = await self._pool.fetchval(Q.link_uncertain, order_id, upstream_id)
-        except errors.DuplicateUpstreamOrder as exc:  # another order took that ID meanwhile
-            return exc.message
-        return None if linked is not None else "no longer uncertain"
 
 
 def costs_more_than_paid(order: db.Record) -> bool:

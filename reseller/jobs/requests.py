@@ -22,7 +22,7 @@ import structlog
 from reseller import db, errors
 from reseller.config import LiveConfig
 from reseller.db import Q
-from reseller.orders import refunds as settlement
+from reseller.orders import lifecycle
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()
@@ -87,7 +87,7 @@ class Forwarder:
         if claimed is None:
             return
         state = claimed["order_state"]
-        if state == "queued" and await settlement.cancel_unsent(
+        if state == "queued" and await lifecycle.canceled_before_dispatch(
             self._pool, claimed["order_id"], cancel_id
         ):
             return

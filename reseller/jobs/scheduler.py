@@ -23,7 +23,7 @@ from reseller import db, errors, metrics
 from reseller.catalog import sync as catalog_sync
 from reseller.config import LiveConfig
 from reseller.db import Q
-from reseller.jobs import polling as sync
+from reseller.jobs import balances, polling
 from reseller.upstream import ProviderClient, Upstreams
 
 log = structlog.get_logger()
@@ -93,14 +93,14 @@ class Jobs:
 
     async def status(self) -> Counter[str]:
         counts = await self._per_provider(
-            lambda client: sync.poll_statuses(self._pool, client, self._config.current.sync)
+            lambda client: polling.poll_statuses(self._pool, client, self._config.current.sync)
         )
-        counts["too_old"] += await sync.stop_polling_old(self._pool, self._config.current.sync)
+        counts["too_old"] += await polling.stop_polling_old(self._pool, self._config.current.sync)
         return counts
 
     async def refills(self) -> Counter[str]:
         return await self._per_provider(
-            lambda client: sync.poll_refills(self._pool, client, self._config.current.sync)
+            lambda client: polling.poll_refills(self._pool, client, self._config.current.sync)
         )
 
     async def balances(self) -> Counter[str]:
@@ -109,7 +109,7 @@ class Jobs:
                 return Counter(skipped=1)
 
             async def one(client: ProviderClient) -> Counter[str]:
-                check = await sync.check_balance(self._pool, client, self._config.current)
+                check = await balances.check_balance(self._pool, client, self._config.current)
                 mismatch = int(check.mismatch is not None)
                 return Counter(checked=1, low=int(check.low), currency_mismatch=mismatch)
 

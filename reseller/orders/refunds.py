@@ -1,4 +1,5 @@
-"""Giving money back, exactly once.
+"""Giving money back: what an order is owed (the rule) and moving exactly that, once (the
+mechanism). Only `orders.lifecycle` calls these, inside its transitions.
 
 A refund is expressed as the total the customer is owed back for an order, never as an
 increment: under the order's row lock, only the gap between what is owed and what was already
@@ -10,8 +11,40 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from reseller import db
+from reseller import db, money
 from reseller.db import Q
+from reseller.upstream.parse import OrderStatus
+
+# --- the rule ---
+
+
+def unusable(answer: OrderStatus, total_quantity: int) -> str | None:
+    """Why a final answer cannot be settled on, or None. A Partial owes back its undelivered
+    share, so its `remains` must say how much that is: missing, unknown, negative, zero (a
+    Partial with nothing undelivered contradicts itself) or above the quantity, it cannot."""
+    if answer.status != "Partial":
+        return None
+    if answer.remains is None:
+        return "Partial without a usable remains"
+    if not 0 < answer.remains <= total_quantity:
+        return f"Partial with remains {answer.remains} of {total_quantity}"
+    return None
+
+
+def owed_back(charge: Decimal, total_quantity: int, answer: OrderStatus) -> Decimal:
+    """Canceled: everything. Partial: charge × remains / quantity, rounded down so a refund
+    never exceeds what is undelivered. Completed: nothing. Call only on a usable answer."""
+    if answer.status == "Canceled":
+        return charge
+    if answer.status == "Partial":
+        why = unusable(answer, total_quantity)
+        if why is not None or answer.remains is None:
+            raise ValueError(f"cannot settle on it: {why}")
+        return money.quantize_down(charge * answer.remains / total_quantity)
+    return Decimal(0)
+
+
+# --- the mechanism ---
 
 
 async def refund_to(conn: db.Connection, order_id: int, owed: Decimal, *, reason: str) -> Decimal:
@@ -24,25 +57,3 @@ async def refund_to(conn: db.Connection, order_id: int, owed: Decimal, *, reason
     await conn.execute(Q.add_refund, order_id, gap)
     await conn.execute(Q.credit_for_refund, row["customer_id"], gap, order_id, reason)
     return gap
-
-
-async def cancel_unsent(pool: db.Pool, order_id: int, cancel_id: int) -> bool:
-    """A cancel for an order still in our queue: the order is canceled, refunded in full and
-    the cancel request answered in one transaction (interrupted, nothing of it happened and the
-    request is simply tried again). False: the order had left the queue."""
-    async with pool.acquire() as conn, conn.transaction():
-        if await conn.fetchval(Q.cancel_unsent_order, order_id) is None:
-            return False
-        await refund_to(conn, order_id, Decimal("Infinity"), reason="canceled before dispatch")
-        await conn.execute(Q.cancel_answered, cancel_id, "placed", "canceled locally")
-    return True
-
-
-async def refund_in_full(
-    pool: db.Pool, order_id: int, *, reason: str, dispatch_state: str = "refused"
-) -> Decimal:
-    """Cancel the order and give everything back (a refusal, or the operator's decision)."""
-    async with pool.acquire() as conn, conn.transaction():
-        moved = await refund_to(conn, order_id, Decimal("Infinity"), reason=reason)
-        await conn.execute(Q.close_order, order_id, "Canceled", dispatch_state, reason)
-    return moved

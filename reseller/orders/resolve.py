@@ -11,8 +11,7 @@ import structlog
 
 from reseller import db, errors
 from reseller.db import Q
-from reseller.orders import refunds as settlement
-from reseller.orders import upstream_match
+from reseller.orders import lifecycle, upstream_match
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()
@@ -24,33 +23,13 @@ async def link(pool: db.Pool, upstreams: Upstreams, order_id: int, upstream_orde
     why = await upstream_match.check(pool, upstreams, order_id, upstream_order_id)
     if why is not None:
         raise errors.LinkRefused(f"order {order_id} not linked: {why}")
-    async with pool.acquire() as conn, conn.transaction():
-        with db.translate_errors():
-            linked = await conn.fetchval(Q.link_uncertain, order_id, upstream_order_id)
-        if linked is None:
-            raise errors.NotFound(f"order {order_id} is not uncertain")
-        await conn.execute(
-            Q.insert_audit,
-            "resolve-link",
-            f"order {order_id}",
-            {"upstream_order": upstream_order_id},
-        )
-    log.info("order_uncertain_resolved", order=order_id, upstream_order=upstream_order_id)
+    audit = {"upstream_order": upstream_order_id}
+    await lifecycle.resolved_placed(pool, order_id, upstream_order_id, audit=audit)
 
 
 async def refund(pool: db.Pool, order_id: int) -> Decimal:
     """The provider does not have it: cancel and give everything back."""
-    async with pool.acquire() as conn, conn.transaction():
-        if await conn.fetchval(Q.uncertain_order, order_id) is None:
-            raise errors.NotFound(f"order {order_id} is not uncertain")
-        moved = await settlement.refund_to(
-            conn, order_id, Decimal("Infinity"), reason="resolved by operator: not placed"
-        )
-        await conn.execute(
-            Q.close_order, order_id, "Canceled", "refused", "resolved by operator: not placed"
-        )
-        await conn.execute(Q.insert_audit, "resolve-refund", f"order {order_id}", {})
-    return moved
+    return await lifecycle.resolved_not_placed(pool, order_id)
 
 
 async def link_refill(

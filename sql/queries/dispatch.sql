@@ -18,59 +18,6 @@ JOIN services s ON s.id = o.service_id
 LEFT JOIN service_upstreams u ON u.service_id = o.service_id AND u.priority = o.dispatch_candidate
 WHERE o.id = $1;
 
--- name: skip_candidate
--- The candidate would cost more than the order was paid: move on without sending.
--- $1: order id, $2: candidate index being skipped
-UPDATE orders SET dispatch_candidate = $2 + 1, updated_at = now()
-WHERE id = $1 AND dispatch_state = 'queued' AND dispatch_candidate = $2;
-
--- name: claim_order
--- Marks the order as in flight, committed before the request goes out: whatever happens
--- next, it is never sent twice. Only one process wins; a locked row is skipped, not waited on.
--- $1: order id, $2: candidate index expected, $3: provider, $4: upstream service
-UPDATE orders SET dispatch_state = 'sending', dispatch_attempts = dispatch_attempts + 1,
-                  provider = $3, upstream_service = $4, updated_at = now()
-WHERE id = (SELECT id FROM orders WHERE id = $1 AND dispatch_state = 'queued'
-            AND dispatch_candidate = $2 FOR UPDATE SKIP LOCKED)
-RETURNING id;
-
--- name: mark_placed
--- $1: order id, $2: upstream order id
-UPDATE orders SET dispatch_state = 'placed', upstream_order_id = $2, status = 'Processing',
-                  dispatch_error = NULL, updated_at = now()
-WHERE id = $1 AND dispatch_state IN ('sending', 'uncertain');
-
--- name: mark_uncertain
--- $1: order id, $2: why
-UPDATE orders SET dispatch_state = 'uncertain', dispatch_error = $2, updated_at = now()
-WHERE id = $1 AND dispatch_state = 'sending';
-
--- name: requeue_order
--- Back in the queue: after a failed connection (same candidate) or a refusal (next one).
--- $1: order id, $2: candidate index, $3: seconds to wait, $4: why
-UPDATE orders SET dispatch_state = 'queued', dispatch_candidate = $2,
-                  dispatch_after = now() + make_interval(secs => $3), dispatch_error = $4,
-                  provider = NULL, upstream_service = NULL, updated_at = now()
-WHERE id = $1 AND dispatch_state = 'sending';
-
--- name: abandon_stale_sending
--- A call in flight longer than any client timeout belongs to a process that died: its outcome
--- is unknown. Never re-sent; surfaced for the operator.
--- $1: seconds
-UPDATE orders SET dispatch_state = 'uncertain',
-                  dispatch_error = 'in flight when its process stopped', updated_at = now()
-WHERE dispatch_state = 'sending' AND updated_at < now() - make_interval(secs => $1)
-RETURNING id;
-
--- name: cancel_unsent_order
--- A cancel for an order still in the queue: it is never sent.
--- $1: order id
-UPDATE orders SET dispatch_state = 'refused', status = 'Canceled',
-                  dispatch_error = 'canceled before dispatch', settled_at = now(),
-                  updated_at = now()
-WHERE id = $1 AND dispatch_state = 'queued'
-RETURNING id;
-
 -- name: uncertain_twins
 -- Uncertain orders a duplicate-link refusal may be naming.
 -- $1: provider, $2: upstream service, $3: link
@@ -169,9 +116,3 @@ WHERE dispatch_state = 'sending' AND updated_at < now() - make_interval(secs => 
 -- $1: cancel request id, $2: why
 UPDATE cancel_requests SET dispatch_state = 'refused', upstream_answer = $2, updated_at = now()
 WHERE id = $1;
-
--- name: defer_order
--- Not now (its provider is paused): look again later, nothing claimed.
--- $1: order id, $2: seconds
-UPDATE orders SET dispatch_after = now() + make_interval(secs => $2), updated_at = now()
-WHERE id = $1 AND dispatch_state = 'queued';

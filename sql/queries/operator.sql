@@ -23,17 +23,6 @@ WHERE o.id = $1;
 -- $1: order id
 SELECT kind, amount, reason, created_at FROM ledger WHERE order_id = $1 ORDER BY id;
 
--- name: link_uncertain
--- $1: order id, $2: upstream order id
-UPDATE orders SET dispatch_state = 'placed', upstream_order_id = $2, status = 'Processing',
-                  dispatch_error = NULL, updated_at = now()
-WHERE id = $1 AND dispatch_state = 'uncertain'
-RETURNING id;
-
--- name: uncertain_order
--- $1: order id
-SELECT id FROM orders WHERE id = $1 AND dispatch_state = 'uncertain' FOR UPDATE;
-
 -- name: link_facts
 -- What an upstream order's status is checked against before it is linked to an uncertain
 -- order: the order's units, its upstream service's rate and type as last synced (in the

@@ -21,46 +21,6 @@ WHERE id IN (
 )
 RETURNING id, upstream_order_id;
 
--- name: apply_progress
--- Progress of orders not final yet, in one statement for the whole batch.
--- $1: ids, $2: statuses, $3: remains, $4: start counts, $5: costs (upstream charge)
-UPDATE orders o SET status = u.status,
-                    remains = CASE WHEN u.remains BETWEEN 0 AND o.quantity * coalesce(o.runs, 1)
-                                   THEN u.remains ELSE o.remains END,
-                    start_count = coalesce(u.start_count, o.start_count),
-                    cost = coalesce(u.cost, o.cost), poll_errors = 0, updated_at = now()
-FROM unnest($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::numeric[])
-     AS u(id, status, remains, start_count, cost)
-WHERE o.id = u.id AND o.settled_at IS NULL;
-
--- name: lock_for_settlement
--- $1: order id
-SELECT id, charge, refunded, quantity * coalesce(runs, 1) AS total_quantity, settled_at
-FROM orders WHERE id = $1 FOR UPDATE;
-
--- name: settle_order
--- $1: order id, $2: final status, $3: remains, $4: start count, $5: cost
-UPDATE orders SET status = $2, remains = coalesce($3, remains),
-                  start_count = coalesce($4, start_count), cost = coalesce($5, cost),
-                  settled_at = now(), updated_at = now()
-WHERE id = $1;
-
--- name: count_poll_error
--- An answer that cannot be used (the provider does not know the order, or a final status
--- whose numbers cannot be settled on); after $2 in a row the order is flagged, not polled.
--- $1: order id, $2: errors before flagging, $3: why
-UPDATE orders SET poll_errors = poll_errors + 1, updated_at = now(),
-                  poll_stopped = CASE WHEN poll_errors + 1 >= $2 THEN $3 END
-WHERE id = $1
-RETURNING poll_stopped;
-
--- name: stop_polling_old
--- $1: max age in days
-UPDATE orders SET poll_stopped = 'too old to poll', updated_at = now()
-WHERE dispatch_state = 'placed' AND settled_at IS NULL AND poll_stopped IS NULL
-  AND created_at < now() - make_interval(days => $1)
-RETURNING id;
-
 -- name: claim_refill_poll_batch
 -- $1: provider, $2: cutoff (timestamptz), $3: batch size
 UPDATE refills SET last_polled_at = now()

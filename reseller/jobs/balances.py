@@ -1,0 +1,63 @@
+"""Providers' balances: recorded, alerted below `balance_alert`, paused below `pause_below`,
+and a provider naming another currency than its configured one taken off sale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import structlog
+
+from reseller import db, metrics
+from reseller.catalog import pricing
+from reseller.catalog import sync as catalog_sync
+from reseller.config import Config, ProviderConfig
+from reseller.db import Q
+from reseller.upstream import ProviderClient
+
+log = structlog.get_logger()
+_CURRENCY_CHARS = 16  # a currency a panel names is a short code; more is a broken answer
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceCheck:
+    balance: Decimal
+    currency: str  # as the provider named it; its configured one when it named none
+    low: bool  # below `balance_alert`
+    mismatch: str | None  # why its services are off sale: it names another currency
+
+
+async def check_balance(pool: db.Pool, client: ProviderClient, config: Config) -> BalanceCheck:
+    """The provider's balance, recorded; whether it is below the configured alert. Below
+    `pause_below` the provider is paused: dispatch keeps its orders queued. A currency other
+    than the configured one takes its services off sale (its costs would be converted at the
+    wrong rate): the catalog is rebuilt from `config` whenever that changes."""
+    balance, named = await client.balance()
+    provider: ProviderConfig = client.provider
+    # Kept as named (upper case), not cut to three letters: "USDT" must not pass for "USD".
+    currency = named.strip().upper()[:_CURRENCY_CHARS] or provider.currency
+    low = provider.balance_alert is not None and balance < provider.balance_alert
+    paused = provider.pause_below is not None and balance < provider.pause_below
+    before = await pool.fetchval(Q.provider_currency, client.name)
+    await pool.execute(Q.record_provider_balance, client.name, balance, currency, low, paused)
+    if low or paused:
+        log.warning(
+            "provider_balance_low",
+            provider=client.name,
+            balance=str(balance),
+            alert_below=str(provider.balance_alert),
+            paused=paused,
+        )
+    mismatch = pricing.currency_mismatch(client.name, provider.currency, currency)
+    if mismatch is not None:
+        metrics.PROVIDER_CURRENCY_MISMATCH.labels(client.name).inc()
+        log.warning(
+            "provider_currency_mismatch",
+            provider=client.name,
+            reported=currency,
+            configured=provider.currency,
+            reason=mismatch,
+        )
+    if mismatch != pricing.currency_mismatch(client.name, provider.currency, before):
+        await catalog_sync.rebuild(pool, config)  # off sale (or back) now, not at the next sync
+    return BalanceCheck(balance, currency, low, mismatch)

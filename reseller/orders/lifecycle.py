@@ -1,0 +1,191 @@
+"""Every change of an order's state and money, in one place: nothing else writes an order's
+dispatch state, status, remains or refunds. One function per transition, one transaction each
+(a statement, or a block that commits whole): interrupted, the order is before it or after it,
+never between. The drivers (`reseller.jobs`) decide *which* transition an upstream answer means;
+the statements are in `sql/queries/lifecycle.sql`, grouped the same way.
+
+    queued ──claim──▶ sending ──placed──▶ placed ──progress──▶ … ──settle──▶ settled
+      ▲  │              │  ├─refused by candidate / not sent──▶ queued (next / same candidate)
+      │  │              │  └─uncertain (unknown outcome, abandoned)──▶ uncertain
+      │  ├─skip/defer───┘                            uncertain ──resolved placed──▶ placed
+      │  ├─refused (no candidate left)──▶ refused, Canceled, refunded in full
+      │  └─canceled before dispatch────▶ refused, Canceled, refunded in full
+      └────────────────────────────────── uncertain ──resolved not placed──▶ refused, Canceled
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+import structlog
+
+from reseller import db, errors
+from reseller.db import Q
+from reseller.orders import refunds
+from reseller.upstream.parse import OrderStatus
+
+log = structlog.get_logger()
+IN_FULL = Decimal("Infinity")
+
+# --- on the way upstream ---
+
+
+async def claim(
+    pool: db.Pool, order_id: int, candidate: int, provider: str, upstream_service: str
+) -> bool:
+    """queued → sending, committed before the request leaves: it is never sent twice. Only one
+    process wins; whether this one did."""
+    claimed = await pool.fetchval(Q.claim_order, order_id, candidate, provider, upstream_service)
+    return claimed is not None
+
+
+async def skip_candidate(pool: db.Pool, order_id: int, candidate: int) -> None:
+    """This candidate cannot take the order (not configured, or it would cost more than paid)."""
+    await pool.execute(Q.skip_candidate, order_id, candidate)
+
+
+async def defer(pool: db.Pool, order_id: int, seconds: float) -> None:
+    """Not now (its provider is paused): look again later, nothing claimed."""
+    await pool.execute(Q.defer_order, order_id, seconds)
+
+
+async def placed(pool: db.Pool, order_id: int, upstream_id: str) -> None:
+    """sending (or uncertain, proven) → placed with the provider's order ID. Raises
+    DuplicateUpstreamOrder when another order already has that ID (nothing changes)."""
+    with db.translate_errors():
+        await pool.execute(Q.mark_placed, order_id, upstream_id)
+
+
+async def requeued(
+    pool: db.Pool, order_id: int, candidate: int, *, delay: float = 0.0, why: str
+) -> None:
+    """sending → queued on `candidate`: the next one after a refusal (or too many failed
+    connections), the same one after a connection that failed before sending."""
+    await pool.execute(Q.requeue_order, order_id, candidate, delay, why)
+
+
+async def uncertain(pool: db.Pool, order_id: int, why: str) -> None:
+    """sending → uncertain: it may have reached the provider. Never re-sent; money held."""
+    await pool.execute(Q.mark_uncertain, order_id, why)
+    log.warning("order_uncertain", order=order_id, reason=why)
+
+
+async def abandon_stale(pool: db.Pool, seconds: float) -> list[int]:
+    """sending for longer than any call lasts → uncertain: its process died mid-call."""
+    ids = [r["id"] for r in await pool.fetch(Q.abandon_stale_sending, seconds)]
+    for order_id in ids:
+        log.warning("order_uncertain", order=order_id, reason="abandoned in flight")
+    return ids
+
+
+async def refused(pool: db.Pool, order_id: int, reason: str) -> Decimal:
+    """queued with no candidate left → Canceled, refunded in full; what moved."""
+    async with pool.acquire() as conn, conn.transaction():
+        moved = await refunds.refund_to(conn, order_id, IN_FULL, reason=reason)
+        await conn.execute(Q.close_order, order_id, "Canceled", "refused", reason)
+    log.info("order_refused", order=order_id, reason=reason)
+    return moved
+
+
+async def canceled_before_dispatch(pool: db.Pool, order_id: int, cancel_id: int) -> bool:
+    """A cancel for an order still in our queue: canceled, refunded in full and the cancel
+    request answered, never sent. False: the order had left the queue."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(Q.cancel_unsent_order, order_id) is None:
+            return False
+        await refunds.refund_to(conn, order_id, IN_FULL, reason="canceled before dispatch")
+        await conn.execute(Q.cancel_answered, cancel_id, "placed", "canceled locally")
+    return True
+
+
+# --- with the provider ---
+
+Progress = tuple[int, str, int | None, int | None, Decimal | None]  # id, status, remains, …
+
+
+async def progressed(pool: db.Pool, rows: Sequence[Progress]) -> None:
+    """Not final yet: status, remains, start count and cost of a whole batch, one statement."""
+    if rows:
+        await pool.execute(Q.apply_progress, *map(list, zip(*rows, strict=True)))
+
+
+async def settle(
+    pool: db.Pool, order_id: int, answer: OrderStatus, *, max_poll_errors: int
+) -> Decimal | None:
+    """A final status: recorded and the order refunded what it owes (`refunds.owed_back`),
+    once; what moved now. None: its numbers cannot be settled on (a poll error, nothing
+    moved)."""
+    async with pool.acquire() as conn, conn.transaction():
+        order = await conn.fetchrow(Q.lock_for_settlement, order_id)
+        if order["settled_at"] is not None:
+            return Decimal(0)
+        if (why := refunds.unusable(answer, order["total_quantity"])) is not None:
+            await poll_error(conn, order_id, why, max_poll_errors)
+            return None
+        owed = refunds.owed_back(order["charge"], order["total_quantity"], answer)
+        moved = Decimal(0)
+        if owed > 0:
+            moved = await refunds.refund_to(
+                conn, order_id, owed, reason=f"{answer.status} upstream"
+            )
+        await conn.execute(
+            Q.settle_order,
+            order_id,
+            answer.status,
+            answer.remains,
+            answer.start_count,
+            answer.charge,
+        )
+    log.info("order_settled", order=order_id, status=answer.status, refunded=str(moved))
+    return moved
+
+
+async def poll_error(
+    pool: db.Pool | db.Connection, order_id: int, why: str, max_poll_errors: int
+) -> bool:
+    """An answer that cannot be used: polled again, and after `max_poll_errors` in a row no
+    longer polled but flagged for the operator, its money held. Whether it is flagged now."""
+    stopped = await pool.fetchval(Q.count_poll_error, order_id, max_poll_errors, why)
+    if stopped is not None:
+        log.warning("order_flagged", order=order_id, reason=stopped)
+    return stopped is not None
+
+
+async def too_old_to_poll(pool: db.Pool, max_age_days: int) -> list[int]:
+    """Open orders older than this are flagged instead of polled forever."""
+    ids = [r["id"] for r in await pool.fetch(Q.stop_polling_old, max_age_days)]
+    for order_id in ids:
+        log.warning("order_too_old_to_poll", order=order_id, max_age_days=max_age_days)
+    return ids
+
+
+# --- decided by someone who knows ---
+
+
+async def resolved_placed(
+    pool: db.Pool, order_id: int, upstream_id: str, *, audit: Mapping[str, str] | None = None
+) -> None:
+    """uncertain → placed under a checked upstream ID (by the operator: `audit` records it; or
+    proven by the provider). Raises NotFound when it is no longer uncertain, and
+    DuplicateUpstreamOrder when another order took that ID meanwhile."""
+    async with pool.acquire() as conn, conn.transaction():
+        with db.translate_errors():
+            linked = await conn.fetchval(Q.link_uncertain, order_id, upstream_id)
+        if linked is None:
+            raise errors.NotFound(f"order {order_id} is not uncertain")
+        if audit is not None:
+            await conn.execute(Q.insert_audit, "resolve-link", f"order {order_id}", audit)
+    log.info("order_uncertain_resolved", order=order_id, upstream_order=upstream_id)
+
+
+async def resolved_not_placed(pool: db.Pool, order_id: int) -> Decimal:
+    """uncertain → Canceled, refunded in full: the operator found it is not at the provider."""
+    reason = "resolved by operator: not placed"
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(Q.uncertain_order, order_id) is None:
+            raise errors.NotFound(f"order {order_id} is not uncertain")
+        moved = await refunds.refund_to(conn, order_id, IN_FULL, reason=reason)
+        await conn.execute(Q.close_order, order_id, "Canceled", "refused", reason)
+        await conn.execute(Q.insert_audit, "resolve-refund", f"order {order_id}", {})
+    return moved
