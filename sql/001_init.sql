@@ -1,4 +1,5 @@
--- The whole money model of DESIGN.md §3. Money is NUMERIC(20,5): five decimals, as the API answers.
+-- The whole money model (ARCHITECTURE.md: the order state machine and its invariants).
+-- Money is NUMERIC(20,5): five decimals, as the API answers.
 -- Invariants the schema itself enforces: balance >= 0, 0 <= refunded <= charge,
 -- one local order per (provider, upstream order), one open refill per order, one cancel per order.
 

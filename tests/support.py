@@ -94,7 +94,7 @@ async def poll_until(check, *, within: float = 15.0, interval: float = 0.1):
 
 
 async def money_holds(pool) -> None:
-    """The money invariants of DESIGN.md §3, per customer and per order. Balance = Σ ledger is
+    """The money invariants (ARCHITECTURE.md), per customer and per order. Balance = Σ ledger is
     not enough (it stays true while a customer is owed money): every order must have been
     refunded exactly what its state owes, in the customer's currency."""
     broken = await pool.fetch(

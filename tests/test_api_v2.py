@@ -1,4 +1,4 @@
-"""API v2 over real HTTP: every action, encoding, error string and shape of DESIGN.md §1."""
+"""API v2 over real HTTP: every action, encoding, error string and shape the README lists."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The invariants of DESIGN.md §3, checked against the database and the simulator's log."""
+"""The invariants of ARCHITECTURE.md, checked against the database and the simulator's log."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Many customers and one hot customer placing, cancelling and refilling at once while the
 sync job runs — cleanly, with every simulator fault on, and with the provider going down and
-coming back, and under each fault alone. Afterwards every invariant of DESIGN.md §3 holds, per
+coming back, and under each fault alone. Afterwards every invariant of ARCHITECTURE.md holds, per
 customer and per order (tests/support.money_holds)."""
 
 from __future__ import annotations
