@@ -15,7 +15,8 @@ import structlog
 from aiohttp import web
 
 from reseller import config, db, errors, migrations, systemd
-from reseller.api.app import create_app, metrics_app
+from reseller.api import metrics as api_metrics
+from reseller.api.app import create_app
 from reseller.catalog import LiveCatalog
 from reseller.catalog import sync as catalog_sync
 from reseller.config import check as config_check
@@ -98,7 +99,7 @@ async def serve(
             shutdown_timeout=float(initial.dispatch.stop_grace_seconds) + 1,
         )
         await runner.setup()
-        metrics_runner = web.AppRunner(metrics_app(rt.pool), access_log=None)
+        metrics_runner = web.AppRunner(api_metrics.metrics_app(rt.pool), access_log=None)
         await metrics_runner.setup()
         try:
             await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()

@@ -12,6 +12,8 @@ from test_cli import run
 
 from reseller import catalog, config, metrics
 from reseller.catalog import sync as catalog_sync
+from reseller.jobs import balances
+from reseller.upstream import Upstreams
 
 EUR_YAML = """
 providers:
@@ -82,15 +84,57 @@ async def test_fixing_the_configured_currency_puts_the_services_back_on_sale(
     path.write_text(EUR_YAML.format(url=sim.url, currency="EUR"))  # the panel answers in USD
     await run_sync(pool, config.load(path))
     assert (await catalog.load(pool)).get(1).rate == Decimal("1.46")  # 0.90 × 1.08 × 1.5
+    await check_balances(pool, config.load(path))
+    assert await reasons(pool) == {1: "provider sim reports currency USD, configured EUR"}
     code, out, _ = await run(capsys, "--config", str(path), "providers", "balance")
     assert code == 0
     row = next(line for line in out.splitlines() if line.startswith("sim"))
     assert "1000.00 USD" in row
-    assert "OFF SALE: provider sim reports currency USD, configured EUR" in row
-    assert await reasons(pool) == {1: "provider sim reports currency USD, configured EUR"}
+    assert "CURRENCY MISMATCH: provider sim reports currency USD, configured EUR" in row
     # The operator corrects the config; applying it (reload, restart) puts them back on sale.
     path.write_text(EUR_YAML.format(url=sim.url, currency="USD"))
     await catalog_sync.rebuild(pool, config.load(path))
     assert (await catalog.load(pool)).get(1).rate == Decimal("1.35")
     code, out, _ = await run(capsys, "--config", str(path), "providers", "balance")
-    assert "OFF SALE" not in out
+    assert "MISMATCH" not in out
+
+
+async def test_providers_balance_shows_low_paused_and_mismatch_but_writes_nothing(
+    pool, sim, cli_env, tmp_path, capsys
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        EUR_YAML.format(url=sim.url, currency="EUR").replace(
+            "currency: EUR}", "currency: EUR, balance_alert: 5000, pause_below: 2000}"
+        )
+    )
+    await run_sync(pool, config.load(path))
+    before = await snapshot(pool)
+    code, out, _ = await run(capsys, "--config", str(path), "providers", "balance")
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("sim"))
+    assert row.split(None, 1)[1] == (
+        "1000.00 USD  LOW (alert below 5000)  PAUSED (below 2000)"
+        "  CURRENCY MISMATCH: provider sim reports currency USD, configured EUR"
+    )
+    # What the balances job would record and act on, the command only shows.
+    assert await snapshot(pool) == before
+    assert before["provider_balances"] == []
+    assert (await catalog.load(pool)).get(1).rate == Decimal("1.46")
+
+
+async def check_balances(pool, cfg) -> None:
+    """The balances job's writer, once per provider."""
+    upstreams = Upstreams(cfg.providers)
+    try:
+        for client in upstreams:
+            await balances.check_balance(pool, client, cfg)
+    finally:
+        await upstreams.close()
+
+
+async def snapshot(pool) -> dict[str, list]:
+    tables = ("provider_balances", "services", "service_upstreams", "upstream_services")
+    return {
+        t: [dict(r) for r in await pool.fetch(f"SELECT * FROM {t} ORDER BY 1, 2")] for t in tables
+    }

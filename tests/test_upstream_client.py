@@ -15,7 +15,7 @@ from support import free_port
 from reseller import errors, logs
 from reseller.config import ProviderConfig
 from reseller.upstream import ProviderClient
-from reseller.upstream.limits import Pacer
+from reseller.upstream.pacing import Pacer
 
 
 def provider(url: str, **overrides) -> ProviderConfig:

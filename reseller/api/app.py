@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 
 from reseller import db
-from reseller.api import health, middleware, openapi, params, v2
+from reseller.api import health, metrics, middleware, openapi, params, v2
 from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, KEY_CACHE, POOL, RATE_LIMITER
 from reseller.api.keycache import KeyCache
 from reseller.api.ratelimit import RateLimiter
@@ -34,7 +34,7 @@ def create_app(
 ) -> web.Application:
     """`dispatcher`: sends new orders upstream at once; without one they wait in the queue
     for a dispatcher in another process. `serve_metrics`: False when /metrics has a listener of
-    its own (`metrics_app`)."""
+    its own (`metrics.metrics_app`)."""
     live = config if isinstance(config, LiveConfig) else LiveConfig(config)
     app = web.Application(middlewares=[middleware.json_errors], client_max_size=params.MAX_BODY)
     app[CONFIG] = live
@@ -49,7 +49,7 @@ def create_app(
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     if serve_metrics:
-        app.router.add_get("/metrics", health.metrics_handler)
+        app.router.add_get("/metrics", metrics.handler)
     for path in ("/api/v2", "/api/v2/"):
         app.router.add_route("GET", path, v2.endpoint)
         app.router.add_route("POST", path, v2.endpoint)
@@ -85,11 +85,3 @@ async def _follow_catalog(app: web.Application) -> None:
                 await app[KEY_CACHE].start()
         except Exception as exc:  # the database being away must not end the poller
             log.warning("catalog_refresh_failed", error=str(exc))
-
-
-def metrics_app(pool: db.Pool) -> web.Application:
-    """/metrics alone, for binding to an address apart from the public API."""
-    app = web.Application()
-    app[POOL] = pool
-    app.router.add_get("/metrics", health.metrics_handler)
-    return app

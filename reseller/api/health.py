@@ -1,4 +1,4 @@
-"""Health, readiness and metrics endpoints."""
+"""Health and readiness endpoints."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import asyncio
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST
 
-from reseller import db, metrics
+from reseller import db
 from reseller.api.appkeys import POOL
 
 _TIMEOUT = 2.0
@@ -26,11 +25,6 @@ async def readyz(request: web.Request) -> web.Response:
     if await _database_up(request):
         return _json({"status": "ready", "database": "up"})
     return _json({"status": "not ready", "database": "down"}, status=503)
-
-
-async def metrics_handler(request: web.Request) -> web.Response:
-    body = await metrics.render(request.app[POOL])
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def _database_up(request: web.Request) -> bool:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from reseller import errors, logs
-from reseller.cli import common, customers, ops, orders, report, services
+from reseller.cli import common, customers, ops, orders, providers, report, services
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,6 +55,6 @@ def _parser() -> common.Parser:
         help="run on the built-in defaults (no providers, no services), reading no config file",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=common.Parser)
-    for module in (ops, customers, services, orders, report):
+    for module in (ops, customers, services, orders, report, providers):
         module.register(commands)
     return parser

@@ -1,10 +1,8 @@
-"""`reseller report` and `reseller providers balance|ping`."""
+"""`reseller report`: revenue, cost, margin and refunds over a period."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,9 +10,6 @@ import orjson
 
 from reseller import errors, money, report
 from reseller.cli import common
-from reseller.config import Config
-from reseller.jobs import balances
-from reseller.upstream import Upstreams
 
 
 def register(commands: Any) -> None:
@@ -26,13 +21,6 @@ def register(commands: Any) -> None:
     rep.add_argument("--by", choices=report.GROUPINGS, default="provider")
     rep.add_argument("--json", action="store_true", help="machine-readable output")
     rep.set_defaults(command=_report)
-    providers = common.subcommands(commands, "providers", "upstream providers")
-    providers.add_parser("balance", help="each provider's balance now").set_defaults(
-        command=_balance
-    )
-    providers.add_parser("ping", help="can each provider be reached, and how fast").set_defaults(
-        command=_ping
-    )
 
 
 def _date(text: str) -> datetime:
@@ -119,50 +107,3 @@ def _as_dict(line: report.Line) -> dict[str, Any]:
 def _percent(line: report.Line) -> str:
     value = line.margin_percent
     return "-" if value is None else f"{value:.1f}"
-
-
-async def _each_provider(config: Config, work: Any) -> list[tuple[str, str]]:
-    upstreams = Upstreams(config.providers)
-    results = []
-    try:
-        for client in upstreams:
-            print(f"… {client.name}", flush=True)  # progress: one provider at a time
-            results.append((client.name, await work(client)))
-    finally:
-        await upstreams.close()
-    return results
-
-
-def _balance(args: argparse.Namespace) -> int:
-    async def work(pool: Any, config: Config) -> list[tuple[str, str]]:
-        async def one(client: Any) -> str:
-            try:
-                check = await balances.check_balance(pool, client, config)
-            except errors.UpstreamError as exc:
-                return f"unavailable ({type(exc).__name__}: {exc.message})"
-            note = f"  LOW (alert below {client.provider.balance_alert})" if check.low else ""
-            if check.mismatch is not None:
-                note += f"  OFF SALE: {check.mismatch}"
-            return f"{money.format_amount(check.balance)} {check.currency}{note}"
-
-        return await _each_provider(config, one)
-
-    rows = common.with_database(args, work)
-    print(common.table([("PROVIDER", "BALANCE"), *rows]))
-    return 0
-
-
-def _ping(args: argparse.Namespace) -> int:
-    config = common.load_config(args)
-
-    async def one(client: Any) -> str:
-        started = time.perf_counter()
-        try:
-            await client.balance()
-        except errors.UpstreamError as exc:
-            return f"FAILED {type(exc).__name__}: {exc.message}"
-        return f"ok {(time.perf_counter() - started) * 1000:.0f} ms"
-
-    rows = asyncio.run(_each_provider(config, one))
-    print(common.table([("PROVIDER", "ANSWER"), *rows]))
-    return 0 if all(r.startswith("ok") for _, r in rows) else 1

@@ -1,5 +1,8 @@
 """Providers' balances: recorded, alerted below `balance_alert`, paused below `pause_below`,
-and a provider naming another currency than its configured one taken off sale."""
+and a provider naming another currency than its configured one taken off sale.
+
+`ask` reads and classifies (no writes: `reseller providers balance` shows what it finds);
+`check_balance`, the balances job, asks the same way and records the outcome."""
 
 from __future__ import annotations
 
@@ -24,40 +27,61 @@ class BalanceCheck:
     balance: Decimal
     currency: str  # as the provider named it; its configured one when it named none
     low: bool  # below `balance_alert`
+    paused: bool  # below `pause_below`: dispatch keeps its orders queued
     mismatch: str | None  # why its services are off sale: it names another currency
 
 
-async def check_balance(pool: db.Pool, client: ProviderClient, config: Config) -> BalanceCheck:
-    """The provider's balance, recorded; whether it is below the configured alert. Below
-    `pause_below` the provider is paused: dispatch keeps its orders queued. A currency other
-    than the configured one takes its services off sale (its costs would be converted at the
-    wrong rate): the catalog is rebuilt from `config` whenever that changes."""
+async def ask(client: ProviderClient) -> BalanceCheck:
+    """The provider's balance now, classified against its config; nothing is written."""
     balance, named = await client.balance()
-    provider: ProviderConfig = client.provider
+    return classify(client.provider, balance, named)
+
+
+def classify(provider: ProviderConfig, balance: Decimal, named: str) -> BalanceCheck:
     # Kept as named (upper case), not cut to three letters: "USDT" must not pass for "USD".
     currency = named.strip().upper()[:_CURRENCY_CHARS] or provider.currency
-    low = provider.balance_alert is not None and balance < provider.balance_alert
-    paused = provider.pause_below is not None and balance < provider.pause_below
+    return BalanceCheck(
+        balance=balance,
+        currency=currency,
+        low=provider.balance_alert is not None and balance < provider.balance_alert,
+        paused=provider.pause_below is not None and balance < provider.pause_below,
+        mismatch=pricing.currency_mismatch(provider.name, provider.currency, currency),
+    )
+
+
+async def check_balance(pool: db.Pool, client: ProviderClient, config: Config) -> BalanceCheck:
+    """`ask`, then record the balance and the low and paused flags (a paused provider's orders
+    wait in the queue). A currency other than the configured one takes its services off sale
+    (its costs would be converted at the wrong rate): the catalog is rebuilt from `config`
+    whenever that changes."""
+    check = await ask(client)
+    provider: ProviderConfig = client.provider
     before = await pool.fetchval(Q.provider_currency, client.name)
-    await pool.execute(Q.record_provider_balance, client.name, balance, currency, low, paused)
-    if low or paused:
+    await pool.execute(
+        Q.record_provider_balance,
+        client.name,
+        check.balance,
+        check.currency,
+        check.low,
+        check.paused,
+    )
+    if check.low or check.paused:
         log.warning(
             "provider_balance_low",
             provider=client.name,
-            balance=str(balance),
+            balance=str(check.balance),
             alert_below=str(provider.balance_alert),
-            paused=paused,
+            paused=check.paused,
         )
-    mismatch = pricing.currency_mismatch(client.name, provider.currency, currency)
-    if mismatch is not None:
+    if check.mismatch is not None:
         metrics.PROVIDER_CURRENCY_MISMATCH.labels(client.name).inc()
         log.warning(
             "provider_currency_mismatch",
             provider=client.name,
-            reported=currency,
+            reported=check.currency,
             configured=provider.currency,
-            reason=mismatch,
+            reason=check.mismatch,
         )
-    if mismatch != pricing.currency_mismatch(client.name, provider.currency, before):
+    if check.mismatch != pricing.currency_mismatch(client.name, provider.currency, before):
         await catalog_sync.rebuild(pool, config)  # off sale (or back) now, not at the next sync
-    return BalanceCheck(balance, currency, low, mismatch)
+    return check

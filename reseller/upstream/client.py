@@ -24,7 +24,7 @@ import structlog
 from reseller import errors, metrics
 from reseller.config import ProviderConfig
 from reseller.upstream import parse
-from reseller.upstream.limits import Pacer
+from reseller.upstream.pacing import Pacer
 
 log = structlog.get_logger()
 T = TypeVar("T")

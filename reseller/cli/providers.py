@@ -1,0 +1,76 @@
+"""`reseller providers balance|ping`: ask each provider now. Both only read: neither touches
+the database (the balances job records balances and acts on them)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from reseller import errors, money
+from reseller.cli import common
+from reseller.config import Config
+from reseller.jobs import balances
+from reseller.upstream import ProviderClient, Upstreams
+
+
+def register(commands: Any) -> None:
+    providers = common.subcommands(commands, "providers", "upstream providers")
+    providers.add_parser(
+        "balance", help="each provider's balance now, and whether it is low, paused or mismatched"
+    ).set_defaults(command=_balance)
+    providers.add_parser("ping", help="can each provider be reached, and how fast").set_defaults(
+        command=_ping
+    )
+
+
+async def _each_provider(
+    config: Config, work: Callable[[ProviderClient], Awaitable[str]]
+) -> list[tuple[str, str]]:
+    upstreams = Upstreams(config.providers)
+    results = []
+    try:
+        for client in upstreams:
+            print(f"… {client.name}", flush=True)  # progress: one provider at a time
+            results.append((client.name, await work(client)))
+    finally:
+        await upstreams.close()
+    return results
+
+
+def _balance(args: argparse.Namespace) -> int:
+    """Classified exactly as the balances job classifies it (`balances.ask`), but nothing is
+    recorded and the catalog is left alone: the job, on its schedule, does that."""
+
+    async def one(client: ProviderClient) -> str:
+        try:
+            check = await balances.ask(client)
+        except errors.UpstreamError as exc:
+            return f"unavailable ({type(exc).__name__}: {exc.message})"
+        provider = client.provider
+        note = f"  LOW (alert below {provider.balance_alert})" if check.low else ""
+        if check.paused:
+            note += f"  PAUSED (below {provider.pause_below})"
+        if check.mismatch is not None:
+            note += f"  CURRENCY MISMATCH: {check.mismatch}"
+        return f"{money.format_amount(check.balance)} {check.currency}{note}"
+
+    rows = asyncio.run(_each_provider(common.load_config(args), one))
+    print(common.table([("PROVIDER", "BALANCE"), *rows]))
+    return 0
+
+
+def _ping(args: argparse.Namespace) -> int:
+    async def one(client: ProviderClient) -> str:
+        started = time.perf_counter()
+        try:
+            await client.balance()
+        except errors.UpstreamError as exc:
+            return f"FAILED {type(exc).__name__}: {exc.message}"
+        return f"ok {(time.perf_counter() - started) * 1000:.0f} ms"
+
+    rows = asyncio.run(_each_provider(common.load_config(args), one))
+    print(common.table([("PROVIDER", "ANSWER"), *rows]))
+    return 0 if all(r.startswith("ok") for _, r in rows) else 1
