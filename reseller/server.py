@@ -57,6 +57,9 @@ async def running(initial: config.Config, dsn: str, *, jobs: bool) -> AsyncItera
         LiveCatalog(),
     )
     try:
+        # The catalog as this config and the stored offers describe it, before anything serves
+        # or dispatches: once per process start, never per app.
+        await catalog_sync.rebuild(pool, initial)
         yield runtime
     finally:
         grace = float(live.current.dispatch.stop_grace_seconds)
@@ -122,7 +125,6 @@ async def serve(
 
 async def work(initial: config.Config, dsn: str) -> None:
     async with running(initial, dsn, jobs=True) as rt:
-        await catalog_sync.rebuild(rt.pool, rt.live.current)
         _start_work(rt)
         log.info("worker_started")
         await _until_stopped(rt)

@@ -179,8 +179,11 @@ async def api(pool: db.Pool) -> AsyncIterator[ApiClient]:
 
     from reseller import config
     from reseller.api.app import create_app
+    from reseller.catalog import sync as catalog_sync
 
-    server = TestServer(create_app(config.parse(CATALOG_YAML), pool=pool), host="127.0.0.1")
+    settings = config.parse(CATALOG_YAML)
+    await catalog_sync.rebuild(pool, settings)  # as `serve` does at start; the app only reads
+    server = TestServer(create_app(settings, pool=pool), host="127.0.0.1")
     await server.start_server()
     async with aiohttp.ClientSession() as session:
         yield ApiClient(session, str(server.make_url("")).rstrip("/"))

@@ -1,5 +1,6 @@
 """Catalog sync against the simulated panel: offers stored, services priced, disabled when
-gone or below cost, failover order kept; reload re-prices; a down provider keeps its offers."""
+gone or below cost, failover order kept; reload re-prices; a down provider keeps its offers;
+a process start rebuilds the catalog, an API app only reads it."""
 
 from __future__ import annotations
 
@@ -177,3 +178,33 @@ async def test_scheduled_catalog_sync_keeps_the_catalog_when_it_would_empty_it(p
         await upstreams.close()
     assert counts["refused"] == 1
     assert (await catalog.load(pool)).get(1).rate == Decimal("1.35")
+
+
+async def test_a_process_start_rebuilds_the_catalog_from_its_config(dsn, pool, sim) -> None:
+    from reseller import server
+
+    await run_sync(pool, make_config(sim))
+    assert (await catalog.load(pool)).get(1).rate == Decimal("1.35")
+    async with server.running(make_config(sim, markup=100), dsn, jobs=False):
+        assert (await catalog.load(pool)).get(1).rate == Decimal("1.80")
+
+
+async def test_an_api_app_serves_the_stored_catalog_and_writes_none(pool, sim) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from reseller.api.app import create_app
+    from reseller.api.appkeys import CATALOG
+
+    await run_sync(pool, make_config(sim))
+    stored = await pool.fetch("SELECT * FROM services ORDER BY id")
+    # An app given a config naming no services: were it to rebuild, all would go off sale.
+    app = create_app(
+        config.parse(f'providers:\n  - {{name: sim, url: "{sim.url}", key_env: K}}\n'), pool=pool
+    )
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        assert app[CATALOG].current.get(1).rate == Decimal("1.35")
+    finally:
+        await server.close()
+    assert await pool.fetch("SELECT * FROM services ORDER BY id") == stored

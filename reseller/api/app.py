@@ -15,7 +15,6 @@ from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, KEY_CACHE, POOL, R
 from reseller.api.keycache import KeyCache
 from reseller.api.ratelimit import RateLimiter
 from reseller.catalog import LiveCatalog
-from reseller.catalog import sync as catalog_sync
 from reseller.config import Config, LiveConfig
 from reseller.jobs.dispatch import Dispatcher
 
@@ -58,9 +57,9 @@ def create_app(
 
 
 async def _catalog(app: web.Application) -> AsyncIterator[None]:
-    """Build the catalog from the config and stored offers, then follow the table: a sync or
-    reload by any process reaches every server within a poll."""
-    await catalog_sync.rebuild(app[POOL], app[CONFIG].current)
+    """Load the catalog, then follow the table: a sync or reload by any process reaches every
+    server within a poll. Writing it is not the app's: the process that owns the start
+    (`server.running`) rebuilds it, so an app built by a test or a bench writes nothing."""
     await app[CATALOG].refresh(app[POOL])
     poller = asyncio.create_task(_follow_catalog(app))
     yield
