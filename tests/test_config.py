@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,6 +43,48 @@ def test_the_example_file_is_valid_and_documents_defaults() -> None:
 
 def test_no_file_means_defaults() -> None:
     assert config.load(None) == config.Config()
+
+
+# The sections whose every field is a key of the same name.
+PLAIN = {
+    "server": config.ServerConfig,
+    "database": config.DatabaseConfig,
+    "api": config.ApiConfig,
+    "dispatch": config.DispatchConfig,
+    "sync": config.SyncConfig,
+}
+
+
+def every_key_null(cls: type) -> str:
+    return "{" + ", ".join(f"{f.name}: null" for f in dataclasses.fields(cls)) + "}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        *(f"{name}: {{}}" for name in PLAIN),
+        *(f"{name}: {every_key_null(cls)}" for name, cls in PLAIN.items()),
+        "pricing: {}",
+        "pricing: {markup_percent: null, min_rate: null, providers: null, categories: null,"
+        " rounding: {decimals: null, mode: null}}",
+    ],
+)
+def test_a_key_left_out_or_null_takes_its_dataclass_default(text: str) -> None:
+    loaded, default = config.parse(text), config.Config()
+    for f in dataclasses.fields(config.Config):
+        assert getattr(loaded, f.name) == getattr(default, f.name), f.name
+
+
+def test_list_entries_with_only_their_required_keys_take_dataclass_defaults() -> None:
+    loaded = config.parse(
+        P + "services:\n  - {id: 1, provider: p, upstream_service: 12}\n"
+        "imports:\n  - {provider: p, category: 'IG*', first_id: 100}\n"
+    )
+    assert loaded.providers == (config.ProviderConfig(name="p", url="http://p/api", key_env="P"),)
+    candidate = config.catalog.Candidate("p", "12")
+    assert loaded.services == (config.ServiceConfig(id=1, upstreams=(candidate,)),)
+    assert loaded.imports == (config.ImportConfig(provider="p", category="IG*", first_id=100),)
 
 
 def test_rates_are_exact_decimals_not_binary_floats() -> None:

@@ -1,6 +1,8 @@
 """The YAML config file → validated, typed, immutable config.
 
 Every problem is reported with its key path (`providers[1].url: not a URL`), all at once.
+A key left out (or null) takes the default of the dataclass field it fills: the dataclasses are
+the only place a default is written, so the file's reader and `Config()` cannot disagree.
 Secrets are never read from the file: it names environment variables (`key_env`, `dsn_env`).
 """
 
@@ -199,37 +201,37 @@ def _read(root: Section, source: Path | None) -> Config:
     services = read_services(root, names)
     config = Config(
         server=ServerConfig(
-            host=server.get("host", text, "127.0.0.1"),
-            port=server.get("port", integer(1, 65535), 8080),
-            metrics_host=server.get("metrics_host", text, "127.0.0.1"),
-            metrics_port=server.get("metrics_port", integer(1, 65535), None),
+            **server.read(
+                ServerConfig,
+                host=text,
+                port=integer(1, 65535),
+                metrics_host=text,
+                metrics_port=integer(1, 65535),
+            )
         ),
         database=DatabaseConfig(
-            dsn_env=database.get("dsn_env", env_name, "RESELLER_DSN"),
-            data_dir=database.get("data_dir", _folder, None),
-            pool_min=database.get("pool_min", integer(1, 1000), 2),
-            pool_max=database.get("pool_max", integer(1, 1000), 10),
+            **database.read(
+                DatabaseConfig,
+                dsn_env=env_name,
+                data_dir=_folder,
+                pool_min=integer(1, 1000),
+                pool_max=integer(1, 1000),
+            )
         ),
         api=ApiConfig(
-            rate_limit_per_minute=api.get("rate_limit_per_minute", integer(1, 10**9), 300),
-            currency=api.get("currency", currency, "USD"),
+            **api.read(ApiConfig, rate_limit_per_minute=integer(1, 10**9), currency=currency)
         ),
         dispatch=DispatchConfig(
-            inline_errors=dispatch.get("inline_errors", boolean, False),
-            max_attempts=dispatch.get("max_attempts", integer(1, 100), 5),
-            retry_seconds=dispatch.get(
-                "retry_seconds", decimal(Decimal("0.01"), Decimal(3600)), Decimal(2)
-            ),
-            scan_seconds=dispatch.get(
-                "scan_seconds", decimal(Decimal("0.01"), Decimal(60)), Decimal(1)
-            ),
-            abandoned_after_seconds=dispatch.get(
-                "abandoned_after_seconds", integer(30, 86400), 300
-            ),
-            max_in_flight=dispatch.get("max_in_flight", integer(1, 100_000), 1000),
-            stop_grace_seconds=dispatch.get(
-                "stop_grace_seconds", decimal(Decimal(0), Decimal(600)), Decimal(10)
-            ),
+            **dispatch.read(
+                DispatchConfig,
+                inline_errors=boolean,
+                max_attempts=integer(1, 100),
+                retry_seconds=decimal(Decimal("0.01"), Decimal(3600)),
+                scan_seconds=decimal(Decimal("0.01"), Decimal(60)),
+                abandoned_after_seconds=integer(30, 86400),
+                max_in_flight=integer(1, 100_000),
+                stop_grace_seconds=decimal(Decimal(0), Decimal(600)),
+            )
         ),
         sync=_sync(sync),
         providers=providers,
@@ -257,28 +259,35 @@ def _read(root: Section, source: Path | None) -> Config:
 def _sync(s: Section) -> SyncConfig:
     seconds = decimal(Decimal("0.01"), Decimal(86400))
     return SyncConfig(
-        status_seconds=s.get("status_seconds", seconds, Decimal(60)),
-        min_poll_seconds=s.get("min_poll_seconds", seconds, Decimal(30)),
-        refill_seconds=s.get("refill_seconds", seconds, Decimal(120)),
-        balance_seconds=s.get("balance_seconds", seconds, Decimal(300)),
-        catalog_seconds=s.get("catalog_seconds", seconds, Decimal(3600)),
-        max_poll_errors=s.get("max_poll_errors", integer(1, 1000), 10),
-        max_age_days=s.get("max_age_days", integer(1, 3650), 90),
+        **s.read(
+            SyncConfig,
+            status_seconds=seconds,
+            min_poll_seconds=seconds,
+            refill_seconds=seconds,
+            balance_seconds=seconds,
+            catalog_seconds=seconds,
+            max_poll_errors=integer(1, 1000),
+            max_age_days=integer(1, 3650),
+        )
     )
 
 
 def _provider(s: Section) -> ProviderConfig:
     s.forbid("key", "put the key in an environment variable and name it in key_env")
+    amount = decimal(Decimal(0), Decimal("1e12"))
     provider = ProviderConfig(
-        name=s.get("name", _name),
-        url=s.get("url", url),
-        key_env=s.get("key_env", env_name),
-        currency=s.get("currency", currency, "USD"),
-        timeout=s.get("timeout", decimal(Decimal("0.1"), Decimal(600)), Decimal(30)),
-        max_concurrency=s.get("max_concurrency", integer(1, 1000), 10),
-        requests_per_minute=s.get("requests_per_minute", integer(1, 10**6), 600),
-        balance_alert=s.get("balance_alert", decimal(Decimal(0), Decimal("1e12")), None),
-        pause_below=s.get("pause_below", decimal(Decimal(0), Decimal("1e12")), None),
+        **s.read(
+            ProviderConfig,
+            name=_name,
+            url=url,
+            key_env=env_name,
+            currency=currency,
+            timeout=decimal(Decimal("0.1"), Decimal(600)),
+            max_concurrency=integer(1, 1000),
+            requests_per_minute=integer(1, 10**6),
+            balance_alert=amount,
+            pause_below=amount,
+        )
     )
     s.finish()
     return provider

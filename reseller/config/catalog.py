@@ -24,7 +24,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from reseller.config.reader import Section, boolean, currency, decimal, integer, one_of, text
+from reseller.config.reader import (
+    Section,
+    boolean,
+    currency,
+    decimal,
+    default_of,
+    integer,
+    one_of,
+    text,
+)
 from reseller.service_types import SERVICE_TYPES
 
 MAX_ID = 2**31 - 1
@@ -83,10 +92,13 @@ def read_imports(root: Section, providers: list[str]) -> tuple[ImportConfig, ...
     for s in root.items("imports"):
         imports.append(
             ImportConfig(
-                provider=s.get("provider", _known(providers)),
-                category=s.get("category", text),
-                first_id=s.get("first_id", integer(1, MAX_ID)),
-                markup_percent=s.get("markup_percent", _MARKUP, None),
+                **s.read(
+                    ImportConfig,
+                    provider=_known(providers),
+                    category=text,
+                    first_id=integer(1, MAX_ID),
+                    markup_percent=_MARKUP,
+                )
             )
         )
         s.finish()
@@ -98,13 +110,17 @@ def read_pricing(root: Section, providers: list[str]) -> PricingConfig:
     rounding = s.section("rounding")
     by_provider = s.section("providers")
     by_category = s.section("categories")
+    # Read in this order so the problems keep their order; `rounding.mode` fills the field
+    # `rounding`, a key of another name, so its default is looked up by the field's name.
     pricing = PricingConfig(
-        markup_percent=s.get("markup_percent", _MARKUP, Decimal(0)),
+        **s.read(PricingConfig, markup_percent=_MARKUP),
         providers={name: _markup_of(by_provider, name) for name in _keys(by_provider)},
         categories=tuple((glob, _markup_of(by_category, glob)) for glob in _keys(by_category)),
-        min_rate=s.get("min_rate", _RATE, Decimal(0)),
-        decimals=rounding.get("decimals", integer(0, 5), 5),
-        rounding=rounding.get("mode", _choice(ROUNDING_MODES), "up"),
+        **s.read(PricingConfig, min_rate=_RATE),
+        **rounding.read(PricingConfig, decimals=integer(0, 5)),
+        rounding=rounding.get(
+            "mode", _choice(ROUNDING_MODES), default_of(PricingConfig, "rounding")
+        ),
     )
     for name in pricing.providers:
         if name not in providers:
@@ -145,18 +161,21 @@ def _service(s: Section, providers: list[str]) -> ServiceConfig:
     if not upstreams:
         s.problem("upstreams", "required (or provider + upstream_service)")
     service = ServiceConfig(
-        id=s.get("id", integer(1, MAX_ID)),
         upstreams=tuple(upstreams),
-        name=s.get("name", text, None),
-        category=s.get("category", text, None),
-        type=s.get("type", _choice(SERVICE_TYPES), None),
-        min=s.get("min", integer(1, MAX_ID), None),
-        max=s.get("max", integer(1, MAX_ID), None),
-        refill=s.get("refill", boolean, None),
-        cancel=s.get("cancel", boolean, None),
-        dripfeed=s.get("dripfeed", boolean, None),
-        rate=s.get("rate", decimal(Decimal("0.00001"), Decimal("1e9")), None),
-        markup_percent=s.get("markup_percent", _MARKUP, None),
+        **s.read(
+            ServiceConfig,
+            id=integer(1, MAX_ID),
+            name=text,
+            category=text,
+            type=_choice(SERVICE_TYPES),
+            min=integer(1, MAX_ID),
+            max=integer(1, MAX_ID),
+            refill=boolean,
+            cancel=boolean,
+            dripfeed=boolean,
+            rate=decimal(Decimal("0.00001"), Decimal("1e9")),
+            markup_percent=_MARKUP,
+        ),
     )
     if service.min is not None and service.max is not None and service.min > service.max:
         s.problem("max", f"less than min ({service.min})")

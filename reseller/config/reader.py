@@ -6,6 +6,7 @@ message says what is wrong; the Section prefixes it with the key path.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Hashable, Sequence
@@ -47,6 +48,11 @@ class Section:
             self.problem(key, str(exc))
             return None  # type: ignore[return-value]
 
+    def read(self, cls: Any, **parsers: Callable[[Any], Any]) -> dict[str, Any]:
+        """Each key parsed by its parser, in order, for the field of dataclass `cls` of the same
+        name; an absent key takes that field's default (none: the key is required)."""
+        return {key: self.get(key, parse, default_of(cls, key)) for key, parse in parsers.items()}
+
     def section(self, key: str) -> Section:
         self._seen.add(key)
         return Section(self._data.get(key) or {}, self.at(key), self._problems)
@@ -82,6 +88,20 @@ class Section:
         for key in self._data:
             if key not in self._seen:
                 self.problem(str(key), "unknown key")
+
+
+def default_of(cls: Any, name: str) -> Any:
+    """The default of dataclass `cls`'s field `name`, or the marker for a required key: the
+    dataclasses are the one place a config default is written, so a reader cannot disagree."""
+    for field in dataclasses.fields(cls):
+        if field.name != name:
+            continue
+        if field.default is not dataclasses.MISSING:
+            return field.default
+        if field.default_factory is not dataclasses.MISSING:
+            return field.default_factory()
+        return _REQUIRED
+    raise AttributeError(f"{cls.__name__} has no field {name!r}")
 
 
 def text(value: Any) -> str:
