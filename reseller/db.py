@@ -67,7 +67,7 @@ async def _keep_session(conn: Connection) -> None:
     is skipped. asyncpg still rolls back a transaction left open."""
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
+async def create_pool(dsn: str, *, min_size: int, max_size: int) -> Pool:
     with translate_errors():
         return await asyncpg.create_pool(
             dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
@@ -110,16 +110,20 @@ _UNAVAILABLE = (
 
 @contextmanager
 def translate_errors() -> Iterator[None]:
-    """Turn driver errors the domain knows into ResellerErrors; others pass unchanged."""
+    """Turn every driver error into a ResellerError: a constraint the domain names into its
+    error, a lost or refused connection into DatabaseUnavailable, anything else (a bug, or a
+    constraint nobody named) into DatabaseError."""
     try:
         yield
     except asyncpg.IntegrityConstraintViolationError as exc:
         error = _CONSTRAINT_ERRORS.get(getattr(exc, "constraint_name", None) or "")
         if error is None:
-            raise
+            raise errors.DatabaseError(f"Database error: {exc}") from exc
         raise error() from exc
     except _UNAVAILABLE as exc:
         raise errors.DatabaseUnavailable(f"Database unavailable: {exc}") from exc
+    except (asyncpg.PostgresError, asyncpg.InternalClientError) as exc:
+        raise errors.DatabaseError(f"Database error: {exc}") from exc
 
 
 async def ping(pool: Pool) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
-from reseller import child
+from reseller import child, errors
 
 # The socket lives in our own folder, so the default port number cannot clash with anything.
 _PORT = 5432
@@ -43,8 +43,9 @@ _SETTINGS = {
 _FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
-class EmbeddedPostgresError(Exception):
-    """The embedded server could not be set up, started or reached."""
+class EmbeddedPostgresError(errors.DatabaseUnavailable):
+    """The embedded server could not be set up, started or reached: for the CLI, as for any
+    database it cannot reach, a one-line error and exit code 1."""
 
 
 @functools.cache
@@ -134,7 +135,12 @@ class EmbeddedPostgres:
         # A live server on this folder (another process, or an earlier object) is reused as is;
         # a stale lock file from a dead server is cleaned up by postgres itself.
         if pid is None or not self._wait_ready(pid, deadline, timeout):
-            self._proc = proc = self._spawn(deadline)
+            try:
+                self._proc = proc = self._spawn(deadline)
+            except OSError as exc:  # the folder cannot be made or written, a binary is missing
+                raise EmbeddedPostgresError(
+                    f"cannot start PostgreSQL in {self._dir}: {exc}"
+                ) from exc
             try:
                 if not self._wait_ready(proc.pid, deadline, timeout):
                     raise EmbeddedPostgresError(

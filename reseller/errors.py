@@ -22,6 +22,10 @@ class DatabaseUnavailable(ResellerError):
     """Database unavailable"""
 
 
+class DatabaseError(ResellerError):
+    """Database error"""
+
+
 class NotFound(ResellerError):
     """Not found"""
 

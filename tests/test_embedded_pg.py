@@ -210,3 +210,29 @@ def test_too_long_data_dir_is_refused(tmp_path: Path) -> None:
     with pytest.raises(EmbeddedPostgresError, match=r"107-byte Unix socket limit.*shorter folder"):
         EmbeddedPostgres(tmp_path / ("x" * 100), fast=True).start()
     assert not (tmp_path / ("x" * 100)).exists()
+
+
+@pytest.mark.parametrize(
+    ("a_file", "reason"),
+    [
+        ("", "cannot start PostgreSQL in"),  # the data dir itself is a file: no folder inside it
+        ("postgres", "initdb of"),  # the cluster folder is a file: initdb refuses it
+    ],
+)
+def test_an_embedded_server_that_cannot_start_is_one_cli_line_and_exit_1(
+    tmp_path: Path, a_file: str, reason: str
+) -> None:
+    data = tmp_path / "data"
+    (data / a_file).parent.mkdir(parents=True, exist_ok=True)
+    (data / a_file).write_text("not a folder")
+    env = {k: v for k, v in os.environ.items() if k not in ("RESELLER_DSN", "RESELLER_CONFIG")}
+    done = subprocess.run(
+        [sys.executable, "-m", "reseller", "--no-config", "migrate"],
+        env={**env, "RESELLER_DATA_DIR": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"reseller: {reason}"), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr  # one line, no traceback
