@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from reseller.orders.states import OrderStatus
+
 ACTIONS = ("services", "add", "status", "balance", "refill", "refill_status", "cancel")
 
 _S = {"type": "string"}
@@ -61,9 +63,7 @@ _STATUS = {
         "start_count": _S,
         "remains": _S,
         "currency": _S,
-        "status": {
-            "enum": ["Pending", "Processing", "In progress", "Completed", "Partial", "Canceled"]
-        },
+        "status": {"enum": list(OrderStatus)},
     },
 }
 _SERVICE = {

@@ -24,6 +24,7 @@ from reseller.db import Pool
 from reseller.jobs.dispatch import Dispatcher
 from reseller.orders import place as orders
 from reseller.orders import rules as order_rules
+from reseller.orders.states import DispatchState
 
 Params = dict[str, str]
 
@@ -107,7 +108,7 @@ async def _add(call: Call, params: Params) -> dict[str, int]:
         # Wait for the upstream's answer: a refusal is the customer's answer, and the order's
         # charge has already gone back. Shielded: a client hanging up must not abandon the call.
         outcome, reason = await asyncio.shield(sending)
-        if outcome == "refused":
+        if outcome == DispatchState.REFUSED:
             raise errors.ApiError(reason)
     return {"order": order_id}
 

@@ -11,9 +11,8 @@ from reseller.cli import common
 from reseller.config import Config
 from reseller.db import Q
 from reseller.orders import resolve as reconcile
+from reseller.orders.states import OrderStatus
 from reseller.upstream import Upstreams
-
-STATUSES = ("Pending", "Processing", "In progress", "Completed", "Partial", "Canceled")
 
 
 def register(commands: Any) -> None:
@@ -29,7 +28,7 @@ def register(commands: Any) -> None:
         action="store_true",
         help="only orders no longer polled (unusable answers, unknown upstream, too old)",
     )
-    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--status", choices=tuple(OrderStatus))
     listing.add_argument("--customer")
     listing.add_argument("--provider")
     listing.add_argument("--limit", type=int, default=50)

@@ -28,10 +28,14 @@ from reseller.db import Q
 from reseller.jobs import requests as forwarding
 from reseller.orders import lifecycle, upstream_match
 from reseller.orders import rules as order_rules
+from reseller.orders.states import DispatchState
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()
-Outcome = Literal["placed", "refused", "retrying", "uncertain", "skipped"]
+# The dispatch state the order reached, or: back in the queue, or not this task's to send.
+Outcome = Literal[
+    DispatchState.PLACED, DispatchState.REFUSED, DispatchState.UNCERTAIN, "retrying", "skipped"
+]
 PAUSED_RETRY_SECONDS = 30.0
 # Panels that refuse a duplicate link name the active order ("… active order: 10001").
 _ACTIVE_ORDER = re.compile(r"active order\D{0,20}(\d+)", re.IGNORECASE)
@@ -110,12 +114,12 @@ class Dispatcher:
     async def _dispatch(self, order_id: int) -> tuple[Outcome, str | None]:
         while True:
             order = await self._pool.fetchrow(Q.order_for_dispatch, order_id)
-            if order is None or order["dispatch_state"] != "queued":
+            if order is None or order["dispatch_state"] != DispatchState.QUEUED:
                 return "skipped", None
             if order["provider"] is None:  # no candidate left
                 reason = order_reason(order)
                 await lifecycle.refused(self._pool, order_id, reason)
-                return "refused", reason
+                return DispatchState.REFUSED, reason
             if order["provider"] in self._paused:  # waits for funds instead of a refusal
                 await lifecycle.defer(self._pool, order_id, PAUSED_RETRY_SECONDS)
                 return "retrying", f"{order['provider']} is paused (balance)"
@@ -172,7 +176,7 @@ class Dispatcher:
         except errors.DuplicateUpstreamOrder as exc:
             return await self._uncertain(order_id, f"{exc.message}: {upstream_id}"), exc.message
         log.info("order_placed", order=order_id, upstream_order=upstream_id)
-        return "placed", None
+        return DispatchState.PLACED, None
 
     async def _retry_later(self, order: db.Record, why: str) -> tuple[Outcome, str | None]:
         dispatch = self._config.current.dispatch
@@ -187,7 +191,7 @@ class Dispatcher:
 
     async def _uncertain(self, order_id: int, why: str) -> Outcome:
         await lifecycle.uncertain(self._pool, order_id, why)
-        return "uncertain"
+        return DispatchState.UNCERTAIN
 
     async def _prove_twin(self, order: db.Record, message: str) -> None:
         """A refusal naming an active upstream order for this link suggests that an uncertain

@@ -23,6 +23,7 @@ from reseller import db, errors
 from reseller.config import LiveConfig
 from reseller.db import Q
 from reseller.orders import lifecycle
+from reseller.orders.states import DispatchState
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()
@@ -87,11 +88,11 @@ class Forwarder:
         if claimed is None:
             return
         state = claimed["order_state"]
-        if state == "queued" and await lifecycle.canceled_before_dispatch(
+        if state == DispatchState.QUEUED and await lifecycle.canceled_before_dispatch(
             self._pool, claimed["order_id"], cancel_id
         ):
             return
-        if state != "placed":  # in flight or uncertain: wait until it has an upstream ID
+        if state != DispatchState.PLACED:  # in flight or uncertain: wait for its upstream ID
             await self._pool.execute(Q.requeue_cancel, cancel_id, self._delay(claimed), state)
             return
         try:
@@ -105,9 +106,11 @@ class Forwarder:
         except errors.UpstreamRefused as exc:
             result = exc
         if isinstance(result, errors.UpstreamRefused):
-            await self._pool.execute(Q.cancel_answered, cancel_id, "refused", result.message)
+            await self._pool.execute(
+                Q.cancel_answered, cancel_id, DispatchState.REFUSED, result.message
+            )
         else:
-            await self._pool.execute(Q.cancel_answered, cancel_id, "placed", "accepted")
+            await self._pool.execute(Q.cancel_answered, cancel_id, DispatchState.PLACED, "accepted")
         log.info("cancel_forwarded", cancel=cancel_id, accepted=result is True)
 
     async def _retry(self, requeue: str, give_up: str, claimed: db.Record, why: str) -> None:

@@ -27,8 +27,8 @@ from typing import Any
 from reseller import db, errors, money
 from reseller.db import Q
 from reseller.orders import rules as order_rules
-from reseller.upstream import Upstreams
-from reseller.upstream.parse import OrderStatus
+from reseller.orders.states import DispatchState, OrderStatus
+from reseller.upstream import Upstreams, parse
 
 ROUNDING = Decimal("0.01")  # panels round a charge to cents or finer, up or down
 
@@ -37,7 +37,7 @@ async def check(pool: db.Pool, upstreams: Upstreams, order_id: int, upstream_id:
     """Why `upstream_id` must not be linked to uncertain order `order_id`; None when the
     provider's own status for it fits the order."""
     facts = await pool.fetchrow(Q.link_facts, order_id, upstream_id)
-    if facts is None or facts["dispatch_state"] != "uncertain":
+    if facts is None or facts["dispatch_state"] != DispatchState.UNCERTAIN:
         return "it is not uncertain"
     if facts["linked_to"] is not None:
         return f"upstream order {upstream_id} is already linked to order {facts['linked_to']}"
@@ -55,7 +55,7 @@ async def check(pool: db.Pool, upstreams: Upstreams, order_id: int, upstream_id:
     return None if why is None else f"upstream order {upstream_id} is not this order: {why}"
 
 
-def misfit(facts: Mapping[str, Any], answer: OrderStatus, *, currency: str) -> str | None:
+def misfit(facts: Mapping[str, Any], answer: parse.OrderStatus, *, currency: str) -> str | None:
     """Why the status of an upstream order cannot be this order's (`link_facts`), or None."""
     per_package = facts["upstream_type"] in order_rules.PACKAGE_TYPES
     runs = facts["runs"] or 1
@@ -74,9 +74,11 @@ def misfit(facts: Mapping[str, Any], answer: OrderStatus, *, currency: str) -> s
     rate = facts["upstream_rate"]
     cost = rate * runs if per_package else rate * units / 1000
     low = cost
-    if answer.status == "Canceled" or (answer.status == "Partial" and per_package):
+    if answer.status == OrderStatus.CANCELED or (
+        answer.status == OrderStatus.PARTIAL and per_package
+    ):
         low = Decimal(0)
-    elif answer.status == "Partial":
+    elif answer.status == OrderStatus.PARTIAL:
         remains = units if answer.remains is None else min(max(answer.remains, 0), units)
         low = cost * (units - remains) / units
     if not low - ROUNDING <= answer.charge <= cost + ROUNDING:
