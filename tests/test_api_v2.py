@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from support import money_holds
 
-from reseller import customers, db
+from reseller import catalog, customers, db, service_types
+from reseller.api import openapi
 
 ENCODINGS = ["form", "query", "json"]
 
@@ -385,6 +386,64 @@ async def test_add_every_type_refuses_a_missing_type_field(
         answer = await api.call(key=key, action="add", service=service, **partial)
         assert "error" in answer, (missing, answer)
     assert await pool.fetchval("SELECT count(*) FROM orders") == 0
+
+
+class RecordedFields(dict[str, str]):
+    """An `add`'s fields that remember which of them were looked at."""
+
+    def __init__(self, fields: dict[str, object]) -> None:
+        super().__init__({k: str(v) for k, v in fields.items()})
+        self.read: set[str] = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+
+COMMON_ADD_FIELDS = {"link", "quantity", "runs", "interval"}
+# Web Traffic reads `referring_url` only for type_of_traffic 2: one more example for it.
+REFERRED = {
+    "link": "https://site.com",
+    "quantity": 1000,
+    "country": "US",
+    "device": 1,
+    "type_of_traffic": 2,
+    "referring_url": "https://from.com",
+}
+
+
+async def test_each_type_reads_exactly_the_fields_its_row_declares(api, pool) -> None:
+    """What a rule reads is what the table declares, so the OpenAPI description (and the
+    fuzzing drawn from it) lists every field an `add` of any type may carry."""
+    sold = await catalog.load(pool)
+    examples = [(1, {"link": "https://a.com", "quantity": 100, "runs": 2, "interval": 5})]
+    examples += [(c[0], c[1]) for c in TYPE_CASES] + [(18, REFERRED)]
+    read: dict[str, set[str]] = {}
+    for service_id, fields in examples:
+        service = sold.get(service_id)
+        assert service is not None
+        params = RecordedFields(fields)
+        service_types.validate(service, params)
+        read.setdefault(service.type, set()).update(params.read - COMMON_ADD_FIELDS)
+    declared = {t.name: {f.name for f in t.fields} for t in service_types.TYPES}
+    assert read == declared
+    assert set().union(*declared.values()) | COMMON_ADD_FIELDS <= set(openapi.FIELDS)
+
+
+def test_a_field_name_is_described_one_way_whatever_the_type() -> None:
+    kinds: dict[str, set[str]] = {}
+    for service_type in service_types.TYPES:
+        for field in service_type.fields:
+            kinds.setdefault(field.name, set()).add(field.kind)
+    assert {name: k for name, k in kinds.items() if len(k) > 1} == {}
 
 
 @pytest.mark.parametrize(

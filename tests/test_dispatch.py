@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from support import add_on_the_panel, free_port, money_holds, refunds_fail
 
-from reseller import config
+from reseller import config, service_types
 from reseller.config import ProviderConfig
 from reseller.orders import resolve as reconcile
 
@@ -354,3 +354,21 @@ def test_dispatch_settings_are_validated() -> None:
     with pytest.raises(errors.ConfigError, match=r"dispatch\.max_attempts"):
         config.parse("dispatch: {max_attempts: 0}")
     assert config.parse("dispatch: {retry_seconds: 0.5}").dispatch.retry_seconds == Decimal("0.5")
+
+
+def test_upstream_add_carries_a_quantity_only_where_the_provider_does_not_derive_it() -> None:
+    # Lines, packages and subscriptions size themselves on the panel; the rest need a quantity.
+    derived = {
+        "Package",
+        "Custom Comments",
+        "Custom Comments Package",
+        "Mentions Custom List",
+        "Comment Replies",
+        "Subscriptions",
+    }
+    for name in service_types.SERVICE_TYPES:
+        sent = service_types.upstream_fields(
+            name, link="https://a.com", quantity=3, runs=2, interval=5, fields={"x": "y"}
+        )
+        expected = {"link": "https://a.com", "runs": 2, "interval": 5, "x": "y"}
+        assert sent == (expected if name in derived else {**expected, "quantity": 3}), name

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from reseller import service_types
 from reseller.orders.states import OrderStatus
 
 ACTIONS = ("services", "add", "status", "balance", "refill", "refill_status", "cancel")
@@ -21,6 +22,13 @@ _IDS = {"type": "string", "description": "comma-separated IDs, at most 100"}
 _MONEY = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2,5}$"}
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": _S}}
 
+_KINDS: dict[service_types.FieldKind, dict[str, Any]] = {
+    "text": _S,
+    "lines": {**_S, "description": "one per line"},
+    "integer": _ID,
+    "link": _S,
+    "date": {**_S, "description": "d/m/Y"},
+}
 FIELDS: dict[str, dict[str, Any]] = {
     "key": {**_S, "description": "API key"},
     "action": {"type": "string", "enum": list(ACTIONS)},
@@ -33,26 +41,8 @@ FIELDS: dict[str, dict[str, Any]] = {
     "orders": _IDS,
     "refill": _ID,
     "refills": _IDS,
-    "comments": {**_S, "description": "one per line"},
-    "usernames": {**_S, "description": "one per line"},
-    "hashtags": {**_S, "description": "one per line"},
-    "keywords": {**_S, "description": "one per line"},
-    "groups": {**_S, "description": "one per line"},
-    "hashtag": _S,
-    "username": _S,
-    "media": _S,
-    "answer_number": _ID,
-    "min": _ID,
-    "max": _ID,
-    "posts": _ID,
-    "old_posts": _ID,
-    "delay": _ID,
-    "expiry": {**_S, "description": "d/m/Y"},
-    "country": _S,
-    "device": _ID,
-    "type_of_traffic": _ID,
-    "google_keyword": _S,
-    "referring_url": _S,
+    # each service type's own `add` fields
+    **{f.name: _KINDS[f.kind] for t in service_types.TYPES for f in t.fields},
 }
 
 _STATUS = {

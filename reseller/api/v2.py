@@ -16,14 +16,13 @@ import orjson
 import structlog
 from aiohttp import web
 
-from reseller import currencies, customers, errors, money
+from reseller import currencies, customers, errors, money, service_types
 from reseller.api import params as api_params
 from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, KEY_CACHE, POOL, RATE_LIMITER
 from reseller.catalog import Catalog
 from reseller.db import Pool
 from reseller.jobs.dispatch import Dispatcher
 from reseller.orders import place as orders
-from reseller.orders import rules as order_rules
 from reseller.orders.states import DispatchState
 
 Params = dict[str, str]
@@ -98,7 +97,7 @@ async def _add(call: Call, params: Params) -> dict[str, int]:
     service = catalog.get(service_id) if service_id else None
     if service is None:
         raise errors.InvalidServiceId()
-    request = order_rules.validate(service, params)
+    request = service_types.validate(service, params)
     assert call.currency_rate is not None  # catalog() refused otherwise
     order_id = await orders.place(
         call.pool, call.customer, service, request, currency_rate=call.currency_rate

@@ -22,12 +22,11 @@ from typing import Literal
 
 import structlog
 
-from reseller import db, errors
+from reseller import db, errors, service_types
 from reseller.config import LiveConfig
 from reseller.db import Q
 from reseller.jobs import requests as forwarding
 from reseller.orders import lifecycle, upstream_match
-from reseller.orders import rules as order_rules
 from reseller.orders.states import DispatchState
 from reseller.upstream import Upstreams
 
@@ -135,7 +134,7 @@ class Dispatcher:
         client = self._upstreams[order["provider"]]
         fields = {
             "service": order["upstream_service"],
-            **order_rules.upstream_fields(
+            **service_types.upstream_fields(
                 order["type"],
                 link=order["link"],
                 quantity=order["quantity"],
@@ -230,7 +229,7 @@ def costs_more_than_paid(order: db.Record) -> bool:
     if order["cost_rate"] is None:  # not synced yet: the configured static price stands
         return False
     units = order["quantity"] * (order["runs"] or 1)
-    per_package = order["type"] in order_rules.PACKAGE_TYPES
+    per_package = order["type"] in service_types.PACKAGE_TYPES
     cost = order["cost_rate"] if per_package else order["cost_rate"] * units / 1000
     return bool(cost > order["charge"] * order["currency_rate"])
 

@@ -1,7 +1,9 @@
-"""What an `add` must carry for each service type (DESIGN.md §1.1), and what it costs.
+"""The rules an `add` is checked by (DESIGN.md §1.1), and what it costs.
 
-`validate` turns the request's fields into an OrderRequest or raises the exact API error.
-The type's own fields are kept as sent (normalised) and forwarded upstream unchanged.
+A rule turns the request's fields into an OrderRequest or raises the exact API error; each
+service type names its rule in `reseller.service_types`, and the generic rules read the fields
+its row declares. The type's own fields are kept as sent (normalised) and forwarded upstream
+unchanged.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from reseller import errors, money
-from reseller.catalog import Service
+
+if TYPE_CHECKING:  # they import this module (the catalog through service_types): annotations only
+    from reseller.catalog import Service
+    from reseller.service_types import ServiceType
 
 MAX_INT = 2**31 - 1
 MAX_TEXT = 10_000
@@ -26,7 +32,6 @@ MAX_POSTS = 10_000
 SUBSCRIPTION_DELAYS = frozenset(
     {0, 5, 10, 15, 30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600}
 )
-PACKAGE_TYPES = frozenset({"Package", "Custom Comments Package"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +45,7 @@ class OrderRequest:
 
 
 Params = Mapping[str, str]
-
-
-def validate(service: Service, params: Params) -> OrderRequest:
-    rule = _RULES[service.type]
-    return rule(service, params)
+Rule = Callable[["ServiceType", "Service", Params], OrderRequest]
 
 
 # --- field readers: each raises the API error a client should see ---
@@ -143,71 +144,74 @@ def _drip_feed(service: Service, params: Params) -> tuple[int | None, int | None
     return runs, interval
 
 
-def _priced(service: Service, quantity: int, runs: int | None = None) -> Decimal:
-    per_package = service.type in PACKAGE_TYPES
-    amount = money.charge_for(service.rate, quantity * (runs or 1), per_package=per_package)
+def _priced(
+    service_type: ServiceType, service: Service, quantity: int, runs: int | None = None
+) -> Decimal:
+    amount = money.charge_for(
+        service.rate, quantity * (runs or 1), per_package=service_type.per_package
+    )
     if amount >= money.LIMIT:
         raise errors.InvalidQuantity()
     return amount
 
 
-# --- one rule per type ---
+# --- the rules a service type names ---
 
 
-def _default(service: Service, params: Params) -> OrderRequest:
+def default(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+    """link + quantity, drip-fed when the service allows it."""
     link, quantity = _link(params), _quantity(service, params)
     runs, interval = _drip_feed(service, params)
-    return OrderRequest(link, quantity, _priced(service, quantity, runs), runs, interval)
+    charge = _priced(service_type, service, quantity, runs)
+    return OrderRequest(link, quantity, charge, runs, interval)
 
 
-def _package(service: Service, params: Params) -> OrderRequest:
-    return OrderRequest(_link(params), 1, _priced(service, 1))
+def package(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+    return OrderRequest(_link(params), 1, _priced(service_type, service, 1))
 
 
-def _with_quantity(*names: str) -> Callable[[Service, Params], OrderRequest]:
-    """link + quantity + the named text fields (SEO keywords, Mentions usernames, …)."""
-
-    def rule(service: Service, params: Params) -> OrderRequest:
-        link, quantity = _link(params), _quantity(service, params)
-        fields: dict[str, object] = {name: _text(params, name) for name in names}
-        return OrderRequest(link, quantity, _priced(service, quantity), fields=fields)
-
-    return rule
+def with_quantity(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+    """link + quantity + the type's fields, each kept as sent (SEO keywords, Mentions
+    usernames, …)."""
+    link, quantity = _link(params), _quantity(service, params)
+    fields: dict[str, object] = {f.name: _text(params, f.name) for f in service_type.fields}
+    return OrderRequest(link, quantity, _priced(service_type, service, quantity), fields=fields)
 
 
-def _line_counted(name: str, *extra: str) -> Callable[[Service, Params], OrderRequest]:
-    """Quantity = the number of lines in `name` (Custom Comments, Mentions Custom List, …)."""
+def line_counted(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+    """Quantity = the number of lines in the type's one `lines` field (Custom Comments, Mentions
+    Custom List, …); its other fields are kept as sent."""
+    (counted,) = [f.name for f in service_type.fields if f.kind == "lines"]
+    link, items = _link(params), _lines(params, counted)
+    quantity = _counted(service, params, items)
+    fields: dict[str, object] = {
+        f.name: _text(params, f.name) for f in service_type.fields if f.name != counted
+    }
+    fields[counted] = "\n".join(items)
+    return OrderRequest(link, quantity, _priced(service_type, service, quantity), fields=fields)
 
-    def rule(service: Service, params: Params) -> OrderRequest:
-        link, items = _link(params), _lines(params, name)
-        quantity = _counted(service, params, items)
-        fields: dict[str, object] = {n: _text(params, n) for n in extra}
-        fields[name] = "\n".join(items)
-        return OrderRequest(link, quantity, _priced(service, quantity), fields=fields)
 
-    return rule
-
-
-def _comments_package(service: Service, params: Params) -> OrderRequest:
+def comments_package(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
     link, comments = _link(params), _lines(params, "comments")
-    return OrderRequest(link, 1, _priced(service, 1), fields={"comments": "\n".join(comments)})
+    charge = _priced(service_type, service, 1)
+    return OrderRequest(link, 1, charge, fields={"comments": "\n".join(comments)})
 
 
-def _poll(service: Service, params: Params) -> OrderRequest:
+def poll(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
     link, quantity = _link(params), _quantity(service, params)
     answer = _integer(params, "answer_number", low=1, high=100)
-    return OrderRequest(
-        link, quantity, _priced(service, quantity), fields={"answer_number": answer}
-    )
+    charge = _priced(service_type, service, quantity)
+    return OrderRequest(link, quantity, charge, fields={"answer_number": answer})
 
 
-def _media_likers(service: Service, params: Params) -> OrderRequest:
+def media_likers(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
     link, quantity = _link(params), _quantity(service, params)
     media = _link(params, "media")
-    return OrderRequest(link, quantity, _priced(service, quantity), fields={"media": media})
+    charge = _priced(service_type, service, quantity)
+    return OrderRequest(link, quantity, charge, fields={"media": media})
 
 
-def _subscriptions(service: Service, params: Params) -> OrderRequest:
+def subscriptions(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
     """Charged up front for the most it can deliver: max per post × posts; what is not
     delivered comes back through the upstream's Partial/Canceled status."""
     username = _text(params, "username")
@@ -235,7 +239,7 @@ def _subscriptions(service: Service, params: Params) -> OrderRequest:
     quantity = high * (posts + old_posts)
     if quantity > MAX_INT:
         raise errors.InvalidQuantity()
-    return OrderRequest(None, quantity, _priced(service, quantity), fields=fields)
+    return OrderRequest(None, quantity, _priced(service_type, service, quantity), fields=fields)
 
 
 def _expiry(value: str) -> str:
@@ -246,7 +250,7 @@ def _expiry(value: str) -> str:
     return value
 
 
-def _web_traffic(service: Service, params: Params) -> OrderRequest:
+def web_traffic(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
     link, quantity = _link(params), _quantity(service, params)
     runs, interval = _drip_feed(service, params)
     traffic = _integer(params, "type_of_traffic", low=1, high=3)
@@ -259,54 +263,5 @@ def _web_traffic(service: Service, params: Params) -> OrderRequest:
         fields["google_keyword"] = _text(params, "google_keyword")
     if traffic == 2:
         fields["referring_url"] = _link(params, "referring_url")
-    return OrderRequest(link, quantity, _priced(service, quantity, runs), runs, interval, fields)
-
-
-_RULES: dict[str, Callable[[Service, Params], OrderRequest]] = {
-    "Default": _default,
-    "Package": _package,
-    "SEO": _with_quantity("keywords"),
-    "Custom Comments": _line_counted("comments"),
-    "Custom Comments Package": _comments_package,
-    "Mentions": _with_quantity("usernames"),
-    "Mentions with Hashtags": _with_quantity("usernames", "hashtags"),
-    "Mentions Custom List": _line_counted("usernames"),
-    "Mentions Hashtag": _with_quantity("hashtag"),
-    "Mentions User Followers": _with_quantity("username"),
-    "Mentions Media Likers": _media_likers,
-    "Comment Likes": _with_quantity("username"),
-    "Comment Replies": _line_counted("comments", "username"),
-    "Poll": _poll,
-    "Invites from Groups": _with_quantity("groups"),
-    "Subscriptions": _subscriptions,
-    "Web Traffic": _web_traffic,
-}
-
-
-# Types whose upstream `add` takes a quantity; the others derive it (comment lines, packages).
-_QUANTITY_SENT = frozenset({
-    "Default", "SEO", "Mentions", "Mentions with Hashtags", "Mentions Hashtag",
-    "Mentions User Followers", "Mentions Media Likers", "Comment Likes", "Poll",
-    "Invites from Groups", "Web Traffic",
-})  # fmt: skip
-
-
-def upstream_fields(
-    service_type: str,
-    *,
-    link: str | None,
-    quantity: int,
-    runs: int | None,
-    interval: int | None,
-    fields: Mapping[str, object],
-) -> dict[str, object]:
-    """The `add` fields to forward upstream: what the customer sent, unchanged."""
-    out: dict[str, object] = {}
-    if link is not None:
-        out["link"] = link
-    if service_type in _QUANTITY_SENT:
-        out["quantity"] = quantity
-    if runs is not None:
-        out["runs"], out["interval"] = runs, interval
-    out.update(fields)
-    return out
+    charge = _priced(service_type, service, quantity, runs)
+    return OrderRequest(link, quantity, charge, runs, interval, fields)

@@ -24,9 +24,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from reseller import db, errors, money
+from reseller import db, errors, money, service_types
 from reseller.db import Q
-from reseller.orders import rules as order_rules
 from reseller.orders.states import DispatchState, OrderStatus
 from reseller.upstream import Upstreams, parse
 
@@ -57,7 +56,7 @@ async def check(pool: db.Pool, upstreams: Upstreams, order_id: int, upstream_id:
 
 def misfit(facts: Mapping[str, Any], answer: parse.OrderStatus, *, currency: str) -> str | None:
     """Why the status of an upstream order cannot be this order's (`link_facts`), or None."""
-    per_package = facts["upstream_type"] in order_rules.PACKAGE_TYPES
+    per_package = facts["upstream_type"] in service_types.PACKAGE_TYPES
     runs = facts["runs"] or 1
     units = facts["quantity"] * runs
     if answer.status is None:
