@@ -92,6 +92,12 @@ async def test_invalid_and_missing_actions(api, pool) -> None:
     assert await api.call(key=key) == {"error": "Incorrect request"}
 
 
+async def test_every_action_the_description_lists_is_handled(api, pool) -> None:
+    key = await new_customer(pool)
+    for action in openapi.ACTIONS:
+        assert await api.call(key=key, action=action) != {"error": "Invalid action"}, action
+
+
 async def test_suspended_customer_gets_account_suspended(api, pool) -> None:
     key = await new_customer(pool)
     await customers.set_suspended(pool, "acme", suspended=True)

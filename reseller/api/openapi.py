@@ -1,11 +1,13 @@
 """OpenAPI 3.1 description of `/api/v2`, served at `/api/v2/openapi.json`.
 
-One operation with three encodings (form, query, JSON). The property-based tests draw their
-requests from this description, so it lists every field a client may send.
+One operation with three encodings (form, query, JSON), `action` naming what it does: the
+actions are listed here once, and the handlers (`v2`) are keyed by them. The property-based tests
+draw their requests from this description, so it lists every field a client may send.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -14,7 +16,18 @@ from aiohttp import web
 from reseller import service_types
 from reseller.orders.states import OrderStatus
 
-ACTIONS = ("services", "add", "status", "balance", "refill", "refill_status", "cancel")
+
+class Action(StrEnum):
+    SERVICES = "services"
+    ADD = "add"
+    STATUS = "status"
+    BALANCE = "balance"
+    REFILL = "refill"
+    REFILL_STATUS = "refill_status"
+    CANCEL = "cancel"
+
+
+ACTIONS: tuple[Action, ...] = tuple(Action)
 
 _S = {"type": "string"}
 _ID = {"type": "string", "pattern": "^[0-9]+$"}

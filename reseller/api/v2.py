@@ -19,6 +19,7 @@ from aiohttp import web
 from reseller import currencies, customers, errors, money, service_types
 from reseller.api import params as api_params
 from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, KEY_CACHE, POOL, RATE_LIMITER
+from reseller.api.openapi import Action
 from reseller.catalog import Catalog
 from reseller.db import Pool
 from reseller.jobs.dispatch import Dispatcher
@@ -81,9 +82,9 @@ async def endpoint(request: web.Request) -> web.Response:
 def _legacy_action(params: Params) -> str:
     """Old copies of the PHP client send refill calls without an action."""
     if "order" in params or "orders" in params:
-        return "refill"
+        return Action.REFILL
     if "refill" in params or "refills" in params:
-        return "refill_status"
+        return Action.REFILL_STATUS
     raise errors.IncorrectRequest()
 
 
@@ -211,11 +212,11 @@ def _echo(token: str) -> int | str:
 
 
 _ACTIONS: dict[str, Callable[[Call, Params], Awaitable[Any]]] = {
-    "services": _services,
-    "add": _add,
-    "status": _status,
-    "balance": _balance,
-    "refill": _refill,
-    "refill_status": _refill_status,
-    "cancel": _cancel,
+    Action.SERVICES: _services,
+    Action.ADD: _add,
+    Action.STATUS: _status,
+    Action.BALANCE: _balance,
+    Action.REFILL: _refill,
+    Action.REFILL_STATUS: _refill_status,
+    Action.CANCEL: _cancel,
 }
