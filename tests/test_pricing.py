@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from reseller import config
 from reseller.catalog import build as catalog_build
 from reseller.catalog import pricing
+from reseller.catalog.model import Offer
 from reseller.config.catalog import PricingConfig
-from reseller.upstream import UpstreamService
 
 D = Decimal
 
@@ -58,6 +60,35 @@ def test_sell_rate_applies_markup_floor_and_rounding(cost, markup, rules, expect
     assert pricing.sell_rate(cost, markup, rules) == expected
 
 
+@pytest.mark.parametrize(
+    ("cost", "category", "markup", "fixed", "expected"),
+    [
+        (D("1.00"), "TikTok Views", None, None, (D("1.30"), None)),  # default markup
+        (D("1.00"), "Instagram", None, None, (D("1.50"), None)),  # category markup
+        (D("1.00"), "Instagram", D(5), None, (D("1.05"), None)),  # the service's own
+        (D("0.40"), "Instagram", None, D("0.5"), (D("0.5"), None)),  # fixed: as written
+        (D("0.001"), "Instagram", None, D("0.001"), (D("0.01"), None)),  # fixed: floor
+        (D("0.60"), "Instagram", None, D("0.50"), (D("0.50"), "sell rate 0.50 below cost 0.60")),
+        (D("2.00"), "Instagram", D(-60), None, (D("0.80"), "sell rate 0.80 below cost 2.00")),
+    ],
+)
+def test_price_picks_fixed_rate_or_markup_and_takes_below_cost_off_sale(
+    cost, category, markup, fixed, expected
+) -> None:
+    found = pricing.price(
+        cost, RULES, provider="main", category=category, markup_percent=markup, fixed_rate=fixed
+    )
+    assert found == expected
+
+
+def test_catalog_building_knows_nothing_of_the_upstream_client() -> None:
+    tree = ast.parse(Path(catalog_build.__file__).read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert "reseller.catalog.model" in imported
+    assert not [m for m in imported if m.startswith("reseller.upstream")]
+
+
 def test_currency_conversion_is_exact() -> None:
     rates = {"EUR": D("1.08"), "RUB": D("0.011")}
     assert pricing.convert(D("0.5"), "EUR", rates=rates, base="USD") == D("0.540")
@@ -84,7 +115,7 @@ imports:
 """
 
 
-def offer(service_id: str, rate: str, category: str = "Instagram", **extra) -> UpstreamService:
+def offer(service_id: str, rate: str, category: str = "Instagram", **extra) -> Offer:
     fields = dict(
         id=service_id,
         name=f"up {service_id}",
@@ -97,7 +128,7 @@ def offer(service_id: str, rate: str, category: str = "Instagram", **extra) -> U
         cancel=False,
         dripfeed=False,
     )
-    return UpstreamService(**{**fields, **extra})
+    return Offer(**{**fields, **extra})
 
 
 def entries(offered, import_ids=None):

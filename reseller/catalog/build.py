@@ -13,10 +13,9 @@ from decimal import Decimal
 from fnmatch import fnmatchcase
 
 from reseller.catalog import pricing
-from reseller.catalog.model import Service
+from reseller.catalog.model import Offer, Service
 from reseller.config import Config, ProviderConfig, ServiceConfig
 from reseller.service_types import SERVICE_TYPES
-from reseller.upstream import UpstreamService
 
 MAX_QUANTITY = 2**31 - 1
 UpstreamKey = tuple[str, str]  # (provider, upstream service ID)
@@ -49,7 +48,7 @@ class Built:
 
 def build(
     config: Config,
-    offered: Mapping[UpstreamKey, UpstreamService],
+    offered: Mapping[UpstreamKey, Offer],
     import_ids: Mapping[UpstreamKey, int],
     reported_currencies: Mapping[str, str] | None = None,
 ) -> Built:
@@ -81,7 +80,7 @@ def _unless_mismatched(entry: Entry, mismatched: Mapping[str, str]) -> Entry:
 def _imports(
     config: Config,
     providers: Mapping[str, ProviderConfig],
-    offered: Mapping[UpstreamKey, UpstreamService],
+    offered: Mapping[UpstreamKey, Offer],
     import_ids: Mapping[UpstreamKey, int],
     explicit: set[UpstreamKey],
     built: Built,
@@ -115,18 +114,13 @@ def _imports(
         elif upstream is None or index is None:
             entries.append(_gone(local_id, candidate, "no import rule covers it any more"))
         else:
-            markup = pricing.markup_for(
-                config.pricing,
-                provider=key[0],
-                category=upstream.category,
-                service_markup=config.imports[index].markup_percent,
-            )
+            markup = config.imports[index].markup_percent
             entries.append(_priced(config, local_id, upstream, (candidate,), markup, None))
     return entries
 
 
 def _covering_rules(
-    config: Config, offered: Mapping[UpstreamKey, UpstreamService], explicit: set[UpstreamKey]
+    config: Config, offered: Mapping[UpstreamKey, Offer], explicit: set[UpstreamKey]
 ) -> dict[UpstreamKey, int]:
     """Offered service → index of the first import rule matching it now, in rule order and,
     within a rule, in upstream ID order (so new IDs come out in that order)."""
@@ -151,7 +145,7 @@ def _import_candidate(
     config: Config,
     providers: Mapping[str, ProviderConfig],
     key: UpstreamKey,
-    offered: Mapping[UpstreamKey, UpstreamService],
+    offered: Mapping[UpstreamKey, Offer],
 ) -> CandidateCost:
     provider = providers.get(key[0])
     if provider is None:  # dropped from the config: nothing to price it with
@@ -163,7 +157,7 @@ def _explicit(
     config: Config,
     providers: Mapping[str, ProviderConfig],
     service: ServiceConfig,
-    offered: Mapping[UpstreamKey, UpstreamService],
+    offered: Mapping[UpstreamKey, Offer],
     synced: set[str],
 ) -> Entry:
     candidates = tuple(
@@ -181,38 +175,38 @@ def _explicit(
         first = service.upstreams[0]
         reason = f"gone from {first.provider}" if first.provider in synced else "not synced yet"
         return _gone(service.id, candidates[0], reason, candidates)
-    provider = next(c.provider for c in candidates if c.cost_rate is not None)
-    markup = pricing.markup_for(
-        config.pricing,
-        provider=provider,
-        category=service.category or base.category,
-        service_markup=service.markup_percent,
-    )
-    return _priced(config, service.id, base, candidates, markup, service)
+    return _priced(config, service.id, base, candidates, service.markup_percent, service)
 
 
 def _priced(
     config: Config,
     local_id: int,
-    upstream: UpstreamService,
+    upstream: Offer,
     candidates: tuple[CandidateCost, ...],
-    markup: Decimal,
+    markup: Decimal | None,
     overrides: ServiceConfig | None,
 ) -> Entry:
-    cost = next(c.cost_rate for c in candidates if c.cost_rate is not None)
-    assert cost is not None
+    """Priced from the first candidate offered now (`upstream`); `markup`: the service's or
+    its import rule's own, if any."""
+    first = next(c for c in candidates if c.cost_rate is not None)
+    assert first.cost_rate is not None
     o = overrides or ServiceConfig(id=local_id, upstreams=())
-    if o.rate is not None:
-        rate = max(o.rate, config.pricing.min_rate)
-    else:
-        rate = pricing.sell_rate(cost, markup, config.pricing)
+    category = o.category or upstream.category
+    rate, below_cost = pricing.price(
+        first.cost_rate,
+        config.pricing,
+        provider=first.provider,
+        category=category,
+        markup_percent=markup,
+        fixed_rate=o.rate,
+    )
     low = max(o.min or upstream.min, upstream.min)
     high = min(o.max or upstream.max, upstream.max, MAX_QUANTITY)
     service = Service(
         id=local_id,
         name=o.name or upstream.name,
         type=o.type or upstream.type,
-        category=o.category or upstream.category,
+        category=category,
         rate=rate,
         min=min(low, MAX_QUANTITY),
         max=max(high, 1),
@@ -223,8 +217,8 @@ def _priced(
     reason = None
     if service.type not in SERVICE_TYPES:
         reason = f"unsupported type {service.type!r}"
-    elif rate < cost:
-        reason = f"sell rate {rate} below cost {cost}"
+    elif below_cost is not None:
+        reason = below_cost
     elif low > high:
         reason = f"min/max outside the upstream's {upstream.min}-{upstream.max}"
     return Entry(service, candidates, reason)
@@ -280,7 +274,7 @@ def _candidate(
     provider: ProviderConfig,
     priority: int,
     upstream_service: str,
-    offered: Mapping[UpstreamKey, UpstreamService],
+    offered: Mapping[UpstreamKey, Offer],
 ) -> CandidateCost:
     upstream = offered.get((provider.name, upstream_service))
     cost = None

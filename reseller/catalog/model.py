@@ -1,4 +1,5 @@
-"""The local service catalog: what customers see in `services` and may order.
+"""The local service catalog: what customers see in `services` and may order, and the
+providers' offers it is built from.
 
 The catalog lives in the `services` table, written by `catalog_sync` from the config and the
 providers' offers. The API reads it through `load`, which also encodes the `services` answer
@@ -15,6 +16,23 @@ import orjson
 
 from reseller import currencies, db, money
 from reseller.db import Q
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """One service a provider offers, as the catalog builder reads it (`catalog.sync` makes
+    them from the upstream client's answers and from the stored offers)."""
+
+    id: str  # the provider's service ID
+    name: str
+    type: str
+    category: str
+    rate: Decimal  # per 1000 (or per package), in the provider's currency
+    min: int
+    max: int
+    refill: bool
+    cancel: bool
+    dripfeed: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
-"""Sell rates from upstream costs: markup or fixed rate, most specific rule wins, then a floor
-and a rounding rule. Pure functions over Decimal; the catalog builder decides what to do with
-a price below cost (disable the service, never sell at a loss)."""
+"""The sell-rate rule, whole: from an upstream cost, a fixed rate or the most specific markup,
+then a floor and a rounding rule, and a rate below cost takes the service off sale (never sold
+at a loss). Pure functions over Decimal; `price` is the one the catalog builder calls."""
 
 from __future__ import annotations
 
@@ -34,6 +34,30 @@ def currency_mismatches(
     """provider → why its services are off sale, for each whose currencies disagree."""
     found = {p.name: currency_mismatch(p.name, p.currency, reported.get(p.name)) for p in providers}
     return {name: why for name, why in found.items() if why is not None}
+
+
+def price(
+    cost: Decimal,
+    pricing: PricingConfig,
+    *,
+    provider: str,
+    category: str,
+    markup_percent: Decimal | None = None,
+    fixed_rate: Decimal | None = None,
+) -> tuple[Decimal, str | None]:
+    """The sell rate for `cost` (in our currency) and why it may not be sold, or None.
+
+    A `fixed_rate` (the service's `rate`) is sold as written, raised to the floor but not
+    rounded; otherwise the markup `markup_for` picks (`markup_percent`: the service's or the
+    import rule's own) goes through `sell_rate`. Either way a rate below cost is off sale."""
+    if fixed_rate is not None:
+        rate = max(fixed_rate, pricing.min_rate)
+    else:
+        markup = markup_for(
+            pricing, provider=provider, category=category, service_markup=markup_percent
+        )
+        rate = sell_rate(cost, markup, pricing)
+    return rate, f"sell rate {rate} below cost {cost}" if rate < cost else None
 
 
 def markup_for(

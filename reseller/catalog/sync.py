@@ -18,6 +18,7 @@ import structlog
 from reseller import db, errors
 from reseller.catalog import build as catalog_build
 from reseller.catalog.build import Built, UpstreamKey
+from reseller.catalog.model import Offer
 from reseller.config import Config
 from reseller.db import Q
 from reseller.upstream import ProviderClient, Upstreams, UpstreamService
@@ -39,7 +40,7 @@ async def sync(
 ) -> SyncReport:
     """Fetch, store and rebuild; with `refuse_to_empty`, see `rebuild`."""
     report = SyncReport()
-    fetched: dict[str, list[UpstreamService]] = {}
+    fetched: dict[str, list[Offer]] = {}
     clients = list(upstreams)
     results = await asyncio.gather(*(_fetch(c) for c in clients), return_exceptions=True)
     for client, result in zip(clients, results, strict=True):
@@ -59,18 +60,16 @@ async def sync(
     return report
 
 
-async def _fetch(client: ProviderClient) -> list[UpstreamService]:
+async def _fetch(client: ProviderClient) -> list[Offer]:
     try:
-        return await client.services()
+        return [_from_upstream(s) for s in await client.services()]
     except errors.UpstreamError:
         raise
     except Exception as exc:  # one provider's surprise must not stop the others' sync
         raise errors.UpstreamUnknown(f"{type(exc).__name__}: {exc}") from exc
 
 
-async def _store_offers(
-    conn: db.Connection, provider: str, services: list[UpstreamService]
-) -> None:
+async def _store_offers(conn: db.Connection, provider: str, services: list[Offer]) -> None:
     await conn.executemany(
         Q.upsert_upstream_service,
         [
@@ -97,7 +96,7 @@ async def rebuild(
     pool: db.Pool,
     config: Config,
     *,
-    fetched: Mapping[str, list[UpstreamService]] | None = None,
+    fetched: Mapping[str, list[Offer]] | None = None,
     refuse_to_empty: bool = False,
 ) -> Built:
     """Write the catalog the config and the stored offers describe (no upstream calls), after
@@ -113,7 +112,7 @@ async def rebuild(
         for provider, services in (fetched or {}).items():
             await _store_offers(conn, provider, services)
         offered = {
-            (r["provider"], r["service_id"]): _offer(r)
+            (r["provider"], r["service_id"]): _from_row(r)
             for r in await conn.fetch(Q.offered_services)
         }
         import_ids: dict[UpstreamKey, int] = {
@@ -189,8 +188,24 @@ async def _write(conn: db.Connection, built: Built) -> None:
     )
 
 
-def _offer(row: db.Record) -> UpstreamService:
-    return UpstreamService(
+def _from_upstream(s: UpstreamService) -> Offer:
+    """The client's parsed answer as the catalog's own type: `build` knows nothing upstream."""
+    return Offer(
+        id=s.id,
+        name=s.name,
+        type=s.type,
+        category=s.category,
+        rate=s.rate,
+        min=s.min,
+        max=s.max,
+        refill=s.refill,
+        cancel=s.cancel,
+        dripfeed=s.dripfeed,
+    )
+
+
+def _from_row(row: db.Record) -> Offer:
+    return Offer(
         id=row["service_id"],
         name=row["name"],
         type=row["type"],
