@@ -10,6 +10,7 @@ from support import add_on_the_panel, free_port, money_holds, refunds_fail
 
 from reseller import config, service_types
 from reseller.config import ProviderConfig
+from reseller.jobs import requests as forwarding
 from reseller.orders import resolve as reconcile
 
 
@@ -372,3 +373,10 @@ def test_upstream_add_carries_a_quantity_only_where_the_provider_does_not_derive
         )
         expected = {"link": "https://a.com", "runs": 2, "interval": 5, "x": "y"}
         assert sent == (expected if name in derived else {**expected, "quantity": 3}), name
+
+
+def test_orders_refills_and_cancels_back_off_doubling_from_retry_seconds() -> None:
+    assert [forwarding.backoff(2.0, attempt) for attempt in (1, 2, 3, 4)] == [2.0, 4.0, 8.0, 16.0]
+    assert forwarding.backoff(2.0, 12, longest=3600.0) == 3600.0
+    # A cancel waiting on an uncertain order is retried for ever, and still gets a number.
+    assert forwarding.backoff(0.01, 10**6, longest=3600.0) == 3600.0

@@ -183,7 +183,7 @@ class Dispatcher:
         if attempts >= dispatch.max_attempts:  # as refused: try the next candidate
             await lifecycle.requeued(self._pool, order["id"], candidate + 1, why=why)
             return "retrying", why
-        delay = float(dispatch.retry_seconds) * 2 ** (attempts - 1)
+        delay = forwarding.backoff(float(dispatch.retry_seconds), attempts)
         await lifecycle.requeued(self._pool, order["id"], candidate, delay=delay, why=why)
         log.info("order_retry", order=order["id"], attempt=attempts, delay=delay, reason=why)
         return "retrying", why

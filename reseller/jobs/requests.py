@@ -15,6 +15,7 @@ never sent.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -120,8 +121,16 @@ class Forwarder:
             await self._pool.execute(requeue, claimed["id"], self._delay(claimed), why)
 
     def _delay(self, claimed: db.Record) -> float:
-        base = float(self._config.current.dispatch.retry_seconds)
-        return min(base * 2 ** min(claimed["dispatch_attempts"] - 1, 20), MAX_DELAY)
+        first = float(self._config.current.dispatch.retry_seconds)
+        return backoff(first, claimed["dispatch_attempts"], longest=MAX_DELAY)
+
+
+def backoff(first: float, attempt: int, *, longest: float = math.inf) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1, 2, …) of an order, a refill or
+    a cancel: `first`, doubling with each attempt, at most `longest`."""
+    # A cancel waiting on an uncertain order is retried for ever: the exponent stops where the
+    # float would overflow, long after any `longest` is reached.
+    return min(first * 2.0 ** min(attempt - 1, 1000), longest)
 
 
 async def _logged(kind: str, item_id: int, work: Callable[[int], Awaitable[None]]) -> None:
