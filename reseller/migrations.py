@@ -9,11 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reseller import db
+from reseller import db, locks
 from reseller.db import Q
 
-# An arbitrary, fixed advisory-lock key ("reseller" in ASCII, truncated to fit a bigint).
-_LOCK_KEY = 0x7265_7365_6C6C_6572 & 0x7FFF_FFFF_FFFF_FFFF
 _MIGRATION_FILE = re.compile(r"^\d{3}_\w+\.sql$")
 
 
@@ -26,7 +24,7 @@ async def migrate(conn: db.Connection, folder: Path | None = None) -> list[str]:
     """Apply what is not applied yet; returns the names applied by this call."""
     applied_now: list[str] = []
     with db.translate_errors():
-        await conn.execute(Q.lock_migrations, _LOCK_KEY)
+        await conn.execute(Q.lock_migrations, locks.MIGRATIONS)
         try:
             await conn.execute(Q.create_migrations_table)
             done = {r["name"] for r in await conn.fetch(Q.applied_migrations)}
@@ -38,5 +36,5 @@ async def migrate(conn: db.Connection, folder: Path | None = None) -> list[str]:
                     await conn.execute(Q.record_migration, path.name)
                 applied_now.append(path.name)
         finally:
-            await conn.execute(Q.unlock_migrations, _LOCK_KEY)
+            await conn.execute(Q.unlock_migrations, locks.MIGRATIONS)
     return applied_now

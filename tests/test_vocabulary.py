@@ -1,5 +1,5 @@
 """One vocabulary: the enums the code spells statuses and states with are exactly what the
-database's CHECK constraints allow."""
+database's CHECK constraints allow, and the advisory-lock keys are one list of distinct keys."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from enum import StrEnum
 
 import pytest
 
+from reseller import locks
 from reseller.orders.states import DispatchState, OrderStatus, RefillStatus
 
 
@@ -43,3 +44,10 @@ async def test_each_enum_is_exactly_what_the_database_allows(
     pool, table: str, column: str, enum: type[StrEnum]
 ) -> None:
     assert await allowed_values(pool, table, column) == {member.value for member in enum}
+
+
+def test_advisory_lock_keys_are_distinct_bigints() -> None:
+    keys = {name: value for name, value in vars(locks).items() if name.isupper()}
+    assert len(keys) >= 4
+    assert len(set(keys.values())) == len(keys), keys
+    assert all(-(2**63) <= key < 2**63 for key in keys.values())

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from reseller import db, errors, metrics
+from reseller import db, errors, locks, metrics
 from reseller.catalog import sync as catalog_sync
 from reseller.config import LiveConfig
 from reseller.db import Q
@@ -27,8 +27,6 @@ from reseller.jobs import balances, polling
 from reseller.upstream import ProviderClient, Upstreams
 
 log = structlog.get_logger()
-_BALANCE_LOCK = 0x6261_6C61_6E63_65  # "balance"
-_CATALOG_LOCK = 0x6361_7473_796E_63  # "catsync"
 
 
 class Jobs:
@@ -104,7 +102,7 @@ class Jobs:
         )
 
     async def balances(self) -> Counter[str]:
-        async with self._exclusive(_BALANCE_LOCK) as mine:
+        async with self._exclusive(locks.BALANCE_JOB) as mine:
             if not mine:
                 return Counter(skipped=1)
 
@@ -116,7 +114,7 @@ class Jobs:
             return await self._per_provider(one)
 
     async def catalog(self) -> Counter[str]:
-        async with self._exclusive(_CATALOG_LOCK) as mine:
+        async with self._exclusive(locks.CATALOG_SYNC_JOB) as mine:
             if not mine:
                 return Counter(skipped=1)
             try:
