@@ -4,14 +4,13 @@ or a dropped connection would), the order is found before it, never between; run
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from support import money_holds, refunds_fail
 from test_sync import placed, upstream_of
 
-from reseller import db, errors
+from reseller import errors
 from reseller.orders import resolve
 
 PACKAGE = Path(__file__).parent.parent / "reseller"
@@ -70,28 +69,3 @@ async def test_an_interrupted_operator_refund_leaves_the_order_uncertain(stack) 
     with pytest.raises(errors.NotFound):  # decided once
         await resolve.refund(stack.pool, order_id)
     await money_holds(stack.pool)
-
-
-def test_only_the_lifecycle_runs_the_statements_that_change_an_order() -> None:
-    names = re.findall(r"^-- name: (\w+)", LIFECYCLE_SQL.read_text(), re.MULTILINE)
-    allowed = {PACKAGE / "orders" / "lifecycle.py", PACKAGE / "orders" / "refunds.py"}
-    outside = [
-        f"{path.relative_to(PACKAGE)}: Q.{name}"
-        for path in PACKAGE.rglob("*.py")
-        if path not in allowed
-        for name in names
-        if re.search(rf"\bQ\.{name}\b", path.read_text())
-    ]
-    assert names
-    assert outside == []
-
-
-def test_every_named_query_the_code_uses_exists() -> None:
-    used = {
-        name
-        for path in [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "bench").rglob("*.py")]
-        for name in re.findall(r"(?<!`)\bQ\.(\w+)", path.read_text())
-    }
-    missing = [name for name in sorted(used) if not hasattr(db.Q, name)]
-    assert used
-    assert missing == []

@@ -10,7 +10,7 @@ import pytest
 
 from reseller import config, errors
 
-EXAMPLE = Path(__file__).parent.parent / "config.example.yaml"
+EXAMPLE = Path(__file__).parent.parent.parent / "config.example.yaml"
 
 VALID = """
 providers:

@@ -1,0 +1,37 @@
+"""Rules of the layout that a reader relies on, checked on the source: one writer of an
+order's state and money, and no query called by a name that does not exist."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from reseller import db
+
+PACKAGE = Path(__file__).parent.parent.parent / "reseller"
+LIFECYCLE_SQL = PACKAGE.parent / "sql" / "queries" / "lifecycle.sql"
+
+
+def test_only_the_lifecycle_runs_the_statements_that_change_an_order() -> None:
+    names = re.findall(r"^-- name: (\w+)", LIFECYCLE_SQL.read_text(), re.MULTILINE)
+    allowed = {PACKAGE / "orders" / "lifecycle.py", PACKAGE / "orders" / "refunds.py"}
+    outside = [
+        f"{path.relative_to(PACKAGE)}: Q.{name}"
+        for path in PACKAGE.rglob("*.py")
+        if path not in allowed
+        for name in names
+        if re.search(rf"\bQ\.{name}\b", path.read_text())
+    ]
+    assert names
+    assert outside == []
+
+
+def test_every_named_query_the_code_uses_exists() -> None:
+    used = {
+        name
+        for path in [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "bench").rglob("*.py")]
+        for name in re.findall(r"(?<!`)\bQ\.(\w+)", path.read_text())
+    }
+    missing = [name for name in sorted(used) if not hasattr(db.Q, name)]
+    assert used
+    assert missing == []
