@@ -1,6 +1,9 @@
-"""Typed keys for what the application holds."""
+"""Typed keys for what the application holds, and the shape of what it is given."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Protocol
 
 from aiohttp import web
 
@@ -9,11 +12,21 @@ from reseller.api.keycache import KeyCache
 from reseller.api.ratelimit import RateLimiter
 from reseller.catalog import LiveCatalog
 from reseller.config import LiveConfig
-from reseller.jobs.dispatch import Dispatcher
+
+
+class OrderDispatcher(Protocol):
+    """What the API needs of the dispatcher (`jobs.dispatch.Dispatcher`)."""
+
+    def kick(self, order_id: int) -> Awaitable[tuple[str, str | None]] | None:
+        """Start sending a new order now; None when it is not started here (the queue sends
+        it). Awaited: the dispatch state it reached (or another outcome) and, when the provider
+        refused it, the reason."""
+        ...
+
 
 CONFIG = web.AppKey("config", LiveConfig)
 POOL = web.AppKey("pool", db.Pool)
 CATALOG = web.AppKey("catalog", LiveCatalog)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
-DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+DISPATCHER = web.AppKey("dispatcher", OrderDispatcher)
 KEY_CACHE = web.AppKey("key_cache", KeyCache)

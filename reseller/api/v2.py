@@ -18,11 +18,18 @@ from aiohttp import web
 
 from reseller import currencies, customers, errors, money, service_types
 from reseller.api import params as api_params
-from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, KEY_CACHE, POOL, RATE_LIMITER
+from reseller.api.appkeys import (
+    CATALOG,
+    CONFIG,
+    DISPATCHER,
+    KEY_CACHE,
+    POOL,
+    RATE_LIMITER,
+    OrderDispatcher,
+)
 from reseller.api.openapi import Action
 from reseller.catalog import Catalog
 from reseller.db import Pool
-from reseller.jobs.dispatch import Dispatcher
 from reseller.orders import place as orders
 from reseller.orders.states import DispatchState
 
@@ -36,7 +43,7 @@ class Call:
     base_catalog: Catalog
     currency_rate: Decimal | None  # 1 customer currency unit in the base; None: no rate
     decimals: int  # the catalog's rounding, kept when converting
-    dispatcher: Dispatcher | None
+    dispatcher: OrderDispatcher | None
     inline_errors: bool
 
     def catalog(self) -> Catalog:
