@@ -18,10 +18,9 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bench import _load
-from reseller import api_keys, catalog, db
+from reseller import api_keys, catalog, db, service_types
 from reseller.api import params as api_params
 from reseller.db import Q
-from reseller.orders import rules as order_rules
 
 
 def serve_bare(port: int, body: Path) -> None:
@@ -68,7 +67,7 @@ async def _orders(pool: db.Pool, forms: list[dict[str, str]]) -> list[object]:
     for form in forms:
         service = services.get(int(form["service"]))
         assert service is not None, form
-        order = order_rules.validate(service, form)
+        order = service_types.validate(service, form)
         args = (order.charge, service.id, order.link, order.quantity)
         extra = (order.runs, order.interval, order.fields, "USD", Decimal(1))  # base currency
         items.append((form["key"], (*args, *extra)))

@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from reseller import db
 from reseller.db import Q
+from reseller.orders.states import DispatchState
 
 REGISTRY = CollectorRegistry()
 
@@ -93,8 +94,8 @@ async def render(pool: db.Pool) -> bytes:
     queued = uncertain = 0
     for row in await pool.fetch(Q.orders_by_state):
         ORDERS.labels(row["status"], row["dispatch_state"]).set(row["n"])
-        queued += row["n"] if row["dispatch_state"] == "queued" else 0
-        uncertain += row["n"] if row["dispatch_state"] == "uncertain" else 0
+        queued += row["n"] if row["dispatch_state"] == DispatchState.QUEUED else 0
+        uncertain += row["n"] if row["dispatch_state"] == DispatchState.UNCERTAIN else 0
     DISPATCH_QUEUE.set(queued)
     UNCERTAIN.set(uncertain)
     FLAGGED.set(await pool.fetchval(Q.flagged_orders))

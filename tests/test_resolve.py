@@ -12,7 +12,7 @@ from support import add_on_the_panel, money_holds
 
 from reseller.cli import main
 from reseller.orders import upstream_match
-from reseller.upstream.parse import OrderStatus
+from reseller.upstream.parse import StatusAnswer
 
 CONFIG = 'providers:\n  - {{name: sim, url: "{url}", key_env: SIM_TEST_KEY, timeout: 0.5}}\n'
 
@@ -165,8 +165,8 @@ FACTS = {
 }
 
 
-def status(state: str, charge: str | None, remains: int | None) -> OrderStatus:
-    return OrderStatus(state, None if charge is None else Decimal(charge), 0, remains, "USD")
+def status(state: str, charge: str | None, remains: int | None) -> StatusAnswer:
+    return StatusAnswer(state, None if charge is None else Decimal(charge), 0, remains, "USD")
 
 
 @pytest.mark.parametrize(
@@ -193,7 +193,7 @@ def test_an_upstream_order_of_this_size_fits_whatever_its_status(answer) -> None
         (status("Pending", "0.09", 500), "remains 500"),
         (status("Pending", None, 100), "no charge"),
         (status(None, "0.09", 100), "status is not one we know"),
-        (OrderStatus("Pending", Decimal("0.09"), 0, 100, "EUR"), "in EUR"),
+        (StatusAnswer("Pending", Decimal("0.09"), 0, 100, "EUR"), "in EUR"),
     ],
 )
 def test_an_upstream_order_that_is_not_this_one_does_not_fit(answer, why) -> None:

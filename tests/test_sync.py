@@ -9,7 +9,7 @@ from decimal import Decimal
 from support import money_holds
 
 from reseller.orders import lifecycle
-from reseller.upstream.parse import OrderStatus
+from reseller.upstream.parse import StatusAnswer
 
 
 async def placed(stack, n: int = 1, quantity: int = 100) -> list[int]:
@@ -78,7 +78,7 @@ async def test_canceled_refunds_everything(stack) -> None:
 
 async def test_the_same_answer_seen_many_times_refunds_once(stack) -> None:
     [order_id] = await placed(stack)
-    answer = OrderStatus("Partial", None, None, 40, None)
+    answer = StatusAnswer("Partial", None, None, 40, None)
     moved = await asyncio.gather(
         *(lifecycle.settle(stack.pool, order_id, answer, max_poll_errors=10) for _ in range(5))
     )

@@ -11,12 +11,19 @@ from aiohttp import web
 
 from reseller import db
 from reseller.api import health, metrics, middleware, openapi, params, v2
-from reseller.api.appkeys import CATALOG, CONFIG, DISPATCHER, KEY_CACHE, POOL, RATE_LIMITER
+from reseller.api.appkeys import (
+    CATALOG,
+    CONFIG,
+    DISPATCHER,
+    KEY_CACHE,
+    POOL,
+    RATE_LIMITER,
+    OrderDispatcher,
+)
 from reseller.api.keycache import KeyCache
 from reseller.api.ratelimit import RateLimiter
 from reseller.catalog import LiveCatalog
 from reseller.config import Config, LiveConfig
-from reseller.jobs.dispatch import Dispatcher
 
 log = structlog.get_logger()
 CATALOG_POLL_SECONDS = 2.0
@@ -26,7 +33,7 @@ def create_app(
     config: Config | LiveConfig,
     *,
     pool: db.Pool,
-    dispatcher: Dispatcher | None = None,
+    dispatcher: OrderDispatcher | None = None,
     catalog: LiveCatalog | None = None,
     rate_limiter: RateLimiter | None = None,
     serve_metrics: bool = True,

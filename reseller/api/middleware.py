@@ -15,11 +15,10 @@ import structlog
 from aiohttp import web
 
 from reseller import db, errors, metrics
+from reseller.api import openapi
 
 log = structlog.get_logger()
-_ACTIONS = frozenset(
-    {"services", "add", "status", "balance", "refill", "refill_status", "cancel", "none"}
-)
+_ACTIONS = frozenset({*openapi.ACTIONS, "none"})  # the metric's action labels
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from reseller import db, errors
+from reseller import db, errors, locks
 from reseller.catalog import build as catalog_build
 from reseller.catalog.build import Built, UpstreamKey
 from reseller.catalog.model import Offer
@@ -24,7 +24,6 @@ from reseller.db import Q
 from reseller.upstream import ProviderClient, Upstreams, UpstreamService
 
 log = structlog.get_logger()
-_LOCK_KEY = 0x6361_7461_6C6F_67  # "catalog"
 
 
 @dataclass
@@ -108,7 +107,7 @@ async def rebuild(
     likelier a mistake than the end of all sales.
     """
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(Q.lock_catalog, _LOCK_KEY)
+        await conn.execute(Q.lock_catalog, locks.CATALOG_WRITE)
         for provider, services in (fetched or {}).items():
             await _store_offers(conn, provider, services)
         offered = {

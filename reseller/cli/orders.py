@@ -11,7 +11,7 @@ from reseller.cli import common
 from reseller.config import Config
 from reseller.db import Q
 from reseller.orders import resolve as reconcile
-from reseller.orders.states import OrderStatus
+from reseller.orders.states import DispatchState, OrderStatus
 from reseller.upstream import Upstreams
 
 
@@ -71,7 +71,7 @@ def _list(args: argparse.Namespace) -> int:
     async def work(pool: Any, _: Any) -> tuple[Any, Any]:
         orders = await pool.fetch(
             Q.list_orders,
-            "uncertain" if args.uncertain else None,
+            DispatchState.UNCERTAIN if args.uncertain else None,
             args.status,
             args.customer,
             args.provider,

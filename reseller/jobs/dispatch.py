@@ -183,7 +183,9 @@ class Dispatcher:
         if attempts >= dispatch.max_attempts:  # as refused: try the next candidate
             await lifecycle.requeued(self._pool, order["id"], candidate + 1, why=why)
             return "retrying", why
-        delay = forwarding.backoff(float(dispatch.retry_seconds), attempts)
+        delay = forwarding.backoff(
+            float(dispatch.retry_seconds), attempts, longest=forwarding.MAX_DELAY
+        )
         await lifecycle.requeued(self._pool, order["id"], candidate, delay=delay, why=why)
         log.info("order_retry", order=order["id"], attempt=attempts, delay=delay, reason=why)
         return "retrying", why

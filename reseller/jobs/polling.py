@@ -18,12 +18,13 @@ from reseller import db, errors
 from reseller.config import SyncConfig
 from reseller.db import Q
 from reseller.orders import lifecycle
+from reseller.orders.states import OrderStatus
 from reseller.upstream import ProviderClient
-from reseller.upstream.parse import OrderStatus
+from reseller.upstream.parse import StatusAnswer
 
 log = structlog.get_logger()
 BATCH = 100  # the most IDs API v2 takes in one `status` or `refill_status` call
-FINAL = frozenset({"Completed", "Partial", "Canceled"})
+FINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED})
 
 
 async def poll_statuses(pool: db.Pool, client: ProviderClient, sync: SyncConfig) -> Counter[str]:
@@ -78,7 +79,7 @@ async def poll_statuses(pool: db.Pool, client: ProviderClient, sync: SyncConfig)
     return counts
 
 
-Answers = dict[str, OrderStatus | errors.UpstreamRefused]
+Answers = dict[str, StatusAnswer | errors.UpstreamRefused]
 
 
 async def _record(

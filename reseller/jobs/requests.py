@@ -29,7 +29,7 @@ from reseller.upstream import Upstreams
 
 log = structlog.get_logger()
 BATCH = 100
-MAX_DELAY = 3600.0  # a request waiting on an uncertain order is looked at hourly at least
+MAX_DELAY = 3600.0  # the longest backoff: a retried order or request is looked at hourly at least
 
 
 class Forwarder:

@@ -23,10 +23,12 @@ import structlog
 from reseller import db, errors
 from reseller.db import Q
 from reseller.orders import refunds
-from reseller.upstream.parse import OrderStatus
+from reseller.orders.states import DispatchState, OrderStatus
+from reseller.upstream.parse import StatusAnswer
 
 log = structlog.get_logger()
 IN_FULL = Decimal("Infinity")
+CANCELED = OrderStatus.CANCELED
 
 # --- on the way upstream ---
 
@@ -83,7 +85,9 @@ async def refused(pool: db.Pool, order_id: int, reason: str) -> Decimal:
     """queued with no candidate left → Canceled, refunded in full; what moved."""
     async with pool.acquire() as conn, conn.transaction():
         moved = await refunds.refund_to(conn, order_id, IN_FULL, reason=reason)
-        await conn.execute(Q.close_order, order_id, "Canceled", "refused", reason)
+        await conn.execute(
+            Q.close_order, order_id, OrderStatus.CANCELED, DispatchState.REFUSED, reason
+        )
     log.info("order_refused", order=order_id, reason=reason)
     return moved
 
@@ -95,7 +99,7 @@ async def canceled_before_dispatch(pool: db.Pool, order_id: int, cancel_id: int)
         if await conn.fetchval(Q.cancel_unsent_order, order_id) is None:
             return False
         await refunds.refund_to(conn, order_id, IN_FULL, reason="canceled before dispatch")
-        await conn.execute(Q.cancel_answered, cancel_id, "placed", "canceled locally")
+        await conn.execute(Q.cancel_answered, cancel_id, DispatchState.PLACED, "canceled locally")
     return True
 
 
@@ -111,7 +115,7 @@ async def progressed(pool: db.Pool, rows: Sequence[Progress]) -> None:
 
 
 async def settle(
-    pool: db.Pool, order_id: int, answer: OrderStatus, *, max_poll_errors: int
+    pool: db.Pool, order_id: int, answer: StatusAnswer, *, max_poll_errors: int
 ) -> Decimal | None:
     """A final status: recorded and the order refunded what it owes (`refunds.owed_back`),
     once; what moved now. None: its numbers cannot be settled on (a poll error, nothing
@@ -186,6 +190,8 @@ async def resolved_not_placed(pool: db.Pool, order_id: int) -> Decimal:
         if await conn.fetchval(Q.uncertain_order, order_id) is None:
             raise errors.NotFound(f"order {order_id} is not uncertain")
         moved = await refunds.refund_to(conn, order_id, IN_FULL, reason=reason)
-        await conn.execute(Q.close_order, order_id, "Canceled", "refused", reason)
+        await conn.execute(
+            Q.close_order, order_id, OrderStatus.CANCELED, DispatchState.REFUSED, reason
+        )
         await conn.execute(Q.insert_audit, "resolve-refund", f"order {order_id}", {})
     return moved

@@ -13,16 +13,17 @@ from decimal import Decimal
 
 from reseller import db, money
 from reseller.db import Q
-from reseller.upstream.parse import OrderStatus
+from reseller.orders.states import OrderStatus
+from reseller.upstream.parse import StatusAnswer
 
 # --- the rule ---
 
 
-def unusable(answer: OrderStatus, total_quantity: int) -> str | None:
+def unusable(answer: StatusAnswer, total_quantity: int) -> str | None:
     """Why a final answer cannot be settled on, or None. A Partial owes back its undelivered
     share, so its `remains` must say how much that is: missing, unknown, negative, zero (a
     Partial with nothing undelivered contradicts itself) or above the quantity, it cannot."""
-    if answer.status != "Partial":
+    if answer.status != OrderStatus.PARTIAL:
         return None
     if answer.remains is None:
         return "Partial without a usable remains"
@@ -31,12 +32,12 @@ def unusable(answer: OrderStatus, total_quantity: int) -> str | None:
     return None
 
 
-def owed_back(charge: Decimal, total_quantity: int, answer: OrderStatus) -> Decimal:
+def owed_back(charge: Decimal, total_quantity: int, answer: StatusAnswer) -> Decimal:
     """Canceled: everything. Partial: charge × remains / quantity, rounded down so a refund
     never exceeds what is undelivered. Completed: nothing. Call only on a usable answer."""
-    if answer.status == "Canceled":
+    if answer.status == OrderStatus.CANCELED:
         return charge
-    if answer.status == "Partial":
+    if answer.status == OrderStatus.PARTIAL:
         why = unusable(answer, total_quantity)
         if why is not None or answer.remains is None:
             raise ValueError(f"cannot settle on it: {why}")

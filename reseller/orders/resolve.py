@@ -12,6 +12,7 @@ import structlog
 from reseller import db, errors
 from reseller.db import Q
 from reseller.orders import lifecycle, upstream_match
+from reseller.orders.states import DispatchState
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()
@@ -39,7 +40,7 @@ async def link_refill(
     `refill_status` names no order, so knowing it and its being nobody else's is all there is
     to check); the refill job polls it from there."""
     facts = await pool.fetchrow(Q.refill_link_facts, refill_id, upstream_refill_id)
-    if facts is None or facts["dispatch_state"] != "uncertain":
+    if facts is None or facts["dispatch_state"] != DispatchState.UNCERTAIN:
         raise errors.NotFound(f"refill {refill_id} is not uncertain")
     provider, refused = facts["provider"], f"refill {refill_id} not linked"
     if facts["linked_to"] is not None:

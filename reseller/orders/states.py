@@ -38,3 +38,6 @@ class DispatchState(StrEnum):
     PLACED = "placed"  # the provider has it
     UNCERTAIN = "uncertain"  # a sent call's outcome is unknown: never re-sent automatically
     REFUSED = "refused"  # the provider said no (an order's charge went back)
+
+
+Status = OrderStatus  # for modules that also use upstream.parse.StatusAnswer (a parsed answer)

@@ -54,7 +54,7 @@ async def check(pool: db.Pool, upstreams: Upstreams, order_id: int, upstream_id:
     return None if why is None else f"upstream order {upstream_id} is not this order: {why}"
 
 
-def misfit(facts: Mapping[str, Any], answer: parse.OrderStatus, *, currency: str) -> str | None:
+def misfit(facts: Mapping[str, Any], answer: parse.StatusAnswer, *, currency: str) -> str | None:
     """Why the status of an upstream order cannot be this order's (`link_facts`), or None."""
     per_package = facts["upstream_type"] in service_types.PACKAGE_TYPES
     runs = facts["runs"] or 1

@@ -97,7 +97,7 @@ class ProviderClient:
 
     async def statuses(
         self, ids: Sequence[str]
-    ) -> dict[str, parse.OrderStatus | errors.UpstreamRefused]:
+    ) -> dict[str, parse.StatusAnswer | errors.UpstreamRefused]:
         """Up to 100 orders in one call; per-ID refusals come back as values, not raised."""
         answer = await self._request("status", {"orders": _id_list(ids)})
         if not isinstance(answer, dict):

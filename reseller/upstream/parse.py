@@ -45,7 +45,7 @@ _REFILL_STATUSES = {
 
 
 @dataclass(frozen=True, slots=True)
-class OrderStatus:
+class StatusAnswer:
     status: str | None  # normalised; None: a spelling we do not know (keep polling)
     charge: Decimal | None
     start_count: int | None
@@ -100,12 +100,12 @@ def error_of(answer: Any) -> str | None:
     return None
 
 
-def order_status(answer: Any) -> OrderStatus:
+def order_status(answer: Any) -> StatusAnswer:
     if isinstance(answer, str):  # a bare per-ID error string ("Incorrect order ID")
         raise ValueError(answer)
     if not isinstance(answer, dict):
         raise errors.UpstreamUnknown(f"status answer is not an object: {_preview(answer)}")
-    return OrderStatus(
+    return StatusAnswer(
         status=status_name(answer.get("status")),
         charge=decimal(answer.get("charge")),
         start_count=integer(answer.get("start_count")),
