@@ -50,7 +50,7 @@ class ApiError(ResellerError):
     """Incorrect request"""
 
 
-# The exact client-facing strings of DESIGN.md §1: downstream panels match on them.
+# The exact client-facing strings of API v2 (README, "The API"): downstream panels match on them.
 
 
 class InvalidApiKey(ApiError):

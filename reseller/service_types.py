@@ -1,4 +1,4 @@
-"""The service types of DESIGN.md §1.1, one row each: the fields an `add` of it takes, the rule
+"""The service types of API v2, one row each: the fields an `add` of it takes, the rule
 that checks them (`orders.rules`), how it is priced and what goes upstream. Adding a type is a
 row here (and a rule in `orders.rules` when none of the existing ones fits).
 

@@ -1,7 +1,7 @@
 """`/api/v2`: authenticate, rate-limit, dispatch on `action`; handlers stay thin.
 
-Answers follow DESIGN.md §1 to the letter: IDs are JSON numbers, money and counts are strings,
-errors are `{"error": "<exact string>"}` with HTTP 200.
+Answers follow API v2 as the README documents it, to the letter: IDs are JSON numbers, money
+and counts are strings, errors are `{"error": "<exact string>"}` with HTTP 200.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The rules an `add` is checked by (DESIGN.md §1.1), and what it costs.
+"""The rules an `add` is checked by (the service types in the README), and what it costs.
 
 A rule turns the request's fields into an OrderRequest or raises the exact API error; each
 service type names its rule in `reseller.service_types`, and the generic rules read the fields
