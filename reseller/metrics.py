@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from reseller import db
 from reseller.db import Q
-from reseller.orders.states import DispatchState
+from reseller.states import DispatchState
 
 REGISTRY = CollectorRegistry()
 

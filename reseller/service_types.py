@@ -10,22 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
 
 from reseller.orders import rules
+from reseller.orders.rules import Field, FieldKind
 
-if TYPE_CHECKING:  # the catalog build imports this module: annotations only
-    from reseller.catalog import Service
-
-FieldKind = Literal["text", "lines", "integer", "link", "date"]
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One of a type's own `add` fields, as a client sends it (described in the OpenAPI)."""
-
-    name: str
-    kind: FieldKind
+__all__ = ["TYPES", "Field", "FieldKind", "ServiceType", "validate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +95,7 @@ SERVICE_TYPES: tuple[str, ...] = tuple(_BY_NAME)  # what the config and the cata
 PACKAGE_TYPES = frozenset(t.name for t in TYPES if t.per_package)  # for costs, by type name
 
 
-def validate(service: Service, params: rules.Params) -> rules.OrderRequest:
+def validate(service: rules.Offered, params: rules.Params) -> rules.OrderRequest:
     """The order an `add` for `service` asks for, or the exact API error."""
     service_type = _BY_NAME[service.type]
     return service_type.rule(service_type, service, params)

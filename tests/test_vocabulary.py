@@ -9,7 +9,7 @@ from enum import StrEnum
 import pytest
 
 from reseller import locks
-from reseller.orders.states import DispatchState, OrderStatus, RefillStatus
+from reseller.states import DispatchState, OrderStatus, RefillStatus
 
 
 async def allowed_values(pool, table: str, column: str) -> set[str]:

@@ -14,7 +14,7 @@ import orjson
 from aiohttp import web
 
 from reseller import service_types
-from reseller.orders.states import OrderStatus
+from reseller.states import OrderStatus
 
 
 class Action(StrEnum):

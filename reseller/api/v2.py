@@ -31,7 +31,7 @@ from reseller.api.openapi import Action
 from reseller.catalog import Catalog
 from reseller.db import Pool
 from reseller.orders import place as orders
-from reseller.orders.states import DispatchState
+from reseller.states import DispatchState
 
 Params = dict[str, str]
 

@@ -11,7 +11,7 @@ from reseller.cli import common
 from reseller.config import Config
 from reseller.db import Q
 from reseller.orders import resolve as reconcile
-from reseller.orders.states import DispatchState, OrderStatus
+from reseller.states import DispatchState, OrderStatus
 from reseller.upstream import Upstreams
 
 

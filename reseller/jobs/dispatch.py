@@ -27,7 +27,7 @@ from reseller.config import LiveConfig
 from reseller.db import Q
 from reseller.jobs import requests as forwarding
 from reseller.orders import lifecycle, upstream_match
-from reseller.orders.states import DispatchState
+from reseller.states import DispatchState
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()

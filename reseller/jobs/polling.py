@@ -18,7 +18,7 @@ from reseller import db, errors
 from reseller.config import SyncConfig
 from reseller.db import Q
 from reseller.orders import lifecycle
-from reseller.orders.states import OrderStatus
+from reseller.states import OrderStatus
 from reseller.upstream import ProviderClient
 from reseller.upstream.parse import StatusAnswer
 

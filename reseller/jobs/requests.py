@@ -24,7 +24,7 @@ from reseller import db, errors
 from reseller.config import LiveConfig
 from reseller.db import Q
 from reseller.orders import lifecycle
-from reseller.orders.states import DispatchState
+from reseller.states import DispatchState
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()

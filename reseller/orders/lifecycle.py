@@ -23,7 +23,7 @@ import structlog
 from reseller import db, errors
 from reseller.db import Q
 from reseller.orders import refunds
-from reseller.orders.states import DispatchState, OrderStatus
+from reseller.states import DispatchState, OrderStatus
 from reseller.upstream.parse import StatusAnswer
 
 log = structlog.get_logger()

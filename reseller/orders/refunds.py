@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from reseller import db, money
 from reseller.db import Q
-from reseller.orders.states import OrderStatus
+from reseller.states import OrderStatus
 from reseller.upstream.parse import StatusAnswer
 
 # --- the rule ---

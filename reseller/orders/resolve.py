@@ -12,7 +12,7 @@ import structlog
 from reseller import db, errors
 from reseller.db import Q
 from reseller.orders import lifecycle, upstream_match
-from reseller.orders.states import DispatchState
+from reseller.states import DispatchState
 from reseller.upstream import Upstreams
 
 log = structlog.get_logger()

@@ -13,14 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 from reseller import errors, money
-
-if TYPE_CHECKING:  # they import this module (the catalog through service_types): annotations only
-    from reseller.catalog import Service
-    from reseller.service_types import ServiceType
 
 MAX_INT = 2**31 - 1
 MAX_TEXT = 10_000
@@ -45,7 +41,43 @@ class OrderRequest:
 
 
 Params = Mapping[str, str]
-Rule = Callable[["ServiceType", "Service", Params], OrderRequest]
+FieldKind = Literal["text", "lines", "integer", "link", "date"]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One of a type's own `add` fields, as a client sends it (described in the OpenAPI)."""
+
+    name: str
+    kind: FieldKind
+
+
+class Declared(Protocol):
+    """What a rule reads of its type's row (`service_types.ServiceType`)."""
+
+    @property
+    def fields(self) -> tuple[Field, ...]: ...
+    @property
+    def per_package(self) -> bool: ...
+
+
+class Offered(Protocol):
+    """What a rule reads of the service ordered (`catalog.Service`)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def rate(self) -> Decimal: ...
+    @property
+    def min(self) -> int: ...
+    @property
+    def max(self) -> int: ...
+    @property
+    def dripfeed(self) -> bool: ...
+
+
+# Protocols, not the concrete classes: the type table and the catalog build on this module.
+Rule = Callable[[Declared, Offered, Params], OrderRequest]
 
 
 # --- field readers: each raises the API error a client should see ---
@@ -115,11 +147,11 @@ def _lines(params: Params, name: str) -> list[str]:
     return [item for item in items if item]
 
 
-def _quantity(service: Service, params: Params) -> int:
+def _quantity(service: Offered, params: Params) -> int:
     return _checked_quantity(service, _integer(params, "quantity", error=errors.InvalidQuantity))
 
 
-def _checked_quantity(service: Service, quantity: int) -> int:
+def _checked_quantity(service: Offered, quantity: int) -> int:
     if quantity < service.min:
         raise errors.InvalidQuantity(f"Quantity less than minimal {service.min}")
     if quantity > service.max:
@@ -127,14 +159,14 @@ def _checked_quantity(service: Service, quantity: int) -> int:
     return quantity
 
 
-def _counted(service: Service, params: Params, items: list[str]) -> int:
+def _counted(service: Offered, params: Params, items: list[str]) -> int:
     """Types whose quantity is the number of lines: a quantity sent along must agree."""
     if "quantity" in params and params["quantity"] != str(len(items)):
         raise errors.InvalidQuantity()
     return _checked_quantity(service, len(items))
 
 
-def _drip_feed(service: Service, params: Params) -> tuple[int | None, int | None]:
+def _drip_feed(service: Offered, params: Params) -> tuple[int | None, int | None]:
     runs = _optional_integer(params, "runs", low=1, high=MAX_RUNS)
     interval = _optional_integer(params, "interval", low=1, high=MAX_INTERVAL)
     if runs is None or runs == 1:
@@ -145,7 +177,7 @@ def _drip_feed(service: Service, params: Params) -> tuple[int | None, int | None
 
 
 def _priced(
-    service_type: ServiceType, service: Service, quantity: int, runs: int | None = None
+    service_type: Declared, service: Offered, quantity: int, runs: int | None = None
 ) -> Decimal:
     amount = money.charge_for(
         service.rate, quantity * (runs or 1), per_package=service_type.per_package
@@ -158,7 +190,7 @@ def _priced(
 # --- the rules a service type names ---
 
 
-def default(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+def default(service_type: Declared, service: Offered, params: Params) -> OrderRequest:
     """link + quantity, drip-fed when the service allows it."""
     link, quantity = _link(params), _quantity(service, params)
     runs, interval = _drip_feed(service, params)
@@ -166,11 +198,11 @@ def default(service_type: ServiceType, service: Service, params: Params) -> Orde
     return OrderRequest(link, quantity, charge, runs, interval)
 
 
-def package(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+def package(service_type: Declared, service: Offered, params: Params) -> OrderRequest:
     return OrderRequest(_link(params), 1, _priced(service_type, service, 1))
 
 
-def with_quantity(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+def with_quantity(service_type: Declared, service: Offered, params: Params) -> OrderRequest:
     """link + quantity + the type's fields, each kept as sent (SEO keywords, Mentions
     usernames, …)."""
     link, quantity = _link(params), _quantity(service, params)
@@ -178,7 +210,7 @@ def with_quantity(service_type: ServiceType, service: Service, params: Params) -
     return OrderRequest(link, quantity, _priced(service_type, service, quantity), fields=fields)
 
 
-def line_counted(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+def line_counted(service_type: Declared, service: Offered, params: Params) -> OrderRequest:
     """Quantity = the number of lines in the type's one `lines` field (Custom Comments, Mentions
     Custom List, …); its other fields are kept as sent."""
     (counted,) = [f.name for f in service_type.fields if f.kind == "lines"]
@@ -191,27 +223,27 @@ def line_counted(service_type: ServiceType, service: Service, params: Params) ->
     return OrderRequest(link, quantity, _priced(service_type, service, quantity), fields=fields)
 
 
-def comments_package(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+def comments_package(service_type: Declared, service: Offered, params: Params) -> OrderRequest:
     link, comments = _link(params), _lines(params, "comments")
     charge = _priced(service_type, service, 1)
     return OrderRequest(link, 1, charge, fields={"comments": "\n".join(comments)})
 
 
-def poll(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+def poll(service_type: Declared, service: Offered, params: Params) -> OrderRequest:
     link, quantity = _link(params), _quantity(service, params)
     answer = _integer(params, "answer_number", low=1, high=100)
     charge = _priced(service_type, service, quantity)
     return OrderRequest(link, quantity, charge, fields={"answer_number": answer})
 
 
-def media_likers(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+def media_likers(service_type: Declared, service: Offered, params: Params) -> OrderRequest:
     link, quantity = _link(params), _quantity(service, params)
     media = _link(params, "media")
     charge = _priced(service_type, service, quantity)
     return OrderRequest(link, quantity, charge, fields={"media": media})
 
 
-def subscriptions(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+def subscriptions(service_type: Declared, service: Offered, params: Params) -> OrderRequest:
     """Charged up front for the most it can deliver: max per post × posts; what is not
     delivered comes back through the upstream's Partial/Canceled status."""
     username = _text(params, "username")
@@ -250,7 +282,7 @@ def _expiry(value: str) -> str:
     return value
 
 
-def web_traffic(service_type: ServiceType, service: Service, params: Params) -> OrderRequest:
+def web_traffic(service_type: Declared, service: Offered, params: Params) -> OrderRequest:
     link, quantity = _link(params), _quantity(service, params)
     runs, interval = _drip_feed(service, params)
     traffic = _integer(params, "type_of_traffic", low=1, high=3)

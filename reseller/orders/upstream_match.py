@@ -26,7 +26,7 @@ from typing import Any
 
 from reseller import db, errors, money, service_types
 from reseller.db import Q
-from reseller.orders.states import DispatchState, OrderStatus
+from reseller.states import DispatchState, OrderStatus
 from reseller.upstream import Upstreams, parse
 
 ROUNDING = Decimal("0.01")  # panels round a charge to cents or finer, up or down
