@@ -60,7 +60,7 @@ async def sql_only(
         await pool.close()
 
 
-async def _orders(pool: db.Pool, forms: list[dict[str, str]]) -> list[object]:
+async def _orders(pool: db.Database, forms: list[dict[str, str]]) -> list[object]:
     """The exact arguments the handler would pass to `place_order`, computed up front."""
     services = await catalog.load(pool)
     items: list[object] = []
@@ -77,7 +77,7 @@ async def _orders(pool: db.Pool, forms: list[dict[str, str]]) -> list[object]:
 Call = Callable[[object], Awaitable[bool]]
 
 
-def _status(pool: db.Pool) -> Call:
+def _status(pool: db.Database) -> Call:
     async def call(item: object) -> bool:
         customer_id, tokens = item  # type: ignore[misc]
         return await pool.fetchval(Q.order_statuses_json, customer_id, tokens) is not None
@@ -85,7 +85,7 @@ def _status(pool: db.Pool) -> Call:
     return call
 
 
-def _add(pool: db.Pool) -> Call:
+def _add(pool: db.Database) -> Call:
     async def call(item: object) -> bool:
         customer_id, args = item  # type: ignore[misc]
         return await pool.fetchval(Q.place_order, customer_id, *args) is not None

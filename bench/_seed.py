@@ -91,7 +91,7 @@ async def seed(dsn: str, sizes: Sizes, folder: Path) -> dict[str, Path]:
     pool = await db.create_pool(dsn, min_size=1, max_size=1)
     try:
         await catalog_sync.rebuild(pool, config(sizes.services, pool_size=1))
-        async with pool.acquire() as conn:
+        async with pool.session() as conn:
             keys = await _customers(conn, sizes.customers)
             await _orders(conn, sizes)
             await conn.execute("ANALYZE")

@@ -240,7 +240,7 @@ async def _one_pass(dsn: str, url: str, concurrency: int) -> dict[str, float]:
     }
 
 
-async def _db_time_per_batch(pool: db.Pool, batches: int = 50) -> float:
+async def _db_time_per_batch(pool: db.Database, batches: int = 50) -> float:
     """Claim 100 orders and write their progress, with no provider in between."""
     await pool.execute("UPDATE orders SET last_polled_at = NULL")
     cutoff = await pool.fetchval(Q.poll_cutoff, 3600.0)

@@ -22,66 +22,61 @@ class Customer:
 
 
 async def create(
-    pool: db.Pool, name: str, *, balance: Decimal = Decimal(0), currency: str = "USD"
+    pool: db.Database, name: str, *, balance: Decimal = Decimal(0), currency: str = "USD"
 ) -> tuple[Customer, str]:
     """A new customer and its API key (returned once, stored only as a hash)."""
     key = api_keys.new_key()
-    async with pool.acquire() as conn, conn.transaction():
-        with db.translate_errors():
-            row = await conn.fetchrow(Q.insert_customer, name, api_keys.key_hash(key), currency)
-            if balance:
-                row = {**row, "balance": await _credit(conn, name, balance, "topup", "opening")}
+    async with pool.transaction() as conn:
+        row = await conn.fetchrow(Q.insert_customer, name, api_keys.key_hash(key), currency)
+        if balance:
+            row = {**row, "balance": await _credit(conn, name, balance, "topup", "opening")}
     return Customer(**row), key
 
 
-async def list_all(pool: db.Pool) -> list[Customer]:
+async def list_all(pool: db.Database) -> list[Customer]:
     return [Customer(**r) for r in await pool.fetch(Q.list_customers)]
 
 
-async def get(pool: db.Pool, name: str) -> Customer:
+async def get(pool: db.Database, name: str) -> Customer:
     row = await pool.fetchrow(Q.customer_by_name, name)
     if row is None:
         raise errors.NotFound(f"no customer named {name!r}")
     return Customer(**row)
 
 
-async def set_suspended(pool: db.Pool, name: str, *, suspended: bool) -> None:
-    async with pool.acquire() as conn, conn.transaction():
+async def set_suspended(pool: db.Database, name: str, *, suspended: bool) -> None:
+    async with pool.transaction() as conn:
         if await conn.fetchval(Q.set_suspended, name, suspended) is None:
             raise errors.NotFound(f"no customer named {name!r}")
         await conn.execute(Q.insert_audit, "suspend" if suspended else "resume", name, {})
 
 
-async def rotate_key(pool: db.Pool, name: str) -> str:
+async def rotate_key(pool: db.Database, name: str) -> str:
     """Replace the key; the old one stops working at once."""
     key = api_keys.new_key()
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.transaction() as conn:
         if await conn.fetchval(Q.set_api_key_hash, name, api_keys.key_hash(key)) is None:
             raise errors.NotFound(f"no customer named {name!r}")
         await conn.execute(Q.insert_audit, "rotate-key", name, {})
     return key
 
 
-async def add_balance(pool: db.Pool, name: str, amount: Decimal, *, reason: str) -> Decimal:
+async def add_balance(pool: db.Database, name: str, amount: Decimal, *, reason: str) -> Decimal:
     """Top up (amount > 0) or adjust (amount < 0, never below zero); returns the new balance."""
     if not amount:
         raise ValueError("amount must not be zero")
     kind = "topup" if amount > 0 else "adjustment"
-    async with pool.acquire() as conn:
-        return await _credit(conn, name, amount, kind, reason)
+    return await _credit(pool, name, amount, kind, reason)
 
 
-async def _credit(
-    conn: db.Connection, name: str, amount: Decimal, kind: str, reason: str
-) -> Decimal:
-    with db.translate_errors():
-        balance = await conn.fetchval(Q.credit_customer, name, amount, kind, reason)
+async def _credit(conn: db.Executor, name: str, amount: Decimal, kind: str, reason: str) -> Decimal:
+    balance = await conn.fetchval(Q.credit_customer, name, amount, kind, reason)
     if balance is None:
         raise errors.NotFound(f"no customer named {name!r}")
     return balance
 
 
-async def by_hash(pool: db.Pool, key_hash: bytes) -> Customer | None:
+async def by_hash(pool: db.Database, key_hash: bytes) -> Customer | None:
     """The customer an API key belongs to, by the key's hash: the lookup costs the same whether
     or not the key exists."""
     row = await pool.fetchrow(Q.customer_by_key_hash, key_hash)

@@ -1,7 +1,9 @@
 """The data layer: the only module that talks to asyncpg.
 
-SQL lives in `sql/queries/*.sql` as named blocks (`-- name: debit_customer`) and is called by
-name (`Q.debit_customer`). Driver errors are turned into domain errors here, nowhere else.
+SQL lives in `sql/queries/*.sql` as named blocks (`-- name: place_order`) and is called by
+name (`Q.place_order`). The domain talks to the database through one object, `Database`
+(statements, and `transaction()` for several in one), whose every call turns driver errors
+into domain errors (`translate_errors`): nothing above this module sees an asyncpg exception.
 """
 
 from __future__ import annotations
@@ -10,15 +12,14 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import asyncpg
 import orjson
 
 from reseller import errors
 
-Pool: TypeAlias = asyncpg.Pool
-Connection: TypeAlias = asyncpg.Connection
+Connection: TypeAlias = asyncpg.Connection  # a raw session: migrations, LISTEN, session locks
 Record: TypeAlias = asyncpg.Record
 
 
@@ -67,11 +68,84 @@ async def _keep_session(conn: Connection) -> None:
     is skipped. asyncpg still rolls back a transaction left open."""
 
 
-async def create_pool(dsn: str, *, min_size: int, max_size: int) -> Pool:
+class _Statements:
+    """Run statements, every driver error translated."""
+
+    def __init__(self, target: asyncpg.Pool | asyncpg.Connection) -> None:
+        self._target = target
+
+    async def fetch(self, query: str, *args: Any) -> list[Record]:
+        with translate_errors():
+            return await self._target.fetch(query, *args)  # type: ignore[no-any-return]
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:  # a Record, or None
+        with translate_errors():
+            return await self._target.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        with translate_errors():
+            return await self._target.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        with translate_errors():
+            return await self._target.execute(query, *args)  # type: ignore[no-any-return]
+
+    async def executemany(self, query: str, args: Any) -> None:
+        with translate_errors():
+            await self._target.executemany(query, args)
+
+
+class Transaction(_Statements):
+    """Statements on one connection, in one transaction: all of them or none."""
+
+
+class Database(_Statements):
+    """The pool, as the domain uses it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__(pool)
+        self._pool = pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with translate_errors():
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield Transaction(conn)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Connection]:
+        """A connection of its own, for session state (an advisory lock held across
+        statements); the caller leaves it clean, or terminates it."""
+        with translate_errors():
+            async with self._pool.acquire() as conn:
+                yield conn
+
+    async def hold(self) -> Connection:
+        """A connection kept out of the pool until `release` (a LISTEN that lasts)."""
+        with translate_errors():
+            return await self._pool.acquire()  # type: ignore[no-any-return]
+
+    async def release(self, conn: Connection) -> None:
+        await self._pool.release(conn)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    def terminate(self) -> None:
+        self._pool.terminate()
+
+
+# What a statement can run on: the pool, or a transaction already open.
+Executor: TypeAlias = Database | Transaction
+
+
+async def create_pool(dsn: str, *, min_size: int, max_size: int) -> Database:
     with translate_errors():
-        return await asyncpg.create_pool(
+        pool = await asyncpg.create_pool(
             dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
         )
+    return Database(pool)
 
 
 async def connect(dsn: str) -> Connection:
@@ -126,7 +200,7 @@ def translate_errors() -> Iterator[None]:
         raise errors.DatabaseError(f"Database error: {exc}") from exc
 
 
-async def ping(pool: Pool) -> None:
+async def ping(pool: Database) -> None:
     await pool.fetchval(Q.ping)
 
 

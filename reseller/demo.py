@@ -90,7 +90,7 @@ async def _first_panel_ids(dsn: str) -> tuple[int, int]:
     )
 
 
-async def _demo_customer(pool: db.Pool) -> str:
+async def _demo_customer(pool: db.Database) -> str:
     """The demo customer with a fresh key and at least the demo balance."""
     try:
         customer = await customers.get(pool, CUSTOMER)

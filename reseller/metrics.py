@@ -88,7 +88,7 @@ PROVIDER_PAUSED = Gauge(
 )
 
 
-async def render(pool: db.Pool) -> bytes:
+async def render(pool: db.Database) -> bytes:
     """The exposition text, with the database gauges read now."""
     ORDERS.clear()
     queued = uncertain = 0

@@ -45,7 +45,7 @@ class Report:
 
 
 async def build(
-    pool: db.Pool, config: Config, *, start: datetime, end: datetime, by: str
+    pool: db.Database, config: Config, *, start: datetime, end: datetime, by: str
 ) -> Report:
     """Lines by (key, customer currency); margins and the total in the base currency. Revenue
     is converted at the rate each order was placed at, costs at today's provider rates."""

@@ -30,7 +30,7 @@ POOL_CLOSE_SECONDS = 5.0
 
 @dataclass
 class Runtime:
-    pool: db.Pool
+    pool: db.Database
     live: config.LiveConfig
     upstreams: Upstreams
     dispatcher: Dispatcher

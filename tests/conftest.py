@@ -64,16 +64,16 @@ async def dsn(database_factory) -> str:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def _session_pool(dsn: str) -> AsyncIterator[db.Pool]:
+async def _session_pool(dsn: str) -> AsyncIterator[db.Database]:
     pool = await db.create_pool(dsn, min_size=2, max_size=20)
     yield pool
     await pool.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def pool(_session_pool: db.Pool) -> db.Pool:
+async def pool(_session_pool: db.Database) -> db.Database:
     """The session pool over empty tables."""
-    async with _session_pool.acquire() as conn:
+    async with _session_pool.session() as conn:
         tables = await conn.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
             " AND tablename <> 'schema_migrations'"
@@ -85,7 +85,7 @@ async def pool(_session_pool: db.Pool) -> db.Pool:
 
 @pytest.fixture
 def cli_env(
-    dsn: str, pool: db.Pool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    dsn: str, pool: db.Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> dict[str, str]:
     """Environment for running the CLI against the test database, from a clean folder."""
     monkeypatch.setenv("RESELLER_DSN", dsn)
@@ -172,7 +172,7 @@ class ApiClient:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def api(pool: db.Pool) -> AsyncIterator[ApiClient]:
+async def api(pool: db.Database) -> AsyncIterator[ApiClient]:
     """The real app on a loopback port, with a catalog of every service type."""
     import aiohttp
     from aiohttp.test_utils import TestServer

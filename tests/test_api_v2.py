@@ -14,12 +14,12 @@ from reseller.api import openapi
 ENCODINGS = ["form", "query", "json"]
 
 
-async def new_customer(pool: db.Pool, name: str = "acme", balance: str = "100") -> str:
+async def new_customer(pool: db.Database, name: str = "acme", balance: str = "100") -> str:
     _, key = await customers.create(pool, name, balance=Decimal(balance))
     return key
 
 
-async def complete(pool: db.Pool, order_id: int, status: str = "Completed") -> None:
+async def complete(pool: db.Database, order_id: int, status: str = "Completed") -> None:
     """What the sync job will do once upstream reports the order done."""
     await pool.execute("UPDATE orders SET status = $2 WHERE id = $1", order_id, status)
 

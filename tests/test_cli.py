@@ -33,7 +33,7 @@ def usage_error(*argv: str) -> int:
     return int(caught.value.code or 0)
 
 
-async def test_customers_add_prints_a_working_key_once(cli_env, pool: db.Pool, capsys) -> None:
+async def test_customers_add_prints_a_working_key_once(cli_env, pool: db.Database, capsys) -> None:
     code, out, _ = await run(capsys, "customers", "add", "acme", "--balance", "25.5")
     assert code == 0
     key = re.search(r"API key \(shown once, store it now\): ([0-9a-f]{32})", out).group(1)
@@ -45,7 +45,7 @@ async def test_customers_add_prints_a_working_key_once(cli_env, pool: db.Pool, c
     assert re.search(r"acme\s+25.50\s+USD\s+active\s+default", listing)
 
 
-async def test_suspend_resume_and_rotate_key(cli_env, pool: db.Pool, capsys) -> None:
+async def test_suspend_resume_and_rotate_key(cli_env, pool: db.Database, capsys) -> None:
     await run(capsys, "customers", "add", "acme")
     assert (await run(capsys, "customers", "suspend", "acme"))[1].strip() == "acme: suspended"
     assert (await customers.get(pool, "acme")).suspended
@@ -58,7 +58,7 @@ async def test_suspend_resume_and_rotate_key(cli_env, pool: db.Pool, capsys) -> 
     assert stored == api_keys.key_hash(new_key)
 
 
-async def test_balance_add_and_refused_adjustment(cli_env, pool: db.Pool, capsys) -> None:
+async def test_balance_add_and_refused_adjustment(cli_env, pool: db.Database, capsys) -> None:
     await run(capsys, "customers", "add", "acme")
     assert (await run(capsys, "balance", "add", "acme", "10", "--reason", "wire"))[
         1

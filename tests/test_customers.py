@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-import asyncpg
 import pytest
 
 from reseller import api_keys, customers, db, errors
 
 
-async def ledger_sum(pool: db.Pool, customer_id: int) -> Decimal:
+async def ledger_sum(pool: db.Database, customer_id: int) -> Decimal:
     return await pool.fetchval(
         "SELECT coalesce(sum(amount), 0) FROM ledger WHERE customer_id = $1", customer_id
     )
 
 
-async def test_new_customer_key_is_stored_only_as_its_hash(pool: db.Pool) -> None:
+async def test_new_customer_key_is_stored_only_as_its_hash(pool: db.Database) -> None:
     customer, key = await customers.create(pool, "acme", balance=Decimal("12.5"))
     stored = await pool.fetchval("SELECT api_key_hash FROM customers WHERE id = $1", customer.id)
     assert stored == api_keys.key_hash(key)
@@ -26,13 +25,13 @@ async def test_new_customer_key_is_stored_only_as_its_hash(pool: db.Pool) -> Non
     assert customer.balance == Decimal("12.5") == await ledger_sum(pool, customer.id)
 
 
-async def test_customer_names_are_unique(pool: db.Pool) -> None:
+async def test_customer_names_are_unique(pool: db.Database) -> None:
     await customers.create(pool, "acme")
     with pytest.raises(errors.DuplicateName):
         await customers.create(pool, "acme")
 
 
-async def test_topups_and_adjustments_write_the_ledger(pool: db.Pool) -> None:
+async def test_topups_and_adjustments_write_the_ledger(pool: db.Database) -> None:
     customer, _ = await customers.create(pool, "acme")
     assert await customers.add_balance(pool, "acme", Decimal("10.00001"), reason="wire") == Decimal(
         "10.00001"
@@ -48,7 +47,7 @@ async def test_topups_and_adjustments_write_the_ledger(pool: db.Pool) -> None:
     assert await ledger_sum(pool, customer.id) == Decimal(10)
 
 
-async def test_adjustment_below_zero_is_refused_and_changes_nothing(pool: db.Pool) -> None:
+async def test_adjustment_below_zero_is_refused_and_changes_nothing(pool: db.Database) -> None:
     await customers.create(pool, "acme", balance=Decimal(5))
     with pytest.raises(errors.InsufficientBalance):
         await customers.add_balance(pool, "acme", Decimal("-5.00001"), reason="oops")
@@ -56,13 +55,15 @@ async def test_adjustment_below_zero_is_refused_and_changes_nothing(pool: db.Poo
     assert await pool.fetchval("SELECT count(*) FROM ledger") == 1
 
 
-async def test_the_database_itself_refuses_a_negative_balance(pool: db.Pool) -> None:
+async def test_the_database_itself_refuses_a_negative_balance(pool: db.Database) -> None:
     customer, _ = await customers.create(pool, "acme")
-    with pytest.raises(asyncpg.CheckViolationError):
+    # The CHECK itself refuses it (through the data layer, as the domain's own error).
+    with pytest.raises(errors.InsufficientBalance) as caught:
         await pool.execute("UPDATE customers SET balance = -1 WHERE id = $1", customer.id)
+    assert caught.value.__cause__.constraint_name == "customers_balance_check"
 
 
-async def test_concurrent_debits_never_take_a_balance_below_zero(pool: db.Pool) -> None:
+async def test_concurrent_debits_never_take_a_balance_below_zero(pool: db.Database) -> None:
     customer, _ = await customers.create(pool, "acme", balance=Decimal(10))
 
     async def debit() -> bool:
@@ -77,7 +78,7 @@ async def test_concurrent_debits_never_take_a_balance_below_zero(pool: db.Pool) 
     assert (await customers.get(pool, "acme")).balance == 0 == await ledger_sum(pool, customer.id)
 
 
-async def test_unknown_customer_is_not_found(pool: db.Pool) -> None:
+async def test_unknown_customer_is_not_found(pool: db.Database) -> None:
     for action in (
         customers.add_balance(pool, "ghost", Decimal(1), reason="x"),
         customers.set_suspended(pool, "ghost", suspended=True),
@@ -87,7 +88,7 @@ async def test_unknown_customer_is_not_found(pool: db.Pool) -> None:
             await action
 
 
-async def test_rotating_a_key_replaces_the_stored_hash(pool: db.Pool) -> None:
+async def test_rotating_a_key_replaces_the_stored_hash(pool: db.Database) -> None:
     _, old = await customers.create(pool, "acme")
     new = await customers.rotate_key(pool, "acme")
     stored = await pool.fetchval("SELECT api_key_hash FROM customers WHERE name = 'acme'")

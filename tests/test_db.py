@@ -7,14 +7,18 @@ import pytest
 from reseller import customers, db, errors
 
 
-async def test_a_constraint_no_domain_error_names_becomes_a_database_error(pool: db.Pool) -> None:
+async def test_a_constraint_no_domain_error_names_becomes_a_database_error(
+    pool: db.Database,
+) -> None:
     with pytest.raises(errors.DatabaseError, match="customers_name_check") as caught:
         await customers.create(pool, "")  # the schema's CHECK (name <> ''), not in the mapping
     assert not db.is_unavailable(caught.value)
     assert await pool.fetchval("SELECT count(*) FROM customers") == 0
 
 
-async def test_a_failing_statement_becomes_a_database_error_not_unavailable(pool: db.Pool) -> None:
+async def test_a_failing_statement_becomes_a_database_error_not_unavailable(
+    pool: db.Database,
+) -> None:
     with (
         pytest.raises(errors.DatabaseError, match="division by zero") as caught,
         db.translate_errors(),
@@ -24,7 +28,7 @@ async def test_a_failing_statement_becomes_a_database_error_not_unavailable(pool
 
 
 async def test_a_named_constraint_becomes_its_domain_error_not_a_database_error(
-    pool: db.Pool,
+    pool: db.Database,
 ) -> None:
     await customers.create(pool, "acme")
     with pytest.raises(errors.DuplicateName) as caught:

@@ -32,7 +32,7 @@ CATALOG_POLL_SECONDS = 2.0
 def create_app(
     config: Config | LiveConfig,
     *,
-    pool: db.Pool,
+    pool: db.Database,
     dispatcher: OrderDispatcher | None = None,
     catalog: LiveCatalog | None = None,
     rate_limiter: RateLimiter | None = None,

@@ -25,7 +25,7 @@ class OrderDispatcher(Protocol):
 
 
 CONFIG = web.AppKey("config", LiveConfig)
-POOL = web.AppKey("pool", db.Pool)
+POOL = web.AppKey("pool", db.Database)
 CATALOG = web.AppKey("catalog", LiveCatalog)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 DISPATCHER = web.AppKey("dispatcher", OrderDispatcher)

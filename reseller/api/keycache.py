@@ -22,7 +22,7 @@ MAX_ENTRIES = 100_000
 
 
 class KeyCache:
-    def __init__(self, pool: db.Pool) -> None:
+    def __init__(self, pool: db.Database) -> None:
         self._pool = pool
         self._entries: dict[bytes, tuple[customers.Customer | None, float]] = {}
         self._listener: db.Connection | None = None
@@ -30,7 +30,7 @@ class KeyCache:
     async def start(self) -> None:
         """Listen for changes; without a listener the cache stays off (never stale)."""
         try:
-            conn = await self._pool.acquire()
+            conn = await self._pool.hold()
         except Exception as exc:  # no database now: run uncached, try again later
             log.warning("key_cache_off", error=str(exc))
             return

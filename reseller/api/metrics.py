@@ -14,7 +14,7 @@ async def handler(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def metrics_app(pool: db.Pool) -> web.Application:
+def metrics_app(pool: db.Database) -> web.Application:
     """/metrics alone, for binding to an address apart from the public API."""
     app = web.Application()
     app[POOL] = pool

@@ -29,7 +29,7 @@ from reseller.api.appkeys import (
 )
 from reseller.api.openapi import Action
 from reseller.catalog import Catalog
-from reseller.db import Pool
+from reseller.db import Database
 from reseller.orders import place as orders
 from reseller.states import DispatchState
 
@@ -38,7 +38,7 @@ Params = dict[str, str]
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    pool: Pool
+    pool: Database
     customer: customers.Customer
     base_catalog: Catalog
     currency_rate: Decimal | None  # 1 customer currency unit in the base; None: no rate
@@ -177,7 +177,7 @@ async def _cancel(call: Call, params: Params) -> list[dict[str, Any]]:
     else:
         raise errors.IncorrectRequest()
 
-    async def cancel(pool: Pool, customer_id: int, order_id: int) -> int:
+    async def cancel(pool: Database, customer_id: int, order_id: int) -> int:
         await orders.request_cancel(pool, customer_id, order_id)
         return 1
 
@@ -185,7 +185,7 @@ async def _cancel(call: Call, params: Params) -> list[dict[str, Any]]:
 
 
 async def _per_order(
-    call: Call, token: str, action: Callable[[Pool, int, int], Awaitable[int]]
+    call: Call, token: str, action: Callable[[Database, int, int], Awaitable[int]]
 ) -> int | dict[str, str]:
     """One item of a bulk call: its result, or its own error."""
     order_id = api_params.as_id(token)

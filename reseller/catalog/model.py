@@ -93,7 +93,7 @@ class Catalog:
         return len(self._by_id)
 
 
-async def load(pool: db.Pool) -> Catalog:
+async def load(pool: db.Database) -> Catalog:
     rows = await pool.fetch(Q.enabled_services)
     return Catalog(
         Service(
@@ -120,7 +120,7 @@ class LiveCatalog:
         self.current = Catalog(())
         self._version: str | None = None
 
-    async def refresh(self, pool: db.Pool) -> bool:
+    async def refresh(self, pool: db.Database) -> bool:
         """Reload if the table changed since the last look; whether it did."""
         version = await pool.fetchval(Q.catalog_version)
         if version == self._version:

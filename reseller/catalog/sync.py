@@ -35,7 +35,7 @@ class SyncReport:
 
 
 async def sync(
-    pool: db.Pool, config: Config, upstreams: Upstreams, *, refuse_to_empty: bool = False
+    pool: db.Database, config: Config, upstreams: Upstreams, *, refuse_to_empty: bool = False
 ) -> SyncReport:
     """Fetch, store and rebuild; with `refuse_to_empty`, see `rebuild`."""
     report = SyncReport()
@@ -68,7 +68,7 @@ async def _fetch(client: ProviderClient) -> list[Offer]:
         raise errors.UpstreamUnknown(f"{type(exc).__name__}: {exc}") from exc
 
 
-async def _store_offers(conn: db.Connection, provider: str, services: list[Offer]) -> None:
+async def _store_offers(conn: db.Transaction, provider: str, services: list[Offer]) -> None:
     await conn.executemany(
         Q.upsert_upstream_service,
         [
@@ -92,7 +92,7 @@ async def _store_offers(conn: db.Connection, provider: str, services: list[Offer
 
 
 async def rebuild(
-    pool: db.Pool,
+    pool: db.Database,
     config: Config,
     *,
     fetched: Mapping[str, list[Offer]] | None = None,
@@ -106,7 +106,7 @@ async def rebuild(
     catalog at the next rebuild): a provider answering `[]` or a config naming no services is far
     likelier a mistake than the end of all sales.
     """
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.transaction() as conn:
         await conn.execute(Q.lock_catalog, locks.CATALOG_WRITE)
         for provider, services in (fetched or {}).items():
             await _store_offers(conn, provider, services)
@@ -129,7 +129,7 @@ async def rebuild(
     return built
 
 
-async def _refuse_to_empty(conn: db.Connection, built: Built) -> None:
+async def _refuse_to_empty(conn: db.Transaction, built: Built) -> None:
     if any(e.enabled for e in built.entries):
         return
     on_sale = await conn.fetchval(Q.count_enabled_services)
@@ -145,7 +145,7 @@ async def _refuse_to_empty(conn: db.Connection, built: Built) -> None:
     )
 
 
-async def _write(conn: db.Connection, built: Built) -> None:
+async def _write(conn: db.Transaction, built: Built) -> None:
     enabled = [e.service for e in built.entries if e.enabled]
     await conn.executemany(
         Q.upsert_service,

@@ -88,7 +88,7 @@ def load_config(args: argparse.Namespace, *, writes: str | None = None) -> Confi
 
 def with_database(
     args: argparse.Namespace,
-    work: Callable[[db.Pool, Config], Awaitable[Any]],
+    work: Callable[[db.Database, Config], Awaitable[Any]],
     *,
     writes: str | None = None,
 ) -> Any:
@@ -97,7 +97,7 @@ def with_database(
     return on_database(load_config(args, writes=writes), work)
 
 
-def on_database(config: Config, work: Callable[[db.Pool, Config], Awaitable[Any]]) -> Any:
+def on_database(config: Config, work: Callable[[db.Database, Config], Awaitable[Any]]) -> Any:
     """Run `work` with the migrated database `config` names."""
 
     async def run(dsn: str) -> Any:

@@ -45,7 +45,7 @@ def _add(args: argparse.Namespace) -> int:
     currency = args.currency or config.api.currency
     currencies.require_rate(config, currency)  # before anything is written
 
-    async def work(pool: db.Pool, config: Config) -> tuple[customers.Customer, str]:
+    async def work(pool: db.Database, config: Config) -> tuple[customers.Customer, str]:
         return await customers.create(pool, args.name, balance=args.balance, currency=currency)
 
     customer, key = common.with_database(args, work)

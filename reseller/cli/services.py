@@ -58,7 +58,7 @@ def _margin(rate: Decimal, cost: Decimal | None) -> str:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    async def work(pool: db.Pool, config: Config) -> catalog_sync.SyncReport:
+    async def work(pool: db.Database, config: Config) -> catalog_sync.SyncReport:
         upstreams = Upstreams(config.providers)
         try:
             return await catalog_sync.sync(pool, config, upstreams, refuse_to_empty=not args.force)

@@ -12,6 +12,6 @@ from reseller.config import Config
 from reseller.db import Q
 
 
-async def problems(config: Config, pool: db.Pool) -> list[str]:
+async def problems(config: Config, pool: db.Database) -> list[str]:
     codes = [r["currency"] for r in await pool.fetch(Q.customer_currencies)]
     return [*config.missing_secrets(), *currencies.unpriced_customers(config, codes)]

@@ -49,7 +49,7 @@ def classify(provider: ProviderConfig, balance: Decimal, named: str) -> BalanceC
     )
 
 
-async def check_balance(pool: db.Pool, client: ProviderClient, config: Config) -> BalanceCheck:
+async def check_balance(pool: db.Database, client: ProviderClient, config: Config) -> BalanceCheck:
     """`ask`, then record the balance and the low and paused flags (a paused provider's orders
     wait in the queue). A currency other than the configured one takes its services off sale
     (its costs would be converted at the wrong rate): the catalog is rebuilt from `config`

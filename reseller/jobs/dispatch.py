@@ -41,7 +41,7 @@ _ACTIVE_ORDER = re.compile(r"active order\D{0,20}(\d+)", re.IGNORECASE)
 
 
 class Dispatcher:
-    def __init__(self, pool: db.Pool, config: LiveConfig, upstreams: Upstreams) -> None:
+    def __init__(self, pool: db.Database, config: LiveConfig, upstreams: Upstreams) -> None:
         self._pool = pool
         self._config = config
         self._upstreams = upstreams

@@ -27,7 +27,9 @@ BATCH = 100  # the most IDs API v2 takes in one `status` or `refill_status` call
 FINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED})
 
 
-async def poll_statuses(pool: db.Pool, client: ProviderClient, sync: SyncConfig) -> Counter[str]:
+async def poll_statuses(
+    pool: db.Database, client: ProviderClient, sync: SyncConfig
+) -> Counter[str]:
     """One pass over the provider's open orders, several batches in flight (its limits)."""
     counts: Counter[str] = Counter()
     cutoff = await pool.fetchval(Q.poll_cutoff, float(sync.min_poll_seconds))
@@ -83,7 +85,7 @@ Answers = dict[str, StatusAnswer | errors.UpstreamRefused]
 
 
 async def _record(
-    pool: db.Pool, by_upstream: dict[str, int], answers: Answers, sync: SyncConfig
+    pool: db.Database, by_upstream: dict[str, int], answers: Answers, sync: SyncConfig
 ) -> Counter[str]:
     """Store one batch's answers: progress in one statement, final statuses settled."""
     counts: Counter[str] = Counter()
@@ -110,7 +112,7 @@ async def _record(
     return counts
 
 
-async def poll_refills(pool: db.Pool, client: ProviderClient, sync: SyncConfig) -> Counter[str]:
+async def poll_refills(pool: db.Database, client: ProviderClient, sync: SyncConfig) -> Counter[str]:
     counts: Counter[str] = Counter()
     cutoff = await pool.fetchval(Q.poll_cutoff, float(sync.min_poll_seconds))
     while batch := await pool.fetch(Q.claim_refill_poll_batch, client.name, cutoff, BATCH):
@@ -130,5 +132,5 @@ async def poll_refills(pool: db.Pool, client: ProviderClient, sync: SyncConfig) 
     return counts
 
 
-async def stop_polling_old(pool: db.Pool, sync: SyncConfig) -> int:
+async def stop_polling_old(pool: db.Database, sync: SyncConfig) -> int:
     return len(await lifecycle.too_old_to_poll(pool, sync.max_age_days))

@@ -33,7 +33,7 @@ MAX_DELAY = 3600.0  # the longest backoff: a retried order or request is looked 
 
 
 class Forwarder:
-    def __init__(self, pool: db.Pool, config: LiveConfig, upstreams: Upstreams) -> None:
+    def __init__(self, pool: db.Database, config: LiveConfig, upstreams: Upstreams) -> None:
         self._pool = pool
         self._config = config
         self._upstreams = upstreams

@@ -30,7 +30,7 @@ log = structlog.get_logger()
 
 
 class Jobs:
-    def __init__(self, pool: db.Pool, config: LiveConfig, upstreams: Upstreams) -> None:
+    def __init__(self, pool: db.Database, config: LiveConfig, upstreams: Upstreams) -> None:
         self._pool = pool
         self._config = config
         self._upstreams = upstreams
@@ -151,7 +151,7 @@ class Jobs:
     @asynccontextmanager
     async def _exclusive(self, key: int) -> AsyncIterator[bool]:
         """Whether this process holds the job's lock (held on one connection for the run)."""
-        async with self._pool.acquire() as conn:
+        async with self._pool.session() as conn:
             mine = await conn.fetchval(Q.try_job_lock, key)
             try:
                 yield mine

@@ -34,7 +34,7 @@ CANCELED = OrderStatus.CANCELED
 
 
 async def claim(
-    pool: db.Pool, order_id: int, candidate: int, provider: str, upstream_service: str
+    pool: db.Database, order_id: int, candidate: int, provider: str, upstream_service: str
 ) -> bool:
     """queued → sending, committed before the request leaves: it is never sent twice. Only one
     process wins; whether this one did."""
@@ -42,38 +42,37 @@ async def claim(
     return claimed is not None
 
 
-async def skip_candidate(pool: db.Pool, order_id: int, candidate: int) -> None:
+async def skip_candidate(pool: db.Database, order_id: int, candidate: int) -> None:
     """This candidate cannot take the order (not configured, or it would cost more than paid)."""
     await pool.execute(Q.skip_candidate, order_id, candidate)
 
 
-async def defer(pool: db.Pool, order_id: int, seconds: float) -> None:
+async def defer(pool: db.Database, order_id: int, seconds: float) -> None:
     """Not now (its provider is paused): look again later, nothing claimed."""
     await pool.execute(Q.defer_order, order_id, seconds)
 
 
-async def placed(pool: db.Pool, order_id: int, upstream_id: str) -> None:
+async def placed(pool: db.Database, order_id: int, upstream_id: str) -> None:
     """sending (or uncertain, proven) → placed with the provider's order ID. Raises
     DuplicateUpstreamOrder when another order already has that ID (nothing changes)."""
-    with db.translate_errors():
-        await pool.execute(Q.mark_placed, order_id, upstream_id)
+    await pool.execute(Q.mark_placed, order_id, upstream_id)
 
 
 async def requeued(
-    pool: db.Pool, order_id: int, candidate: int, *, delay: float = 0.0, why: str
+    pool: db.Database, order_id: int, candidate: int, *, delay: float = 0.0, why: str
 ) -> None:
     """sending → queued on `candidate`: the next one after a refusal (or too many failed
     connections), the same one after a connection that failed before sending."""
     await pool.execute(Q.requeue_order, order_id, candidate, delay, why)
 
 
-async def uncertain(pool: db.Pool, order_id: int, why: str) -> None:
+async def uncertain(pool: db.Database, order_id: int, why: str) -> None:
     """sending → uncertain: it may have reached the provider. Never re-sent; money held."""
     await pool.execute(Q.mark_uncertain, order_id, why)
     log.warning("order_uncertain", order=order_id, reason=why)
 
 
-async def abandon_stale(pool: db.Pool, seconds: float) -> list[int]:
+async def abandon_stale(pool: db.Database, seconds: float) -> list[int]:
     """sending for longer than any call lasts → uncertain: its process died mid-call."""
     ids = [r["id"] for r in await pool.fetch(Q.abandon_stale_sending, seconds)]
     for order_id in ids:
@@ -81,9 +80,9 @@ async def abandon_stale(pool: db.Pool, seconds: float) -> list[int]:
     return ids
 
 
-async def refused(pool: db.Pool, order_id: int, reason: str) -> Decimal:
+async def refused(pool: db.Database, order_id: int, reason: str) -> Decimal:
     """queued with no candidate left → Canceled, refunded in full; what moved."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.transaction() as conn:
         moved = await refunds.refund_to(conn, order_id, IN_FULL, reason=reason)
         await conn.execute(
             Q.close_order, order_id, OrderStatus.CANCELED, DispatchState.REFUSED, reason
@@ -92,10 +91,10 @@ async def refused(pool: db.Pool, order_id: int, reason: str) -> Decimal:
     return moved
 
 
-async def canceled_before_dispatch(pool: db.Pool, order_id: int, cancel_id: int) -> bool:
+async def canceled_before_dispatch(pool: db.Database, order_id: int, cancel_id: int) -> bool:
     """A cancel for an order still in our queue: canceled, refunded in full and the cancel
     request answered, never sent. False: the order had left the queue."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.transaction() as conn:
         if await conn.fetchval(Q.cancel_unsent_order, order_id) is None:
             return False
         await refunds.refund_to(conn, order_id, IN_FULL, reason="canceled before dispatch")
@@ -108,19 +107,19 @@ async def canceled_before_dispatch(pool: db.Pool, order_id: int, cancel_id: int)
 Progress = tuple[int, str, int | None, int | None, Decimal | None]  # id, status, remains, …
 
 
-async def progressed(pool: db.Pool, rows: Sequence[Progress]) -> None:
+async def progressed(pool: db.Database, rows: Sequence[Progress]) -> None:
     """Not final yet: status, remains, start count and cost of a whole batch, one statement."""
     if rows:
         await pool.execute(Q.apply_progress, *map(list, zip(*rows, strict=True)))
 
 
 async def settle(
-    pool: db.Pool, order_id: int, answer: StatusAnswer, *, max_poll_errors: int
+    pool: db.Database, order_id: int, answer: StatusAnswer, *, max_poll_errors: int
 ) -> Decimal | None:
     """A final status: recorded and the order refunded what it owes (`refunds.owed_back`),
     once; what moved now. None: its numbers cannot be settled on (a poll error, nothing
     moved)."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.transaction() as conn:
         order = await conn.fetchrow(Q.lock_for_settlement, order_id)
         if order["settled_at"] is not None:
             return Decimal(0)
@@ -145,9 +144,7 @@ async def settle(
     return moved
 
 
-async def poll_error(
-    pool: db.Pool | db.Connection, order_id: int, why: str, max_poll_errors: int
-) -> bool:
+async def poll_error(pool: db.Executor, order_id: int, why: str, max_poll_errors: int) -> bool:
     """An answer that cannot be used: polled again, and after `max_poll_errors` in a row no
     longer polled but flagged for the operator, its money held. Whether it is flagged now."""
     stopped = await pool.fetchval(Q.count_poll_error, order_id, max_poll_errors, why)
@@ -156,7 +153,7 @@ async def poll_error(
     return stopped is not None
 
 
-async def too_old_to_poll(pool: db.Pool, max_age_days: int) -> list[int]:
+async def too_old_to_poll(pool: db.Database, max_age_days: int) -> list[int]:
     """Open orders older than this are flagged instead of polled forever."""
     ids = [r["id"] for r in await pool.fetch(Q.stop_polling_old, max_age_days)]
     for order_id in ids:
@@ -168,14 +165,13 @@ async def too_old_to_poll(pool: db.Pool, max_age_days: int) -> list[int]:
 
 
 async def resolved_placed(
-    pool: db.Pool, order_id: int, upstream_id: str, *, audit: Mapping[str, str] | None = None
+    pool: db.Database, order_id: int, upstream_id: str, *, audit: Mapping[str, str] | None = None
 ) -> None:
     """uncertain → placed under a checked upstream ID (by the operator: `audit` records it; or
     proven by the provider). Raises NotFound when it is no longer uncertain, and
     DuplicateUpstreamOrder when another order took that ID meanwhile."""
-    async with pool.acquire() as conn, conn.transaction():
-        with db.translate_errors():
-            linked = await conn.fetchval(Q.link_uncertain, order_id, upstream_id)
+    async with pool.transaction() as conn:
+        linked = await conn.fetchval(Q.link_uncertain, order_id, upstream_id)
         if linked is None:
             raise errors.NotFound(f"order {order_id} is not uncertain")
         if audit is not None:
@@ -183,10 +179,10 @@ async def resolved_placed(
     log.info("order_uncertain_resolved", order=order_id, upstream_order=upstream_id)
 
 
-async def resolved_not_placed(pool: db.Pool, order_id: int) -> Decimal:
+async def resolved_not_placed(pool: db.Database, order_id: int) -> Decimal:
     """uncertain → Canceled, refunded in full: the operator found it is not at the provider."""
     reason = "resolved by operator: not placed"
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.transaction() as conn:
         if await conn.fetchval(Q.uncertain_order, order_id) is None:
             raise errors.NotFound(f"order {order_id} is not uncertain")
         moved = await refunds.refund_to(conn, order_id, IN_FULL, reason=reason)

@@ -18,7 +18,7 @@ from reseller.orders.rules import OrderRequest
 
 
 async def place(
-    pool: db.Pool,
+    pool: db.Database,
     customer: Customer,
     service: Service,
     request: OrderRequest,
@@ -27,57 +27,56 @@ async def place(
 ) -> int:
     """`request.charge` is in the customer's currency, priced at `currency_rate` (what 1 unit
     of it is worth in the base currency): both are stored with the order."""
-    with db.translate_errors():
-        order_id = await pool.fetchval(
-            Q.place_order,
-            customer.id,
-            request.charge,
-            service.id,
-            request.link,
-            request.quantity,
-            request.runs,
-            request.interval,
-            request.fields,
-            customer.currency,
-            currency_rate,
-        )
+    order_id = await pool.fetchval(
+        Q.place_order,
+        customer.id,
+        request.charge,
+        service.id,
+        request.link,
+        request.quantity,
+        request.runs,
+        request.interval,
+        request.fields,
+        customer.currency,
+        currency_rate,
+    )
     if order_id is None:
         raise errors.InsufficientBalance()
     return int(order_id)
 
 
-async def statuses_answer(pool: db.Pool, customer_id: int, tokens: Sequence[str]) -> bytes:
+async def statuses_answer(pool: db.Database, customer_id: int, tokens: Sequence[str]) -> bytes:
     """The status answer for the IDs as sent (an object keyed by them), as JSON bytes built by
     the database: 100 orders through Python objects cost more than the query."""
     return (await pool.fetchval(Q.order_statuses_json, customer_id, list(tokens))).encode()
 
 
-async def request_refill(pool: db.Pool, customer_id: int, order_id: int) -> int:
+async def request_refill(pool: db.Database, customer_id: int, order_id: int) -> int:
     """A new refill request's ID, or the reason there is none."""
-    async with pool.acquire() as conn:
-        refill_id = await conn.fetchval(Q.request_refill, customer_id, order_id)
-        if refill_id is not None:
-            return int(refill_id)
-        if not await conn.fetchval(Q.order_exists, customer_id, order_id):
-            raise errors.IncorrectOrderId()
+    refill_id = await pool.fetchval(Q.request_refill, customer_id, order_id)
+    if refill_id is not None:
+        return int(refill_id)
+    if not await pool.fetchval(Q.order_exists, customer_id, order_id):
+        raise errors.IncorrectOrderId()
     raise errors.RefillNotAvailable()
 
 
-async def refill_statuses(pool: db.Pool, customer_id: int, ids: Sequence[int]) -> dict[int, str]:
+async def refill_statuses(
+    pool: db.Database, customer_id: int, ids: Sequence[int]
+) -> dict[int, str]:
     rows = await pool.fetch(Q.refill_statuses, customer_id, list(ids))
     return {r["id"]: r["status"] for r in rows}
 
 
-async def request_cancel(pool: db.Pool, customer_id: int, order_id: int) -> None:
+async def request_cancel(pool: db.Database, customer_id: int, order_id: int) -> None:
     """Record a cancel request for dispatch upstream; the refund follows upstream's answer."""
-    async with pool.acquire() as conn:
-        if await conn.fetchval(Q.request_cancel, customer_id, order_id) is not None:
-            return
-        if not await conn.fetchval(Q.order_exists, customer_id, order_id):
-            raise errors.IncorrectOrderId()
+    if await pool.fetchval(Q.request_cancel, customer_id, order_id) is not None:
+        return
+    if not await pool.fetchval(Q.order_exists, customer_id, order_id):
+        raise errors.IncorrectOrderId()
     raise errors.CancelNotAvailable()
 
 
-async def balance(pool: db.Pool, customer_id: int) -> tuple[Decimal, str]:
+async def balance(pool: db.Database, customer_id: int) -> tuple[Decimal, str]:
     row = await pool.fetchrow(Q.customer_balance, customer_id)
     return row["balance"], row["currency"]

@@ -48,7 +48,7 @@ def owed_back(charge: Decimal, total_quantity: int, answer: StatusAnswer) -> Dec
 # --- the mechanism ---
 
 
-async def refund_to(conn: db.Connection, order_id: int, owed: Decimal, *, reason: str) -> Decimal:
+async def refund_to(conn: db.Transaction, order_id: int, owed: Decimal, *, reason: str) -> Decimal:
     """Bring the order's refunds up to `owed` (capped at its charge); what moved now.
     Call inside a transaction."""
     row = await conn.fetchrow(Q.lock_order_money, order_id)

@@ -18,7 +18,9 @@ from reseller.upstream import Upstreams
 log = structlog.get_logger()
 
 
-async def link(pool: db.Pool, upstreams: Upstreams, order_id: int, upstream_order_id: str) -> None:
+async def link(
+    pool: db.Database, upstreams: Upstreams, order_id: int, upstream_order_id: str
+) -> None:
     """The provider has it: record its ID once the provider's status for it fits the order
     (`upstream_match`); the sync job takes it from there."""
     why = await upstream_match.check(pool, upstreams, order_id, upstream_order_id)
@@ -28,13 +30,13 @@ async def link(pool: db.Pool, upstreams: Upstreams, order_id: int, upstream_orde
     await lifecycle.resolved_placed(pool, order_id, upstream_order_id, audit=audit)
 
 
-async def refund(pool: db.Pool, order_id: int) -> Decimal:
+async def refund(pool: db.Database, order_id: int) -> Decimal:
     """The provider does not have it: cancel and give everything back."""
     return await lifecycle.resolved_not_placed(pool, order_id)
 
 
 async def link_refill(
-    pool: db.Pool, upstreams: Upstreams, refill_id: int, upstream_refill_id: str
+    pool: db.Database, upstreams: Upstreams, refill_id: int, upstream_refill_id: str
 ) -> None:
     """The provider has the refill: record its ID and status once the provider knows it (its
     `refill_status` names no order, so knowing it and its being nobody else's is all there is
@@ -61,7 +63,7 @@ async def link_refill(
             f"{refused}: {provider} does not know upstream refill {upstream_refill_id}:"
             f" {answer.message}"
         )
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.transaction() as conn:
         if (
             await conn.fetchval(Q.link_uncertain_refill, refill_id, upstream_refill_id, answer)
             is None
@@ -76,10 +78,10 @@ async def link_refill(
     log.info("refill_uncertain_resolved", refill=refill_id, upstream_refill=upstream_refill_id)
 
 
-async def reject_refill(pool: db.Pool, refill_id: int) -> None:
+async def reject_refill(pool: db.Database, refill_id: int) -> None:
     """The provider does not have the refill: it ends `Rejected`, and the customer may ask
     for another."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.transaction() as conn:
         if await conn.fetchval(Q.reject_uncertain_refill, refill_id) is None:
             raise errors.NotFound(f"refill {refill_id} is not uncertain")
         await conn.execute(Q.insert_audit, "resolve-refill-rejected", f"refill {refill_id}", {})

@@ -32,7 +32,9 @@ from reseller.upstream import Upstreams, parse
 ROUNDING = Decimal("0.01")  # panels round a charge to cents or finer, up or down
 
 
-async def check(pool: db.Pool, upstreams: Upstreams, order_id: int, upstream_id: str) -> str | None:
+async def check(
+    pool: db.Database, upstreams: Upstreams, order_id: int, upstream_id: str
+) -> str | None:
     """Why `upstream_id` must not be linked to uncertain order `order_id`; None when the
     provider's own status for it fits the order."""
     facts = await pool.fetchrow(Q.link_facts, order_id, upstream_id)

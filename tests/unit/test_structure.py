@@ -35,3 +35,23 @@ def test_every_named_query_the_code_uses_exists() -> None:
     missing = [name for name in sorted(used) if not hasattr(db.Q, name)]
     assert used
     assert missing == []
+
+
+def test_only_the_data_layer_imports_the_driver() -> None:
+    importers = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if re.search(r"^\s*(import asyncpg|from asyncpg)", path.read_text(), re.MULTILINE)
+    )
+    assert importers == ["db.py"]
+
+
+def test_the_domain_opens_transactions_only_through_the_database() -> None:
+    """`pool.acquire()` would hand out a raw connection whose errors nobody translates."""
+    raw = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "db.py" and "simulator" not in path.parts
+        if re.search(r"\bpool\.acquire\(", path.read_text())
+    ]
+    assert raw == []
