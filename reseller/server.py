@@ -14,12 +14,11 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from reseller import config, db, errors, migrations, systemd
+from reseller import config, config_check, db, errors, migrations, systemd
 from reseller.api import metrics as api_metrics
 from reseller.api.app import create_app
 from reseller.catalog import LiveCatalog
 from reseller.catalog import sync as catalog_sync
-from reseller.config import check as config_check
 from reseller.jobs.dispatch import Dispatcher
 from reseller.jobs.scheduler import Jobs
 from reseller.upstream import Upstreams

@@ -10,9 +10,8 @@ import sys
 from typing import Any
 
 from reseller import config as config_module
-from reseller import db, dbserver, errors, logs, migrations, server, workers
+from reseller import config_check, db, dbserver, errors, logs, migrations, server, workers
 from reseller.cli import common
-from reseller.config import check as config_check
 
 
 def register(commands: Any) -> None:

@@ -14,7 +14,7 @@ from reseller import db, errors
 from reseller.catalog import Service
 from reseller.customers import Customer
 from reseller.db import Q
-from reseller.orders.rules import OrderRequest
+from reseller.service_types.rules import OrderRequest
 
 
 async def place(

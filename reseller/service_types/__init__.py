@@ -1,6 +1,6 @@
-"""The service types of API v2, one row each: the fields an `add` of it takes, the rule
-that checks them (`orders.rules`), how it is priced and what goes upstream. Adding a type is a
-row here (and a rule in `orders.rules` when none of the existing ones fits).
+"""The service types of API v2, one row each: the fields an `add` of it takes, the rule that
+checks them (`rules.py` beside this), how it is priced and what goes upstream. Adding a type is
+a row here (and a rule in `rules.py` when none of the existing ones fits).
 
 The config, the catalog build, `add`, dispatch, the upstream match and the OpenAPI description
 all read this table.
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reseller.orders import rules
-from reseller.orders.rules import Field, FieldKind
+from reseller.service_types import rules
+from reseller.service_types.rules import Field, FieldKind
 
 __all__ = ["TYPES", "Field", "FieldKind", "ServiceType", "validate"]
 
