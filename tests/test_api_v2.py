@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+import yarl
 from support import money_holds
 
 from reseller import catalog, customers, db, service_types
@@ -827,3 +828,68 @@ async def test_control_characters_in_an_id_list_are_an_incorrect_request(api, po
         for action, field in (("status", "orders"), ("refill_status", "refills")):
             answer = await api.call("json", key=key, action=action, **{field: ids})
             assert answer == {"error": "Incorrect request"}
+
+
+# --- links that cannot be stored as sent (issue 13) ---
+
+BAD_LINKS = [
+    "https://ig.com/%ff%fe",  # percent-encoded invalid UTF-8, as text
+    "https://ig.com/\ufffd",  # what a decoder leaves of it
+    "https://user:pass@ig.com/p",
+    "user:pass@ig.com/p",
+    "https://ig.com@evil.com/p",
+    "https://ig.com:99999/p",
+    "https://ig.com:0/p",
+]
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("link", BAD_LINKS)
+async def test_links_with_bad_bytes_credentials_or_impossible_ports_are_refused_uncharged(
+    api, pool, encoding, link
+) -> None:
+    key = await new_customer(pool)
+    answer = await api.call(encoding, key=key, action="add", service=1, link=link, quantity=100)
+    assert answer == {"error": "Invalid link"}
+    assert await pool.fetchval("SELECT count(*) FROM orders") == 0
+    assert await api.call(key=key, action="balance") == {"balance": "100.00", "currency": "USD"}
+
+
+@pytest.mark.parametrize("where", ["form", "query"])
+async def test_undecodable_percent_escapes_sent_raw_are_an_invalid_link(api, pool, where) -> None:
+    """`link=https://ig.com/%ff%fe` unencoded: aiohttp decodes %ff to U+FFFD before we see it."""
+    key = await new_customer(pool)
+    raw = f"key={key}&action=add&service=1&quantity=100&link=https://ig.com/%ff%fe"
+    if where == "form":
+        request = api.session.post(
+            api.url + "/api/v2",
+            data=raw.encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    else:
+        request = api.session.get(yarl.URL(f"{api.url}/api/v2?{raw}", encoded=True))
+    async with request as response:
+        assert await response.json() == {"error": "Invalid link"}
+    assert await pool.fetchval("SELECT count(*) FROM orders") == 0
+    assert await api.call(key=key, action="balance") == {"balance": "100.00", "currency": "USD"}
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://ig.com:8080/p",
+        "https://ig.com/caf%C3%A9?q=a%20b",
+        "https://ig.com/café",
+        "https://ig.com/@star",
+        "https://ig.com/p?ref=a@b",
+        "https://ig.com/100%",
+        "ig.com/p",
+        "@star",
+    ],
+)
+async def test_ports_utf8_escapes_and_at_signs_outside_the_host_stay_valid_links(
+    api, pool, link
+) -> None:
+    key = await new_customer(pool)
+    answer = await api.call("json", key=key, action="add", service=1, link=link, quantity=100)
+    assert await pool.fetchval("SELECT link FROM orders WHERE id = $1", answer["order"]) == link

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from reseller import errors, money
 
@@ -102,13 +102,33 @@ def _is_link(value: str) -> bool:
         return False
     if _USERNAME.match(value):
         return True
+    # U+FFFD is what aiohttp's form and query decoding leaves of a %ff it could not decode:
+    # the client's real link is lost, so storing (and forwarding) the stand-in is wrong.
+    if "\ufffd" in value or not _escapes_are_utf8(value):
+        return False
     address = value if "://" in value else f"https://{value}"
     try:
         parts = urlsplit(address)
-        host = parts.hostname
+        host, port = parts.hostname, parts.port  # .port raises on 99999 or a non-number
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and host is not None and bool(_HOST.match(host))
+    return (
+        parts.scheme in ("http", "https")
+        and "@" not in parts.netloc  # credentials: never ours to store or forward
+        and port != 0
+        and host is not None
+        and bool(_HOST.match(host))
+    )
+
+
+def _escapes_are_utf8(value: str) -> bool:
+    """`%ff%fe` in a link sent as text (JSON, or a form encoded twice) is the same invalid
+    UTF-8 the decoders turn into U+FFFD: refused the same whichever way it came."""
+    try:
+        unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _integer(
