@@ -6,6 +6,7 @@ SIGHUP re-reads the config file: a bad file is refused and the running config st
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -86,13 +87,13 @@ async def serve(
     on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
 ) -> None:
     async with running(initial, dsn, jobs=jobs) as rt:
-        separate = initial.server.metrics_port is not None
+        on_api = initial.server.metrics_on_api
         app = create_app(
             rt.live,
             pool=rt.pool,
             dispatcher=rt.dispatcher,
             catalog=rt.catalog,
-            serve_metrics=not separate,
+            serve_metrics=on_api,
         )
         runner = web.AppRunner(
             app,
@@ -105,13 +106,8 @@ async def serve(
         await metrics_runner.setup()
         try:
             await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
-            if separate:
-                await web.TCPSite(
-                    metrics_runner,
-                    initial.server.metrics_host,
-                    initial.server.metrics_port,
-                    reuse_port=reuse_port or None,
-                ).start()
+            if not on_api:
+                await _listen_for_metrics(metrics_runner, initial.server, reuse_port=reuse_port)
             _start_work(rt)
             log.info("listening", url=f"http://{host}:{port}")
             if on_ready is not None:
@@ -120,6 +116,26 @@ async def serve(
         finally:
             await runner.cleanup()  # stops accepting, lets in-flight requests finish
             await metrics_runner.cleanup()
+
+
+async def _listen_for_metrics(
+    runner: web.AppRunner, settings: config.ServerConfig, *, reuse_port: bool
+) -> None:
+    """/metrics on its own address. A port the file names must be free; the default port may be
+    another program's (or another instance's, or the demo's): the API runs on, with a warning."""
+    host, port = settings.metrics_host, settings.metrics_port
+    try:
+        # With --workers every child binds it too (SO_REUSEPORT), like the API's port.
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        if port != config.DEFAULT_METRICS_PORT:
+            raise errors.ResellerError(
+                f"server.metrics_port: cannot listen on {host}:{port}: {reason}"
+            ) from None
+        log.warning("metrics_not_served", address=f"{host}:{port}", error=reason)
+        return
+    log.info("metrics_listening", url=f"http://{host}:{port}/metrics")
 
 
 async def work(initial: config.Config, dsn: str) -> None:

@@ -60,7 +60,7 @@ async def test_serve_tells_systemd_ready_watchdog_and_stopping(dsn, pool, tmp_pa
     assert proc.returncode == 0
 
 
-async def test_metrics_on_their_own_address_parse_as_prometheus_text(
+async def test_metrics_by_default_are_on_their_own_address_not_the_api_and_parse_as_prometheus(
     dsn, pool, sim, tmp_path
 ) -> None:
     _, key = await customers.create(pool, "acme", balance=Decimal(10))
@@ -172,17 +172,62 @@ async def _placed(pool) -> bool:
     return await pool.fetchval("SELECT count(*) FROM orders WHERE dispatch_state = 'placed'") == 1
 
 
+async def test_metrics_on_api_serves_them_on_the_api_listener(dsn, pool, tmp_path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("server: {metrics_on_api: true}\n")
+    port = free_port()
+    env = {**os.environ, "RESELLER_DSN": dsn, "RESELLER_CONFIG": str(path)}
+    proc = await spawn_reseller("serve", "--port", str(port), "--no-jobs", env=env, cwd=tmp_path)
+
+    async def metrics_text(session: aiohttp.ClientSession) -> str | None:
+        async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
+            return await answer.text() if answer.status == 200 else None
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            text = await poll_until(lambda: metrics_text(session))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = (await proc.communicate())[0].decode()
+    assert proc.returncode == 0, output
+    assert "reseller_dispatch_queue" in {f.name for f in text_string_to_metric_families(text)}
+    assert "metrics_listening" not in output  # and no listener of their own
+
+
+async def test_serve_refuses_to_start_when_the_configured_metrics_port_is_taken(
+    dsn, pool, tmp_path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        metrics_port = taken.getsockname()[1]
+        path = tmp_path / "config.yaml"
+        path.write_text(f"server: {{metrics_port: {metrics_port}}}\n")
+        env = {**os.environ, "RESELLER_DSN": dsn, "RESELLER_CONFIG": str(path)}
+        proc = await spawn_reseller(
+            "serve", "--port", str(free_port()), "--no-jobs", env=env, cwd=tmp_path
+        )
+        output = (await asyncio.wait_for(proc.communicate(), 30))[0].decode()
+    assert proc.returncode == 2, output
+    assert (
+        f"reseller: server.metrics_port: cannot listen on 127.0.0.1:{metrics_port}: "
+        "Address already in use"
+    ) in output
+
+
 def _children(pid: int) -> list[int]:
     with open(f"/proc/{pid}/task/{pid}/children") as listing:
         return [int(p) for p in listing.read().split()]
 
 
-async def test_workers_share_one_port_and_stop_together(dsn, pool, tmp_path) -> None:
-    port = free_port()
-    env = {**os.environ, "RESELLER_DSN": dsn}
-    env.pop("RESELLER_CONFIG", None)
+async def test_workers_share_one_port_and_the_metrics_port_and_stop_together(
+    dsn, pool, tmp_path
+) -> None:
+    port, metrics_port = free_port(), free_port()
+    path = tmp_path / "config.yaml"
+    path.write_text(f"server: {{metrics_port: {metrics_port}}}\n")
+    env = {**os.environ, "RESELLER_DSN": dsn, "RESELLER_CONFIG": str(path)}
     proc = await spawn_reseller(
-        "--no-config",
         "serve",
         "--port",
         str(port),
@@ -203,6 +248,9 @@ async def test_workers_share_one_port_and_stop_together(dsn, pool, tmp_path) -> 
             children = await poll_until(lambda: _two_children(proc.pid))
             for _ in range(20):
                 assert await ready()
+                # Either child may take the scrape: both hold the metrics port.
+                async with session.get(f"http://127.0.0.1:{metrics_port}/metrics") as answer:
+                    assert answer.status == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.communicate()

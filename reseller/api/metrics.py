@@ -1,4 +1,4 @@
-"""The Prometheus endpoint: `/metrics` on the public app, or alone on an address of its own."""
+"""The Prometheus endpoint: alone on an address of its own (the default), or on the public app."""
 
 from __future__ import annotations
 

@@ -48,14 +48,18 @@ __all__ = [
 ]
 
 DEFAULT_PATH = Path("config.yaml")
+DEFAULT_METRICS_PORT = 9108
 
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
+    # /metrics tells whoever reaches it the order volume and the providers' balances: by
+    # default it has a listener of its own on loopback, apart from the public API.
     metrics_host: str = "127.0.0.1"
-    metrics_port: int | None = None  # None: /metrics on the API listener
+    metrics_port: int = DEFAULT_METRICS_PORT
+    metrics_on_api: bool = False  # True: /metrics on the API listener, as public as the API
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,15 +204,7 @@ def _read(root: Section, source: Path | None) -> Config:
     names = [p.name for p in providers]
     services = read_services(root, names)
     config = Config(
-        server=ServerConfig(
-            **server.read(
-                ServerConfig,
-                host=text,
-                port=integer(1, 65535),
-                metrics_host=text,
-                metrics_port=integer(1, 65535),
-            )
-        ),
+        server=_server(server),
         database=DatabaseConfig(
             **database.read(
                 DatabaseConfig,
@@ -254,6 +250,31 @@ def _read(root: Section, source: Path | None) -> Config:
             root.problem(f"providers[{i}].currency", f"no rate for {p.currency} in currency_rates")
     root.finish()
     return config
+
+
+def _server(s: Section) -> ServerConfig:
+    server = ServerConfig(
+        **s.read(
+            ServerConfig,
+            host=text,
+            port=integer(1, 65535),
+            metrics_host=text,
+            metrics_port=integer(1, 65535),
+            metrics_on_api=boolean,
+        )
+    )
+    default = ServerConfig()
+    if server.metrics_on_api:
+        # Compared with the defaults: a metrics address next to metrics_on_api is a mistake.
+        for key in ("metrics_host", "metrics_port"):
+            if getattr(server, key) != getattr(default, key):
+                s.problem(key, "not used when server.metrics_on_api is true; remove one of them")
+    elif server.metrics_port == server.port:
+        s.problem(
+            "metrics_port",
+            "the API's port; for /metrics on the API listener set server.metrics_on_api: true",
+        )
+    return server
 
 
 def _sync(s: Section) -> SyncConfig:

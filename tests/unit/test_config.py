@@ -45,6 +45,13 @@ def test_no_file_means_defaults() -> None:
     assert config.load(None) == config.Config()
 
 
+def test_metrics_default_to_a_loopback_listener_of_their_own() -> None:
+    server = config.Config().server
+    assert (server.metrics_on_api, server.metrics_host) == (False, "127.0.0.1")
+    assert server.metrics_port == 9108 != server.port
+    assert config.parse("server: {metrics_on_api: true}").server.metrics_on_api is True
+
+
 # The sections whose every field is a key of the same name.
 PLAIN = {
     "server": config.ServerConfig,
@@ -104,6 +111,19 @@ def test_rates_are_exact_decimals_not_binary_floats() -> None:
         ("server: {port: 70000}", "server.port: must be between 1 and 65535"),
         ("server: {port: '80'}", "server.port: must be a whole number"),
         ("server: {prot: 80}", "server.prot: unknown key"),
+        ("server: {metrics_on_api: 'yes'}", "server.metrics_on_api: must be true or false"),
+        (
+            "server: {metrics_on_api: true, metrics_port: 9200}",
+            "server.metrics_port: not used when server.metrics_on_api is true",
+        ),
+        (
+            "server: {metrics_on_api: true, metrics_host: 0.0.0.0}",
+            "server.metrics_host: not used when server.metrics_on_api is true",
+        ),
+        (
+            "server: {port: 9000, metrics_port: 9000}",
+            "server.metrics_port: the API's port; for /metrics on the API listener set",
+        ),
         (
             "providers:\n  - {name: a, url: http://a/x, key_env: A, key: s3cret}",
             "providers[0].key: secrets do not belong in the file",
