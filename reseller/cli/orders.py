@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,8 @@ from reseller.db import Q
 from reseller.orders import resolve as reconcile
 from reseller.states import DispatchState, OrderStatus
 from reseller.upstream import Upstreams
+
+PAGE = 50  # `orders list` rows unless --limit says otherwise
 
 
 def register(commands: Any) -> None:
@@ -31,7 +34,10 @@ def register(commands: Any) -> None:
     listing.add_argument("--status", choices=tuple(OrderStatus))
     listing.add_argument("--customer")
     listing.add_argument("--provider")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=_positive, default=PAGE, help=f"rows per page ({PAGE})")
+    listing.add_argument(
+        "--before", type=_positive, metavar="ID", help="the next page: orders with id < ID"
+    )
     listing.set_defaults(command=_list)
     show = orders.add_parser("show", help="one order with its ledger entries")
     show.add_argument("id", type=int)
@@ -67,7 +73,14 @@ def register(commands: Any) -> None:
     refill.set_defaults(command=_resolve_refill)
 
 
+def _positive(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("must be a whole number from 1")
+    return int(text)
+
+
 def _list(args: argparse.Namespace) -> int:
+    # One row more than shown tells whether there is another page.
     async def work(pool: Any, _: Any) -> tuple[Any, Any]:
         orders = await pool.fetch(
             Q.list_orders,
@@ -75,17 +88,21 @@ def _list(args: argparse.Namespace) -> int:
             args.status,
             args.customer,
             args.provider,
-            args.limit,
+            args.limit + 1,
             args.flagged,
+            args.before,
         )
-        if not args.uncertain:
+        if not args.uncertain or args.before is not None:
             return orders, []
-        # An uncertain refill waits for the operator just like an order: listed alongside.
+        # An uncertain refill waits for the operator just like an order: listed alongside, on
+        # the first page only (refills have ids of their own, so --before does not page them).
         return orders, await pool.fetch(
-            Q.list_uncertain_refills, args.customer, args.provider, args.limit
+            Q.list_uncertain_refills, args.customer, args.provider, args.limit + 1
         )
 
     orders, refills = common.with_database(args, work)
+    more_orders, more_refills = len(orders) > args.limit, len(refills) > args.limit
+    orders, refills = orders[: args.limit], refills[: args.limit]
     header = ["ID", "CUSTOMER", "SERVICE", "STATUS", "DISPATCH", "UPSTREAM", "CHARGE", "REFUNDED"]
     rows = [
         [
@@ -121,7 +138,23 @@ def _list(args: argparse.Namespace) -> int:
             for r in refills
         ]
     print(common.table([[*header, "NOTE"], *rows]))
+    if more_refills:
+        print(f"… more uncertain refills than the {args.limit} shown: raise --limit")
+    if more_orders:
+        print(f"… more: {_next_page(args, orders[-1]['id'])}")
     return 0
+
+
+def _next_page(args: argparse.Namespace, before: int) -> str:
+    """The same listing's next page, as a command to paste."""
+    words = ["reseller", "orders", "list"]
+    words += ["--uncertain"] * args.uncertain + ["--flagged"] * args.flagged
+    for option in ("status", "customer", "provider"):
+        if getattr(args, option) is not None:
+            words += [f"--{option}", getattr(args, option)]
+    if args.limit != PAGE:
+        words += ["--limit", str(args.limit)]
+    return shlex.join([*words, "--before", str(before)])
 
 
 def _upstream(row: Any) -> str:
