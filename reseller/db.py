@@ -205,5 +205,10 @@ async def ping(pool: Database) -> None:
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    """Whether an error means the database cannot be reached right now (not a bug)."""
-    return isinstance(exc, (errors.DatabaseUnavailable, TimeoutError, *_UNAVAILABLE))
+    """Whether an error means the database cannot be reached right now (not a bug). Only the
+    data layer's errors count: an OSError or TimeoutError from elsewhere (a client hanging up)
+    is no outage. A driver call's OSError or timeout arrives as DatabaseUnavailable already
+    (`translate_errors`); a raw connection's errors are the driver's own classes."""
+    return isinstance(exc, errors.DatabaseUnavailable) or (
+        isinstance(exc, _UNAVAILABLE) and not isinstance(exc, OSError)
+    )

@@ -12,7 +12,10 @@ from reseller.states import DispatchState
 REGISTRY = CollectorRegistry()
 
 API_REQUESTS = Counter(
-    "reseller_api_requests", "API v2 requests", ["action", "outcome"], registry=REGISTRY
+    "reseller_api_requests",
+    "API v2 requests (outcome: ok, error, or disconnected: the client hung up first)",
+    ["action", "outcome"],
+    registry=REGISTRY,
 )
 API_SECONDS = Histogram(
     "reseller_api_request_seconds",

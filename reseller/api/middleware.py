@@ -6,6 +6,7 @@ HTTP 200 `{"error": …}`; only the rate limit answers 429. Nothing a client sen
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -15,10 +16,11 @@ import structlog
 from aiohttp import web
 
 from reseller import db, errors, metrics
-from reseller.api import openapi
+from reseller.api import openapi, params
 
 log = structlog.get_logger()
 _ACTIONS = frozenset({*openapi.ACTIONS, "none"})  # the metric's action labels
+_OUTCOMES = frozenset({"ok", "disconnected"})  # the metric's outcome labels, besides "error"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -41,6 +43,15 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         response, outcome = error_response(exc), exc.message
     except web.HTTPException as exc:
         response, outcome = _http_error(request, exc), exc.reason
+    except params.ClientDisconnected as exc:
+        # Nobody reads this answer; the client's hang-up is no alert of ours.
+        log.info("client_disconnected", error=str(exc))
+        response, outcome = error_response(errors.IncorrectRequest()), "disconnected"
+    except asyncio.CancelledError:
+        if request.transport is None:  # the client went, and the server cancels its handler
+            log.info("client_disconnected", error="handler cancelled")
+            _record(request, started, status=None, outcome="disconnected")
+        raise
     except Exception as exc:
         if db.is_unavailable(exc):
             log.warning("database_unavailable", error=str(exc))
@@ -49,20 +60,25 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             log.exception("unexpected_error")
             response = error_response(errors.ApiError("Internal error"))
         outcome = "error"
+    _record(request, started, status=response.status, outcome=outcome)
+    return response
+
+
+def _record(request: web.Request, started: float, *, status: int | None, outcome: str) -> None:
+    """The request's log line and metrics. `status`: None when no answer was sent."""
     elapsed = time.perf_counter() - started
     log.info(
         "request",
         path=request.path,
-        status=response.status,
+        status=status,
         outcome=outcome,
         duration_ms=round(elapsed * 1000, 2),
     )
     if request.path.startswith("/api/v2"):
         action = structlog.contextvars.get_contextvars().get("action") or "none"
         action = action if action in _ACTIONS else "other"  # bounded label values
-        metrics.API_REQUESTS.labels(action, "ok" if outcome == "ok" else "error").inc()
+        metrics.API_REQUESTS.labels(action, outcome if outcome in _OUTCOMES else "error").inc()
         metrics.API_SECONDS.labels(action).observe(elapsed)
-    return response
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:

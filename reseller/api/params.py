@@ -8,6 +8,8 @@ Empty values and the literal `undefined` (sent by JS clients for unset fields) a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -22,19 +24,35 @@ _IGNORED_VALUES = frozenset({"", "undefined"})
 _LIST_FIELDS = frozenset({"orders", "refills"})
 
 
+class ClientDisconnected(errors.ResellerError):
+    """Client disconnected"""
+
+
 async def read(request: web.Request) -> dict[str, str]:
     params: dict[str, str] = {}
     _merge(params, request.query.items())
     if request.method == "POST" and request.can_read_body:
-        if request.content_type == "application/json":
-            _merge(params, _json_object(await request.read()).items())
-        else:
-            try:
-                form = await request.post()
-            except (UnicodeDecodeError, ValueError):
-                raise errors.IncorrectRequest() from None
-            _merge(params, form.items())
+        with _body_read():
+            if request.content_type == "application/json":
+                _merge(params, _json_object(await request.read()).items())
+            else:
+                try:
+                    form = await request.post()
+                except (UnicodeDecodeError, ValueError):
+                    raise errors.IncorrectRequest() from None
+                _merge(params, form.items())
     return params
+
+
+@contextmanager
+def _body_read() -> Iterator[None]:
+    """A client that hangs up before its whole body arrives fails the read with a
+    ConnectionResetError (aiohttp's "Connection lost", or the socket's RST): the client's
+    doing, to be told apart from an outage of ours."""
+    try:
+        yield
+    except ConnectionError as exc:
+        raise ClientDisconnected(str(exc)) from exc
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
