@@ -12,6 +12,7 @@ from aiohttp import web
 from reseller import db
 from reseller.api import health, metrics, middleware, openapi, params, v2
 from reseller.api.appkeys import (
+    AUTH_LIMITER,
     CATALOG,
     CONFIG,
     DISPATCHER,
@@ -47,6 +48,7 @@ def create_app(
     app[POOL] = pool
     app[CATALOG] = catalog or LiveCatalog()
     app[RATE_LIMITER] = rate_limiter or RateLimiter(live.current.api.rate_limit_per_minute)
+    app[AUTH_LIMITER] = RateLimiter(live.current.api.failed_auth_per_minute)
     if dispatcher is not None:
         app[DISPATCHER] = dispatcher
     app[KEY_CACHE] = KeyCache(pool)

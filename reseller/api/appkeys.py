@@ -28,5 +28,6 @@ CONFIG = web.AppKey("config", LiveConfig)
 POOL = web.AppKey("pool", db.Database)
 CATALOG = web.AppKey("catalog", LiveCatalog)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+AUTH_LIMITER = web.AppKey("auth_limiter", RateLimiter)  # failed authentications per address
 DISPATCHER = web.AppKey("dispatcher", OrderDispatcher)
 KEY_CACHE = web.AppKey("key_cache", KeyCache)

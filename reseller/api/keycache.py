@@ -71,6 +71,11 @@ class KeyCache:
         self._entries[digest] = (found, now + TTL_SECONDS)
         return found
 
+    def known(self, key: str) -> customers.Customer | None:
+        """The customer this key is already known to belong to, from memory only (no lookup)."""
+        cached = self._entries.get(api_keys.key_hash(key)) if self.listening else None
+        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
+
     def _changed(self, *_: object) -> None:
         self._entries.clear()
 

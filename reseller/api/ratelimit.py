@@ -1,4 +1,5 @@
-"""Requests per minute per customer: a token bucket in this process's memory.
+"""Requests per minute per customer (and failed authentications per client address): a token
+bucket in this process's memory.
 
 The bucket holds up to `limit` tokens and refills at `limit` per minute, so a client may burst
 to its limit and then proceed at the steady rate. With several processes each keeps its own
@@ -8,20 +9,28 @@ buckets (see the README's note on scaling out).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 
 class RateLimiter:
     def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.default = per_minute
         self._clock = clock
-        self._buckets: dict[int, tuple[float, float]] = {}  # customer id → (tokens, updated at)
+        self._buckets: dict[Hashable, tuple[float, float]] = {}  # who → (tokens, updated at)
 
-    def allow(self, customer_id: int, per_minute: int | None = None) -> bool:
+    def allow(self, who: Hashable, per_minute: int | None = None) -> bool:
+        """Spend a token if there is one; whether there was."""
         limit = per_minute or self.default
         now = self._clock()
-        tokens, updated = self._buckets.get(customer_id, (float(limit), now))
-        tokens = min(float(limit), tokens + (now - updated) * limit / 60.0)
+        tokens = self._tokens(who, limit, now)
         allowed = tokens >= 1.0
-        self._buckets[customer_id] = (tokens - 1.0 if allowed else tokens, now)
+        self._buckets[who] = (tokens - 1.0 if allowed else tokens, now)
         return allowed
+
+    def exhausted(self, who: Hashable, per_minute: int | None = None) -> bool:
+        """Whether `who` has no token left, spending none."""
+        return self._tokens(who, per_minute or self.default, self._clock()) < 1.0
+
+    def _tokens(self, who: Hashable, limit: int, now: float) -> float:
+        tokens, updated = self._buckets.get(who, (float(limit), now))
+        return min(float(limit), tokens + (now - updated) * limit / 60.0)

@@ -19,6 +19,7 @@ from aiohttp import web
 from reseller import currencies, customers, errors, money, service_types
 from reseller.api import params as api_params
 from reseller.api.appkeys import (
+    AUTH_LIMITER,
     CATALOG,
     CONFIG,
     DISPATCHER,
@@ -58,9 +59,7 @@ async def endpoint(request: web.Request) -> web.Response:
     params = await api_params.read(request)
     pool = request.app[POOL]
     key = params.get("key")
-    customer = await request.app[KEY_CACHE].customer(key) if key else None
-    if customer is None:
-        raise errors.InvalidApiKey()
+    customer = await _authenticate(request, key)
     structlog.contextvars.bind_contextvars(customer=customer.id)
     if customer.suspended:
         raise errors.AccountSuspended()
@@ -84,6 +83,30 @@ async def endpoint(request: web.Request) -> web.Response:
     answer = await handler(call, params)
     body = answer if isinstance(answer, bytes) else orjson.dumps(answer)
     return web.Response(body=body, content_type="application/json")
+
+
+async def _authenticate(request: web.Request, key: str | None) -> customers.Customer:
+    """The key's customer. An address that keeps sending wrong keys gets `Too many requests`
+    without a database lookup for any key this process does not already know: a flood of
+    random keys must not slow the customers down."""
+    cache, limiter = request.app[KEY_CACHE], request.app[AUTH_LIMITER]
+    customer = cache.known(key) if key else None
+    if customer is not None:
+        return customer
+    address = _client_address(request)
+    if limiter.exhausted(address):
+        raise errors.TooManyRequests()
+    customer = await cache.customer(key) if key else None
+    if customer is None:
+        limiter.allow(address)  # one failure spent
+        raise errors.InvalidApiKey()
+    return customer
+
+
+def _client_address(request: web.Request) -> str:
+    header = request.app[CONFIG].current.api.client_address_header
+    forwarded = request.headers.get(header, "") if header else ""
+    return forwarded.split(",")[0].strip() or request.remote or "-"
 
 
 def _legacy_action(params: Params) -> str:

@@ -87,6 +87,10 @@ class DatabaseConfig:
 class ApiConfig:
     rate_limit_per_minute: int = 300
     currency: str = "USD"
+    failed_auth_per_minute: int = 60  # wrong keys per client address before it gets 429s
+    # The header a trusted reverse proxy puts the client's address in (its first entry);
+    # None: the connection's own address (never trust a header a client could set itself).
+    client_address_header: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +219,13 @@ def _read(root: Section, source: Path | None) -> Config:
             )
         ),
         api=ApiConfig(
-            **api.read(ApiConfig, rate_limit_per_minute=integer(1, 10**9), currency=currency)
+            **api.read(
+                ApiConfig,
+                rate_limit_per_minute=integer(1, 10**9),
+                currency=currency,
+                failed_auth_per_minute=integer(1, 10**9),
+                client_address_header=text,
+            )
         ),
         dispatch=DispatchConfig(
             **dispatch.read(
