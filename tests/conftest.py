@@ -305,3 +305,13 @@ async def stack(pool, sim) -> AsyncIterator[Stack]:
 async def inline_stack(pool, sim) -> AsyncIterator[Stack]:
     async for s in _stack(pool, sim, inline=True):
         yield s
+
+
+@pytest.fixture
+def operator(stack, cli_env, tmp_path: Path) -> None:
+    """Operator commands run where a config naming the stack's simulated provider is (commands
+    that ask the provider, such as `orders resolve`, need it)."""
+    (tmp_path / "config.yaml").write_text(
+        f'providers:\n  - {{name: sim, url: "{stack.sim.url}", key_env: SIM_TEST_KEY,'
+        " timeout: 0.5}\n"
+    )

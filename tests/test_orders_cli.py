@@ -3,23 +3,19 @@ fetches the next page (real CLI, real database, orders placed through the real A
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 from decimal import Decimal
 
 import pytest
+from test_cli import run
 
 from reseller import customers
 from reseller.cli import main
 
 
 async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
-    def run() -> tuple[int, list[str]]:
-        capsys.readouterr()
-        code = main(list(argv))
-        return code, capsys.readouterr().out.splitlines()
-
-    return await asyncio.to_thread(run)  # the CLI runs its own event loop
+    code, out, _ = await run(capsys, *argv)
+    return code, out.splitlines()
 
 
 async def customer(pool, name: str) -> str:

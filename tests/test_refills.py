@@ -8,11 +8,9 @@ import asyncio
 
 import pytest
 from support import free_port, money_holds
+from test_cli import run
 
-from reseller.cli import main
 from reseller.config import ProviderConfig
-
-CONFIG = 'providers:\n  - {{name: sim, url: "{url}", key_env: SIM_TEST_KEY, timeout: 0.5}}\n'
 
 
 async def completed_order(stack, link: str = "https://ig.com/refill") -> int:
@@ -130,22 +128,6 @@ async def test_a_refill_that_never_reached_the_provider_is_retried_and_sent_once
 # --- the operator ---
 
 
-def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    return await asyncio.to_thread(_cli, capsys, *argv)
-
-
-@pytest.fixture
-def operator(stack, cli_env, tmp_path) -> None:
-    (tmp_path / "config.yaml").write_text(CONFIG.format(url=stack.sim.url))
-
-
 async def test_uncertain_refills_are_listed_with_uncertain_orders(stack, operator, capsys) -> None:
     stack.sim.state.config.faults.timeout = 1.0
     lost = (await stack.add(link="https://ig.com/lost"))["order"]
@@ -153,7 +135,7 @@ async def test_uncertain_refills_are_listed_with_uncertain_orders(stack, operato
     stack.sim.state.config.faults.timeout = 0.0
     order_id = await completed_order(stack)
     refill_id = await uncertain_refill(stack, order_id)
-    code, out, _ = await asyncio.to_thread(_cli, capsys, "orders", "list", "--uncertain")
+    code, out, _ = await run(capsys, "orders", "list", "--uncertain")
     assert code == 0
     header, *rows = out.splitlines()
     assert header.split()[:3] == ["ID", "KIND", "CUSTOMER"]
@@ -168,13 +150,13 @@ async def test_operator_links_an_uncertain_refill_the_provider_knows_and_it_is_p
     order_id = await completed_order(stack)
     refill_id = await uncertain_refill(stack, order_id)
     [upstream] = [r.id for r in stack.sim.state.refills.values()]
-    code, out, err = await cli(
+    code, out, err = await run(
         capsys, "orders", "resolve-refill", str(refill_id), "--upstream-refill", "987654"
     )
     assert (code, out) == (2, "")
     assert "sim does not know upstream refill 987654" in err
     assert (await refill_row(stack, refill_id))["dispatch_state"] == "uncertain"
-    code, out, _ = await cli(
+    code, out, _ = await run(
         capsys, "orders", "resolve-refill", str(refill_id), "--upstream-refill", str(upstream)
     )
     assert (code, out) == (0, f"refill {refill_id}: linked to upstream refill {upstream}\n")
@@ -204,7 +186,7 @@ async def test_an_upstream_refill_linked_to_another_refill_is_refused(
     await forward(stack)
     taken = await stack.pool.fetchval("SELECT upstream_refill_id FROM refills")
     refill_id = await uncertain_refill(stack, second)
-    code, _, err = await cli(
+    code, _, err = await run(
         capsys, "orders", "resolve-refill", str(refill_id), "--upstream-refill", taken
     )
     assert code == 2
@@ -218,7 +200,7 @@ async def test_an_uncertain_refill_resolved_as_rejected_lets_the_customer_ask_ag
 ) -> None:
     order_id = await completed_order(stack)
     refill_id = await uncertain_refill(stack, order_id, fault="html")  # it never got there
-    code, out, _ = await cli(capsys, "orders", "resolve-refill", str(refill_id), "--rejected")
+    code, out, _ = await run(capsys, "orders", "resolve-refill", str(refill_id), "--rejected")
     assert (code, out) == (0, f"refill {refill_id}: rejected\n")
     assert await stack.api.call(key=stack.key, action="refill_status", refill=refill_id) == {
         "status": "Rejected"
@@ -229,7 +211,7 @@ async def test_an_uncertain_refill_resolved_as_rejected_lets_the_customer_ask_ag
     assert (await refill_row(stack, again["refill"]))["dispatch_state"] == "placed"
     actions = [r["action"] for r in await stack.pool.fetch("SELECT action FROM audit_log")]
     assert actions == ["resolve-refill-rejected"]
-    code, _, err = await cli(capsys, "orders", "resolve-refill", str(refill_id), "--rejected")
+    code, _, err = await run(capsys, "orders", "resolve-refill", str(refill_id), "--rejected")
     assert code == 2
     assert f"refill {refill_id} is not uncertain" in err
     await money_holds(stack.pool)

@@ -4,35 +4,14 @@ simulated provider; a linked order is then polled and settled like any other."""
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 
 import pytest
 from support import add_on_the_panel, money_holds
+from test_cli import run
 
-from reseller.cli import main
 from reseller.orders import upstream_match
 from reseller.upstream.parse import StatusAnswer
-
-CONFIG = 'providers:\n  - {{name: sim, url: "{url}", key_env: SIM_TEST_KEY, timeout: 0.5}}\n'
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """The CLI runs its own event loop: from an async test it runs in a thread."""
-    return await asyncio.to_thread(_cli, capsys, *argv)
-
-
-@pytest.fixture
-def operator(stack, cli_env, tmp_path) -> None:
-    """The CLI run where a config naming the simulated provider is."""
-    (tmp_path / "config.yaml").write_text(CONFIG.format(url=stack.sim.url))
 
 
 async def uncertain_order(stack, link: str, fault: str = "timeout") -> int:
@@ -58,7 +37,7 @@ async def test_resolve_refuses_an_upstream_order_the_provider_does_not_know(
     stack, operator, capsys, upstream
 ) -> None:
     order_id = await uncertain_order(stack, "https://ig.com/unknown-id")
-    code, out, err = await cli(
+    code, out, err = await run(
         capsys, "orders", "resolve", str(order_id), "--upstream-order", upstream
     )
     assert (code, out) == (2, "")
@@ -73,7 +52,7 @@ async def test_resolve_refuses_an_upstream_order_whose_status_does_not_fit_the_o
     link = "https://ig.com/not-ours"
     order_id = await uncertain_order(stack, link, fault="html")
     outside = await add_on_the_panel(stack, link, quantity=50)  # 0.045 upstream; ours 0.09
-    code, _, err = await cli(
+    code, _, err = await run(
         capsys, "orders", "resolve", str(order_id), "--upstream-order", str(outside)
     )
     assert code == 2
@@ -89,7 +68,7 @@ async def test_resolve_refuses_an_upstream_order_linked_to_another_order(
     await stack.settle()
     taken = (await stack.order(placed))["upstream_order_id"]
     order_id = await uncertain_order(stack, "https://ig.com/taken-too")
-    code, _, err = await cli(capsys, "orders", "resolve", str(order_id), "--upstream-order", taken)
+    code, _, err = await run(capsys, "orders", "resolve", str(order_id), "--upstream-order", taken)
     assert code == 2
     assert f"upstream order {taken} is already linked to order {placed}" in err
     await nothing_changed(stack, order_id)
@@ -100,7 +79,7 @@ async def test_resolve_refuses_when_the_provider_cannot_be_asked(stack, operator
     order_id = await uncertain_order(stack, link)
     upstream = stack.sim.state.orders_for_link(link)[0].id
     stack.sim.state.down = True
-    code, _, err = await cli(
+    code, _, err = await run(
         capsys, "orders", "resolve", str(order_id), "--upstream-order", str(upstream)
     )
     assert code == 2
@@ -115,7 +94,7 @@ async def test_resolve_refuses_an_order_whose_provider_is_not_in_the_config(
     link = "https://ig.com/no-provider"
     order_id = await uncertain_order(stack, link)
     upstream = stack.sim.state.orders_for_link(link)[0].id
-    code, _, err = await cli(
+    code, _, err = await run(
         capsys, "orders", "resolve", str(order_id), "--upstream-order", str(upstream)
     )
     assert code == 2
@@ -129,7 +108,7 @@ async def test_a_linked_order_is_listed_polled_and_settles_with_the_right_refund
     link = "https://ig.com/linked"
     order_id = await uncertain_order(stack, link)
     upstream = stack.sim.state.orders_for_link(link)[0].id
-    code, out, _ = await cli(
+    code, out, _ = await run(
         capsys, "orders", "resolve", str(order_id), "--upstream-order", str(upstream)
     )
     assert (code, out) == (0, f"order {order_id}: linked to upstream order {upstream}\n")
@@ -139,9 +118,9 @@ async def test_a_linked_order_is_listed_polled_and_settles_with_the_right_refund
         "subject": f"order {order_id}",
         "detail": {"upstream_order": str(upstream)},
     }
-    _, listing, _ = await cli(capsys, "orders", "list")
+    _, listing, _ = await run(capsys, "orders", "list")
     assert f"sim:{upstream}" in listing
-    _, shown, _ = await cli(capsys, "orders", "show", str(order_id))
+    _, shown, _ = await run(capsys, "orders", "show", str(order_id))
     assert f"upstream_order_id  {upstream}\n" in shown
     stack.sim.state.force_status(upstream, "Partial", remains=40)
     await stack.jobs.status()

@@ -7,6 +7,7 @@ import asyncio
 from decimal import Decimal
 
 from support import money_holds
+from test_cli import run
 
 from reseller.orders import lifecycle
 from reseller.upstream.parse import StatusAnswer
@@ -195,7 +196,7 @@ async def test_a_partial_that_stays_unusable_is_flagged_with_its_money_held(
     before = status_requests(stack)
     await poll_again(stack)
     assert status_requests(stack) == before  # flagged: no longer polled
-    code, out, _ = await asyncio.to_thread(_cli, capsys, "orders", "list", "--flagged")
+    code, out, _ = await run(capsys, "orders", "list", "--flagged")
     assert code == 0
     assert f"\n{order_id} " in out
     assert "Partial with" in out
@@ -203,15 +204,6 @@ async def test_a_partial_that_stays_unusable_is_flagged_with_its_money_held(
 
     assert b"reseller_flagged_orders 1.0" in await metrics.render(stack.pool)
     await money_holds(stack.pool)
-
-
-def _cli(capsys, *argv: str):
-    from reseller.cli import main
-
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 async def test_refill_statuses_are_synced(stack) -> None:
