@@ -32,7 +32,7 @@ from bench import _procs, _seed
 from reseller import db, logs
 from reseller.config import ProviderConfig, SyncConfig
 from reseller.db import Q
-from reseller.jobs import polling as sync
+from reseller.jobs import polling
 from reseller.upstream import ProviderClient
 
 KEY_ENV = "BENCH_PANEL_KEY"
@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
         for n in sizes:
             dsn = asyncio.run(_seeded(server_dsn, n))
             try:
-                calls = math.ceil(n / sync.BATCH)
+                calls = math.ceil(n / polling.BATCH)
                 floor = float(
                     _procs.run(
                         _argv(
@@ -204,7 +204,7 @@ def _client(url: str, concurrency: int) -> ProviderClient:
 async def _floor(url: str, calls: int, concurrency: int) -> float:
     """The same calls through the same client, without the database."""
     client = _client(url, concurrency)
-    ids = [str(i) for i in range(1, sync.BATCH + 1)]
+    ids = [str(i) for i in range(1, polling.BATCH + 1)]
     remaining = calls
 
     async def worker() -> None:
@@ -225,7 +225,7 @@ async def _one_pass(dsn: str, url: str, concurrency: int) -> dict[str, float]:
     client = _client(url, concurrency)
     settings = SyncConfig(min_poll_seconds=Decimal(3600))
     started = time.perf_counter()
-    counts = await sync.poll_statuses(pool, client, settings)
+    counts = await polling.poll_statuses(pool, client, settings)
     seconds = time.perf_counter() - started
     assert counts["progress"] > 0, counts
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -247,7 +247,7 @@ async def _db_time_per_batch(pool: db.Database, batches: int = 50) -> float:
     started = time.perf_counter()
     after_id = 0
     for _ in range(batches):
-        batch = await pool.fetch(Q.claim_poll_batch, "panel", cutoff, sync.BATCH, after_id)
+        batch = await pool.fetch(Q.claim_poll_batch, "panel", cutoff, polling.BATCH, after_id)
         ids = [r["id"] for r in batch]
         after_id = max(ids)
         n = len(ids)

@@ -31,7 +31,7 @@ from reseller.api.appkeys import (
 from reseller.api.openapi import Action
 from reseller.catalog import Catalog
 from reseller.db import Database
-from reseller.orders import place as orders
+from reseller.orders import place
 from reseller.states import DispatchState
 
 Params = dict[str, str]
@@ -130,7 +130,7 @@ async def _add(call: Call, params: Params) -> dict[str, int]:
         raise errors.InvalidServiceId()
     request = service_types.validate(service, params)
     assert call.currency_rate is not None  # catalog() refused otherwise
-    order_id = await orders.place(
+    order_id = await place.place(
         call.pool, call.customer, service, request, currency_rate=call.currency_rate
     )
     sending = call.dispatcher.kick(order_id) if call.dispatcher is not None else None
@@ -149,28 +149,28 @@ _INCORRECT_ORDER = {"error": errors.IncorrectOrderId().message}
 async def _status(call: Call, params: Params) -> dict[str, Any] | bytes:
     if "orders" in params:
         tokens = api_params.id_list(params["orders"])
-        return await orders.statuses_answer(call.pool, call.customer.id, tokens)
+        return await place.statuses_answer(call.pool, call.customer.id, tokens)
     token = str(_single_id(params, "order"))
     # The same query as for many orders, so one order's answer is formatted the same way.
-    answer = orjson.loads(await orders.statuses_answer(call.pool, call.customer.id, [token]))
+    answer = orjson.loads(await place.statuses_answer(call.pool, call.customer.id, [token]))
     if "error" in answer[token]:
         raise errors.IncorrectOrderId()
     return answer[token]
 
 
 async def _balance(call: Call, params: Params) -> dict[str, str]:
-    balance, currency = await orders.balance(call.pool, call.customer.id)
+    balance, currency = await place.balance(call.pool, call.customer.id)
     return {"balance": money.format_amount(balance), "currency": currency}
 
 
 async def _refill(call: Call, params: Params) -> Any:
     if "orders" in params:
         return [
-            {"order": _echo(token), "refill": await _per_order(call, token, orders.request_refill)}
+            {"order": _echo(token), "refill": await _per_order(call, token, place.request_refill)}
             for token in api_params.id_list(params["orders"])
         ]
     return {
-        "refill": await orders.request_refill(
+        "refill": await place.request_refill(
             call.pool, call.customer.id, _single_id(params, "order")
         )
     }
@@ -179,14 +179,14 @@ async def _refill(call: Call, params: Params) -> Any:
 async def _refill_status(call: Call, params: Params) -> Any:
     if "refills" in params:
         tokens = api_params.id_list(params["refills"])
-        found = await orders.refill_statuses(call.pool, call.customer.id, _valid_ids(tokens))
+        found = await place.refill_statuses(call.pool, call.customer.id, _valid_ids(tokens))
         not_found = {"error": errors.RefillNotFound().message}
         return [
             {"refill": _echo(t), "status": found.get(api_params.as_id(t) or 0, not_found)}
             for t in tokens
         ]
     refill_id = _single_id(params, "refill", errors.RefillNotFound)
-    found = await orders.refill_statuses(call.pool, call.customer.id, [refill_id])
+    found = await place.refill_statuses(call.pool, call.customer.id, [refill_id])
     if refill_id not in found:
         raise errors.RefillNotFound()
     return {"status": found[refill_id]}
@@ -201,7 +201,7 @@ async def _cancel(call: Call, params: Params) -> list[dict[str, Any]]:
         raise errors.IncorrectRequest()
 
     async def cancel(pool: Database, customer_id: int, order_id: int) -> int:
-        await orders.request_cancel(pool, customer_id, order_id)
+        await place.request_cancel(pool, customer_id, order_id)
         return 1
 
     return [{"order": _echo(t), "cancel": await _per_order(call, t, cancel)} for t in tokens]

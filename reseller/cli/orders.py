@@ -11,7 +11,7 @@ from reseller import errors, money
 from reseller.cli import common
 from reseller.config import Config
 from reseller.db import Q
-from reseller.orders import resolve as reconcile
+from reseller.orders import resolve
 from reseller.states import DispatchState, OrderStatus
 from reseller.upstream import Upstreams
 
@@ -207,11 +207,11 @@ def _show(args: argparse.Namespace) -> int:
 
 def _resolve(args: argparse.Namespace) -> int:
     if args.refund:
-        moved = common.with_database(args, lambda pool, _: reconcile.refund(pool, args.id))
+        moved = common.with_database(args, lambda pool, _: resolve.refund(pool, args.id))
         print(f"order {args.id}: canceled, {money.format_amount(moved)} refunded")
     else:
         _asking_providers(
-            args, lambda pool, ups: reconcile.link(pool, ups, args.id, args.upstream_order)
+            args, lambda pool, ups: resolve.link(pool, ups, args.id, args.upstream_order)
         )
         print(f"order {args.id}: linked to upstream order {args.upstream_order}")
     return 0
@@ -219,12 +219,12 @@ def _resolve(args: argparse.Namespace) -> int:
 
 def _resolve_refill(args: argparse.Namespace) -> int:
     if args.rejected:
-        common.with_database(args, lambda pool, _: reconcile.reject_refill(pool, args.id))
+        common.with_database(args, lambda pool, _: resolve.reject_refill(pool, args.id))
         print(f"refill {args.id}: rejected")
     else:
         _asking_providers(
             args,
-            lambda pool, ups: reconcile.link_refill(pool, ups, args.id, args.upstream_refill),
+            lambda pool, ups: resolve.link_refill(pool, ups, args.id, args.upstream_refill),
         )
         print(f"refill {args.id}: linked to upstream refill {args.upstream_refill}")
     return 0

@@ -25,7 +25,7 @@ import structlog
 from reseller import db, errors, service_types
 from reseller.config import LiveConfig
 from reseller.db import Q
-from reseller.jobs import requests as forwarding
+from reseller.jobs import requests
 from reseller.orders import lifecycle, upstream_match
 from reseller.states import DispatchState
 from reseller.upstream import Upstreams
@@ -46,7 +46,7 @@ class Dispatcher:
         self._config = config
         self._upstreams = upstreams
         self._tasks: dict[int, asyncio.Task[tuple[Outcome, str | None]]] = {}
-        self._forwarding = forwarding.Forwarder(pool, config, upstreams)
+        self._forwarding = requests.Forwarder(pool, config, upstreams)
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._paused: set[str] = set()  # providers short of funds, as the balance job last saw
@@ -183,8 +183,8 @@ class Dispatcher:
         if attempts >= dispatch.max_attempts:  # as refused: try the next candidate
             await lifecycle.requeued(self._pool, order["id"], candidate + 1, why=why)
             return "retrying", why
-        delay = forwarding.backoff(
-            float(dispatch.retry_seconds), attempts, longest=forwarding.MAX_DELAY
+        delay = requests.backoff(
+            float(dispatch.retry_seconds), attempts, longest=requests.MAX_DELAY
         )
         await lifecycle.requeued(self._pool, order["id"], candidate, delay=delay, why=why)
         log.info("order_retry", order=order["id"], attempt=attempts, delay=delay, reason=why)
