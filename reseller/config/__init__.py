@@ -60,6 +60,11 @@ class ServerConfig:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = DEFAULT_METRICS_PORT
     metrics_on_api: bool = False  # True: /metrics on the API listener, as public as the API
+    # A connection that sends no complete request header for this long is closed, whether it
+    # is new, idle between requests, or trickling its header byte by byte.
+    idle_timeout_seconds: Decimal = Decimal(15)
+    body_timeout_seconds: Decimal = Decimal(10)  # from the header's end to the body's end
+    max_connections: int = 1000  # open API connections per process; past it: 503 at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,12 @@ class DatabaseConfig:
     data_dir: Path | None = None
     pool_min: int = 2
     pool_max: int = 10
+    # A statement (lock waits included) or a wait for a pooled connection longer than this
+    # fails as "temporarily unavailable" instead of holding the request.
+    statement_timeout_seconds: Decimal = Decimal(5)
+    # The embedded server is restarted after it dies, with backoff, for at most this long; then
+    # the process exits non-zero for its supervisor (systemd) to restart.
+    embedded_restart_seconds: Decimal = Decimal(60)
 
     def dsn(self) -> str | None:
         """The server's DSN from the environment; None means: run the embedded server."""
@@ -91,6 +102,9 @@ class ApiConfig:
     # The header a trusted reverse proxy puts the client's address in (its first entry);
     # None: the connection's own address (never trust a header a client could set itself).
     client_address_header: str | None = None
+    # The environment variable holding a Redis URL: the request limits then hold across every
+    # process and host sharing that Redis. None: each process keeps its own buckets.
+    rate_limit_redis_env: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +230,8 @@ def _read(root: Section, source: Path | None) -> Config:
                 data_dir=_folder,
                 pool_min=integer(1, 1000),
                 pool_max=integer(1, 1000),
+                statement_timeout_seconds=decimal(Decimal("0.1"), Decimal(3600)),
+                embedded_restart_seconds=decimal(Decimal(1), Decimal(3600)),
             )
         ),
         api=ApiConfig(
@@ -225,6 +241,7 @@ def _read(root: Section, source: Path | None) -> Config:
                 currency=currency,
                 failed_auth_per_minute=integer(1, 10**9),
                 client_address_header=text,
+                rate_limit_redis_env=env_name,
             )
         ),
         dispatch=DispatchConfig(
@@ -271,6 +288,9 @@ def _server(s: Section) -> ServerConfig:
             metrics_host=text,
             metrics_port=integer(1, 65535),
             metrics_on_api=boolean,
+            idle_timeout_seconds=decimal(Decimal("0.1"), Decimal(3600)),
+            body_timeout_seconds=decimal(Decimal("0.1"), Decimal(3600)),
+            max_connections=integer(1, 1_000_000),
         )
     )
     default = ServerConfig()
