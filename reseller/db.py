@@ -68,49 +68,78 @@ async def _keep_session(conn: Connection) -> None:
     is skipped. asyncpg still rolls back a transaction left open."""
 
 
-class _Statements:
-    """Run statements, every driver error translated."""
+class Transaction:
+    """Statements on one connection, in one transaction: all of them or none. Every driver
+    error is translated, here as in `Database`."""
 
-    def __init__(self, target: asyncpg.Pool | asyncpg.Connection) -> None:
-        self._target = target
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
     async def fetch(self, query: str, *args: Any) -> list[Record]:
         with translate_errors():
-            return await self._target.fetch(query, *args)  # type: ignore[no-any-return]
+            return await self._conn.fetch(query, *args)  # type: ignore[no-any-return]
 
     async def fetchrow(self, query: str, *args: Any) -> Any:  # a Record, or None
         with translate_errors():
-            return await self._target.fetchrow(query, *args)
+            return await self._conn.fetchrow(query, *args)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         with translate_errors():
-            return await self._target.fetchval(query, *args)
+            return await self._conn.fetchval(query, *args)
 
     async def execute(self, query: str, *args: Any) -> str:
         with translate_errors():
-            return await self._target.execute(query, *args)  # type: ignore[no-any-return]
+            return await self._conn.execute(query, *args)  # type: ignore[no-any-return]
 
     async def executemany(self, query: str, args: Any) -> None:
         with translate_errors():
-            await self._target.executemany(query, args)
+            await self._conn.executemany(query, args)
 
 
-class Transaction(_Statements):
-    """Statements on one connection, in one transaction: all of them or none."""
+class Database:
+    """The pool, as the domain uses it. A wait for a free connection is bounded by
+    `acquire_timeout` (None: unbounded), like a statement by the server's statement_timeout."""
 
-
-class Database(_Statements):
-    """The pool, as the domain uses it."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__(pool)
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float | None = None) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
+
+    def _acquire(self) -> Any:  # asyncpg's PoolAcquireContext
+        # A free connection is taken at once; only a wait for one gets the timeout (asyncpg
+        # pays a task per timed acquire on Python 3.11, too dear for every statement).
+        timeout = None if self._pool.get_idle_size() else self._acquire_timeout
+        return self._pool.acquire(timeout=timeout)
+
+    async def fetch(self, query: str, *args: Any) -> list[Record]:
+        with translate_errors():
+            async with self._acquire() as conn:
+                return await conn.fetch(query, *args)  # type: ignore[no-any-return]
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        with translate_errors():
+            async with self._acquire() as conn:
+                return await conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        with translate_errors():
+            async with self._acquire() as conn:
+                return await conn.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        with translate_errors():
+            async with self._acquire() as conn:
+                return await conn.execute(query, *args)  # type: ignore[no-any-return]
+
+    async def executemany(self, query: str, args: Any) -> None:
+        with translate_errors():
+            async with self._acquire() as conn:
+                await conn.executemany(query, args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """One transaction: committed when the block ends, rolled back if it raises."""
         with translate_errors():
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._acquire() as conn, conn.transaction():
                 yield Transaction(conn)
 
     @asynccontextmanager
@@ -118,13 +147,13 @@ class Database(_Statements):
         """A connection of its own, for session state (an advisory lock held across
         statements); the caller leaves it clean, or terminates it."""
         with translate_errors():
-            async with self._pool.acquire() as conn:
+            async with self._acquire() as conn:
                 yield conn
 
     async def hold(self) -> Connection:
         """A connection kept out of the pool until `release` (a LISTEN that lasts)."""
         with translate_errors():
-            return await self._pool.acquire()  # type: ignore[no-any-return]
+            return await self._acquire()  # type: ignore[no-any-return]
 
     async def release(self, conn: Connection) -> None:
         await self._pool.release(conn)
@@ -140,12 +169,29 @@ class Database(_Statements):
 Executor: TypeAlias = Database | Transaction
 
 
-async def create_pool(dsn: str, *, min_size: int, max_size: int) -> Database:
+async def create_pool(
+    dsn: str, *, min_size: int, max_size: int, statement_timeout: float | None = None
+) -> Database:
+    """`statement_timeout`: the bound on any statement (the server's statement_timeout, lock waits
+    included) and on a wait for a free connection; past it the call fails as unavailable."""
+    settings: dict[str, Any] = {}
+    if statement_timeout is not None:
+        settings = {
+            "server_settings": {"statement_timeout": str(round(statement_timeout * 1000))},
+            # The client's own deadline comes a second later: it is for a server that stopped
+            # answering at all, the server's own timeout ends a stalled statement cleanly.
+            "command_timeout": statement_timeout + 1,
+        }
     with translate_errors():
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            reset=_keep_session,
+            **settings,
         )
-    return Database(pool)
+    return Database(pool, acquire_timeout=statement_timeout)
 
 
 async def connect(dsn: str) -> Connection:
@@ -179,6 +225,7 @@ _UNAVAILABLE = (
     asyncpg.PostgresConnectionError,
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
+    asyncpg.QueryCanceledError,  # statement_timeout: a lock held too long, a stalled server
 )
 
 

@@ -13,7 +13,8 @@ REGISTRY = CollectorRegistry()
 
 API_REQUESTS = Counter(
     "reseller_api_requests",
-    "API v2 requests (outcome: ok, error, or disconnected: the client hung up first)",
+    "API v2 requests (outcome: ok, error, disconnected: the client hung up first, or too_slow: "
+    "its body did not arrive within server.body_timeout_seconds)",
     ["action", "outcome"],
     registry=REGISTRY,
 )
@@ -23,6 +24,11 @@ API_SECONDS = Histogram(
     ["action"],
     registry=REGISTRY,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+CONNECTIONS_REFUSED = Counter(
+    "reseller_api_connections_refused",
+    "API connections answered 503 at once: the process had server.max_connections open",
+    registry=REGISTRY,
 )
 UPSTREAM_CALLS = Counter(
     "reseller_upstream_calls",

@@ -16,6 +16,7 @@ import structlog
 from aiohttp import web
 
 from reseller import config, config_check, db, errors, migrations, systemd
+from reseller.api import listener
 from reseller.api import metrics as api_metrics
 from reseller.api.app import create_app
 from reseller.catalog import LiveCatalog
@@ -45,7 +46,12 @@ async def running(initial: config.Config, dsn: str, *, jobs: bool) -> AsyncItera
     if applied:
         log.info("migrations_applied", names=applied)
     settings = initial.database
-    pool = await db.create_pool(dsn, min_size=settings.pool_min, max_size=settings.pool_max)
+    pool = await db.create_pool(
+        dsn,
+        min_size=settings.pool_min,
+        max_size=settings.pool_max,
+        statement_timeout=float(settings.statement_timeout_seconds),
+    )
     live = config.LiveConfig(initial)
     upstreams = Upstreams(initial.providers)
     runtime = Runtime(
@@ -87,7 +93,8 @@ async def serve(
     on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
 ) -> None:
     async with running(initial, dsn, jobs=jobs) as rt:
-        on_api = initial.server.metrics_on_api
+        settings = initial.server
+        on_api = settings.metrics_on_api
         app = create_app(
             rt.live,
             pool=rt.pool,
@@ -95,26 +102,23 @@ async def serve(
             catalog=rt.catalog,
             serve_metrics=on_api,
         )
-        runner = web.AppRunner(
-            app,
-            access_log=None,
-            # In-flight requests get the same grace as in-flight upstream calls.
-            shutdown_timeout=float(initial.dispatch.stop_grace_seconds) + 1,
+        # In-flight requests get the same grace as in-flight upstream calls.
+        grace = float(initial.dispatch.stop_grace_seconds) + 1
+        api = await listener.serve_app(
+            app, settings, host, port, grace=grace, reuse_port=reuse_port
         )
-        await runner.setup()
         metrics_runner = web.AppRunner(api_metrics.metrics_app(rt.pool), access_log=None)
         await metrics_runner.setup()
         try:
-            await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
             if not on_api:
-                await _listen_for_metrics(metrics_runner, initial.server, reuse_port=reuse_port)
+                await _listen_for_metrics(metrics_runner, settings, reuse_port=reuse_port)
             _start_work(rt)
             log.info("listening", url=f"http://{host}:{port}")
             if on_ready is not None:
                 await on_ready(rt)
             await _until_stopped(rt)
         finally:
-            await runner.cleanup()  # stops accepting, lets in-flight requests finish
+            await api.close()  # stops accepting, lets in-flight requests finish
             await metrics_runner.cleanup()
 
 

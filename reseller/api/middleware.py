@@ -20,7 +20,8 @@ from reseller.api import openapi, params
 
 log = structlog.get_logger()
 _ACTIONS = frozenset({*openapi.ACTIONS, "none"})  # the metric's action labels
-_OUTCOMES = frozenset({"ok", "disconnected"})  # the metric's outcome labels, besides "error"
+# The metric's outcome labels, besides "error".
+_OUTCOMES = frozenset({"ok", "disconnected", "too_slow"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -47,6 +48,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         # Nobody reads this answer; the client's hang-up is no alert of ours.
         log.info("client_disconnected", error=str(exc))
         response, outcome = error_response(errors.IncorrectRequest()), "disconnected"
+    except params.ClientTooSlow as exc:
+        log.info("client_too_slow")
+        response, outcome = _too_slow(exc), "too_slow"
     except asyncio.CancelledError:
         if request.transport is None:  # the client went, and the server cancels its handler
             log.info("client_disconnected", error="handler cancelled")
@@ -79,6 +83,17 @@ def _record(request: web.Request, started: float, *, status: int | None, outcome
         action = action if action in _ACTIONS else "other"  # bounded label values
         metrics.API_REQUESTS.labels(action, outcome if outcome in _OUTCOMES else "error").inc()
         metrics.API_SECONDS.labels(action).observe(elapsed)
+
+
+def _too_slow(exc: params.ClientTooSlow) -> web.Response:
+    # 408 with the connection closed: the rest of a trickled body is not worth waiting for.
+    response = web.Response(
+        body=orjson.dumps({"error": exc.message}),
+        status=408,
+        content_type="application/json",
+    )
+    response.force_close()
+    return response
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:

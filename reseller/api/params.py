@@ -8,8 +8,10 @@ Empty values and the literal `undefined` (sent by JS clients for unset fields) a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -28,20 +30,34 @@ class ClientDisconnected(errors.ResellerError):
     """Client disconnected"""
 
 
-async def read(request: web.Request) -> dict[str, str]:
+class ClientTooSlow(errors.ResellerError):
+    """Request timeout"""
+
+
+async def read(request: web.Request, body_timeout: Decimal) -> dict[str, str]:
+    """`body_timeout`: how long the body may take to arrive, whatever its pace: a client
+    trickling a byte at a time must not hold a connection and a handler for ever."""
     params: dict[str, str] = {}
     _merge(params, request.query.items())
     if request.method == "POST" and request.can_read_body:
         with _body_read():
-            if request.content_type == "application/json":
-                _merge(params, _json_object(await request.read()).items())
-            else:
-                try:
-                    form = await request.post()
-                except (UnicodeDecodeError, ValueError):
-                    raise errors.IncorrectRequest() from None
-                _merge(params, form.items())
+            try:
+                async with asyncio.timeout(float(body_timeout)):
+                    body = await _body(request)
+            except TimeoutError:
+                raise ClientTooSlow() from None
+        _merge(params, body)
     return params
+
+
+async def _body(request: web.Request) -> Any:  # the body's (name, value) pairs
+    if request.content_type == "application/json":
+        return _json_object(await request.read()).items()
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise errors.IncorrectRequest() from None
+    return form.items()
 
 
 @contextmanager

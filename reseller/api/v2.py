@@ -56,7 +56,7 @@ class Call:
 
 
 async def endpoint(request: web.Request) -> web.Response:
-    params = await api_params.read(request)
+    params = await api_params.read(request, request.app[CONFIG].current.server.body_timeout_seconds)
     pool = request.app[POOL]
     key = params.get("key")
     customer = await _authenticate(request, key)

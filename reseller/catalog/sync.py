@@ -107,6 +107,7 @@ async def rebuild(
     likelier a mistake than the end of all sales.
     """
     async with pool.transaction() as conn:
+        await conn.execute(Q.no_statement_timeout)
         await conn.execute(Q.lock_catalog, locks.CATALOG_WRITE)
         for provider, services in (fetched or {}).items():
             await _store_offers(conn, provider, services)

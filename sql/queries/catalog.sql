@@ -1,3 +1,8 @@
+-- name: no_statement_timeout
+-- For the rest of the transaction: catalog writers queue for the lock below (every process
+-- rebuilds at its start), and the last in a long queue must wait, not fail its start.
+SET LOCAL statement_timeout = 0;
+
 -- name: lock_catalog
 -- Serialises catalog writers (several processes syncing or applying the config).
 -- $1: lock key
