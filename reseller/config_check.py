@@ -7,11 +7,29 @@ file alone cannot tell: environment variables, and currencies the database's cus
 
 from __future__ import annotations
 
-from reseller import currencies, db
+from reseller import currencies, db, errors
+from reseller.api import ratelimit_redis
 from reseller.config import Config
 from reseller.db import Q
 
 
 async def problems(config: Config, pool: db.Database) -> list[str]:
     codes = [r["currency"] for r in await pool.fetch(Q.customer_currencies)]
-    return [*config.missing_secrets(), *currencies.unpriced_customers(config, codes)]
+    return [
+        *config.missing_secrets(),
+        *_redis_url_problems(config.api.rate_limit_redis_env),
+        *currencies.unpriced_customers(config, codes),
+    ]
+
+
+def _redis_url_problems(variable: str | None) -> list[str]:
+    """A named Redis variable must hold a Redis URL: unset, the limits stay per process."""
+    if variable is None:
+        return []
+    try:
+        url = ratelimit_redis.configured_url(variable)
+    except errors.ConfigError as exc:
+        return [exc.message]
+    if url is None:
+        return [f"api.rate_limit_redis_env: environment variable {variable} is not set"]
+    return []

@@ -19,10 +19,12 @@ from reseller.api.appkeys import (
     KEY_CACHE,
     POOL,
     RATE_LIMITER,
+    REDIS_BUCKETS,
     OrderDispatcher,
 )
 from reseller.api.keycache import KeyCache
-from reseller.api.ratelimit import RateLimiter
+from reseller.api.ratelimit import Limiter, RateLimiter
+from reseller.api.ratelimit_redis import PREFIX, RedisBuckets, configured_url
 from reseller.catalog import LiveCatalog
 from reseller.config import Config, LiveConfig
 
@@ -36,19 +38,20 @@ def create_app(
     pool: db.Database,
     dispatcher: OrderDispatcher | None = None,
     catalog: LiveCatalog | None = None,
-    rate_limiter: RateLimiter | None = None,
+    rate_limiter: Limiter | None = None,
+    rate_limit_prefix: str = PREFIX,
     serve_metrics: bool = True,
 ) -> web.Application:
     """`dispatcher`: sends new orders upstream at once; without one they wait in the queue
-    for a dispatcher in another process. `serve_metrics`: False when /metrics has a listener of
-    its own (`metrics.metrics_app`)."""
+    for a dispatcher in another process. `rate_limit_prefix`: the namespace of the limits' keys
+    in Redis (installations sharing one Redis need their own; so does each test).
+    `serve_metrics`: False when /metrics has a listener of its own (`metrics.metrics_app`)."""
     live = config if isinstance(config, LiveConfig) else LiveConfig(config)
     app = web.Application(middlewares=[middleware.json_errors], client_max_size=params.MAX_BODY)
     app[CONFIG] = live
     app[POOL] = pool
     app[CATALOG] = catalog or LiveCatalog()
-    app[RATE_LIMITER] = rate_limiter or RateLimiter(live.current.api.rate_limit_per_minute)
-    app[AUTH_LIMITER] = RateLimiter(live.current.api.failed_auth_per_minute)
+    _limiters(app, rate_limiter, prefix=rate_limit_prefix)
     if dispatcher is not None:
         app[DISPATCHER] = dispatcher
     app[KEY_CACHE] = KeyCache(pool)
@@ -63,6 +66,38 @@ def create_app(
         app.router.add_route("POST", path, v2.endpoint)
     app.router.add_get("/api/v2/openapi.json", openapi.handler)
     return app
+
+
+def _limiters(app: web.Application, injected: Limiter | None, *, prefix: str) -> None:
+    api = app[CONFIG].current.api
+    customers = RateLimiter(api.rate_limit_per_minute)
+    addresses = RateLimiter(api.failed_auth_per_minute)
+    buckets = _redis_buckets(api.rate_limit_redis_env, prefix=prefix)
+    if buckets is None:
+        app[RATE_LIMITER], app[AUTH_LIMITER] = injected or customers, addresses
+        return
+    app[REDIS_BUCKETS] = buckets
+    app.cleanup_ctx.append(_redis)
+    app[RATE_LIMITER] = injected or buckets.limiter("customer", fallback=customers)
+    app[AUTH_LIMITER] = buckets.limiter("failed_auth", fallback=addresses)
+
+
+def _redis_buckets(variable: str | None, *, prefix: str) -> RedisBuckets | None:
+    """The shared buckets when the config names a Redis (read once, at start). A variable named
+    but unset leaves this process's own limits in force, as a missing provider key leaves the
+    rest of the service running: refusing to serve would turn a protection into an outage.
+    `config check` (and so a reload) reports it."""
+    url = configured_url(variable) if variable else None
+    if url is None:
+        if variable:
+            log.warning("rate_limit_redis_not_set", variable=variable, fallback="per process")
+        return None
+    return RedisBuckets(url, prefix=prefix)
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[REDIS_BUCKETS].close()
 
 
 async def _catalog(app: web.Application) -> AsyncIterator[None]:

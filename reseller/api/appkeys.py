@@ -9,7 +9,8 @@ from aiohttp import web
 
 from reseller import db
 from reseller.api.keycache import KeyCache
-from reseller.api.ratelimit import RateLimiter
+from reseller.api.ratelimit import Limiter
+from reseller.api.ratelimit_redis import RedisBuckets
 from reseller.catalog import LiveCatalog
 from reseller.config import LiveConfig
 
@@ -27,7 +28,8 @@ class OrderDispatcher(Protocol):
 CONFIG = web.AppKey("config", LiveConfig)
 POOL = web.AppKey("pool", db.Database)
 CATALOG = web.AppKey("catalog", LiveCatalog)
-RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
-AUTH_LIMITER = web.AppKey("auth_limiter", RateLimiter)  # failed authentications per address
+RATE_LIMITER = web.AppKey("rate_limiter", Limiter)
+AUTH_LIMITER = web.AppKey("auth_limiter", Limiter)  # failed authentications per address
+REDIS_BUCKETS = web.AppKey("redis_buckets", RedisBuckets)  # with api.rate_limit_redis_env
 DISPATCHER = web.AppKey("dispatcher", OrderDispatcher)
 KEY_CACHE = web.AppKey("key_cache", KeyCache)

@@ -3,13 +3,26 @@ bucket in this process's memory.
 
 The bucket holds up to `limit` tokens and refills at `limit` per minute, so a client may burst
 to its limit and then proceed at the steady rate. With several processes each keeps its own
-buckets (see the README's note on scaling out).
+buckets, unless they share them in Redis (`ratelimit_redis`), which falls back to these.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
+from typing import Protocol
+
+
+class Limiter(Protocol):
+    """What the API asks of a limiter, wherever it keeps its buckets."""
+
+    async def allow(self, who: Hashable, per_minute: int | None = None) -> bool:
+        """Spend a token if there is one; whether there was."""
+        ...
+
+    async def exhausted(self, who: Hashable, per_minute: int | None = None) -> bool:
+        """Whether `who` has no token left, spending none."""
+        ...
 
 
 class RateLimiter:
@@ -18,8 +31,7 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[Hashable, tuple[float, float]] = {}  # who → (tokens, updated at)
 
-    def allow(self, who: Hashable, per_minute: int | None = None) -> bool:
-        """Spend a token if there is one; whether there was."""
+    async def allow(self, who: Hashable, per_minute: int | None = None) -> bool:
         limit = per_minute or self.default
         now = self._clock()
         tokens = self._tokens(who, limit, now)
@@ -27,8 +39,7 @@ class RateLimiter:
         self._buckets[who] = (tokens - 1.0 if allowed else tokens, now)
         return allowed
 
-    def exhausted(self, who: Hashable, per_minute: int | None = None) -> bool:
-        """Whether `who` has no token left, spending none."""
+    async def exhausted(self, who: Hashable, per_minute: int | None = None) -> bool:
         return self._tokens(who, per_minute or self.default, self._clock()) < 1.0
 
     def _tokens(self, who: Hashable, limit: int, now: float) -> float:

@@ -63,7 +63,7 @@ async def endpoint(request: web.Request) -> web.Response:
     structlog.contextvars.bind_contextvars(customer=customer.id)
     if customer.suspended:
         raise errors.AccountSuspended()
-    if not request.app[RATE_LIMITER].allow(customer.id, customer.rate_limit_per_minute):
+    if not await request.app[RATE_LIMITER].allow(customer.id, customer.rate_limit_per_minute):
         raise errors.TooManyRequests()
     action = params.get("action") or _legacy_action(params)
     structlog.contextvars.bind_contextvars(action=action)
@@ -94,11 +94,11 @@ async def _authenticate(request: web.Request, key: str | None) -> customers.Cust
     if customer is not None:
         return customer
     address = _client_address(request)
-    if limiter.exhausted(address):
+    if await limiter.exhausted(address):
         raise errors.TooManyRequests()
     customer = await cache.customer(key) if key else None
     if customer is None:
-        limiter.allow(address)  # one failure spent
+        await limiter.allow(address)  # one failure spent
         raise errors.InvalidApiKey()
     return customer
 
