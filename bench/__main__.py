@@ -12,6 +12,10 @@ RUNS = (
         ["bench.sync", "--orders", "10000,100000,1000000"],
     ),
     ("End-to-end order throughput", ["bench.e2e", "--orders", "2000"]),
+    (
+        "Resilience: customer latency under hostile traffic, recovery from a database crash",
+        ["bench.resilience", "--markdown"],
+    ),
 )
 
 

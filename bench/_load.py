@@ -172,12 +172,17 @@ async def closed_loop(
                 failed += not ok
 
     await asyncio.gather(*(worker(n) for n in range(settings.connections)))
-    latencies.sort()
+    return summarise(latencies, float(settings.duration), failed)
+
+
+def summarise(latencies: list[float], seconds: float, failed: int) -> Measured:
+    """Request count and percentiles of latencies in seconds, over a window of `seconds`."""
+    ordered = sorted(latencies)
     return Measured(
-        requests=len(latencies),
-        seconds=float(settings.duration),
-        p50_ms=_percentile(latencies, 50) * 1e3,
-        p99_ms=_percentile(latencies, 99) * 1e3,
+        requests=len(ordered),
+        seconds=seconds,
+        p50_ms=_percentile(ordered, 50) * 1e3,
+        p99_ms=_percentile(ordered, 99) * 1e3,
         failed=failed,
     )
 

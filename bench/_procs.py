@@ -93,6 +93,14 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError(f"server not ready at {url} within 60 s")
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def exit_code(self) -> int | None:
+        """None while the process runs."""
+        return self._proc.poll()
+
     def stop(self) -> None:
         if self._proc.poll() is None:
             self._proc.send_signal(signal.SIGTERM)  # the app closes its pool on SIGTERM
