@@ -226,6 +226,8 @@ _UNAVAILABLE = (
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
     asyncpg.QueryCanceledError,  # statement_timeout: a lock held too long, a stalled server
+    # A connection broken mid-statement can leave the driver "in another operation".
+    asyncpg.InternalClientError,
 )
 
 
@@ -243,7 +245,7 @@ def translate_errors() -> Iterator[None]:
         raise error() from exc
     except _UNAVAILABLE as exc:
         raise errors.DatabaseUnavailable(f"Database unavailable: {exc}") from exc
-    except (asyncpg.PostgresError, asyncpg.InternalClientError) as exc:
+    except asyncpg.PostgresError as exc:
         raise errors.DatabaseError(f"Database error: {exc}") from exc
 
 

@@ -123,6 +123,51 @@ class EmbeddedPostgres:
         """True when this object started the server (and so stop() shuts it down)."""
         return self._proc is not None
 
+    @property
+    def data_dir(self) -> Path:
+        return self._dir
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's PID when this object started it."""
+        return self._proc.pid if self._proc is not None else None
+
+    def exit_code(self) -> int | None:
+        """The exit code of a server this object started and that has since died (reaped
+        here); None while it runs, or when it is not ours."""
+        return self._proc.poll() if self._proc is not None else None
+
+    def reaped(self, status: int) -> None:
+        """Record the wait status of our postmaster, reaped by a caller's own `os.wait()`."""
+        assert self._proc is not None
+        self._proc.returncode = os.waitstatus_to_exitcode(status)
+
+    def relaunch(self) -> None:
+        """Start the server again on the same folder after it died: PostgreSQL replays its WAL,
+        nothing committed is lost. Follow it with `launched()`. From the main thread, as
+        `start()`. Never initdb here: a folder that lost its cluster is an error, not a reset."""
+        if self._proc is None or self._proc.poll() is None:
+            raise EmbeddedPostgresError(f"PostgreSQL in {self._dir} is not ours, or still runs")
+        if not (self._dir / "PG_VERSION").is_file():
+            raise EmbeddedPostgresError(f"{self._dir} no longer holds a PostgreSQL cluster")
+        try:
+            self._proc = self._spawn(time.monotonic())
+        except OSError as exc:
+            raise EmbeddedPostgresError(f"cannot start PostgreSQL in {self._dir}: {exc}") from exc
+
+    def launched(self) -> bool | None:
+        """After `relaunch`: True once the server accepts connections, False if it exited
+        first (`failure()` says why), None while it is still starting."""
+        assert self._proc is not None
+        if self._ready(self._proc.pid):
+            return True
+        return False if self._proc.poll() is not None else None
+
+    def failure(self) -> str:
+        """Why the server we started has exited: its code and the end of its log."""
+        code = self._proc.poll() if self._proc is not None else None
+        return f"PostgreSQL exited with code {code}: {self._log_tail()}"
+
     def start(self, timeout: float = 30.0) -> str:
         """Start (or reattach to) the server and return its DSN once it accepts connections.
 
@@ -143,10 +188,8 @@ class EmbeddedPostgres:
                 ) from exc
             try:
                 if not self._wait_ready(proc.pid, deadline, timeout):
-                    raise EmbeddedPostgresError(
-                        f"PostgreSQL exited with code {proc.wait()} during startup: "
-                        f"{self._log_tail()}"
-                    )
+                    proc.wait()
+                    raise EmbeddedPostgresError(f"during startup, {self.failure()}")
             except BaseException:
                 self.stop()
                 raise

@@ -79,6 +79,14 @@ def configure(*, level: int = logging.INFO, to_stderr: bool = False) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    for library, quieter in _QUIETER.items():
+        logging.getLogger(library).setLevel(max(level, quieter))
+
+
+# Libraries that repeat themselves: asyncpg warns, with a traceback, at every retry of its pool
+# floor while the database is away (jobs.outage reports an outage once); APScheduler logs two
+# info lines per job run (the scheduler logs its own `job_run`).
+_QUIETER = {"asyncpg.pool": logging.ERROR, "apscheduler": logging.WARNING}
 
 
 class _CurrentStream(logging.StreamHandler):  # type: ignore[type-arg]

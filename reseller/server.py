@@ -10,17 +10,18 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from aiohttp import web
 
-from reseller import config, config_check, db, errors, migrations, systemd
-from reseller.api import listener
+from reseller import config, config_check, db, dbserver, errors, migrations, systemd
+from reseller.api import health, listener
 from reseller.api import metrics as api_metrics
 from reseller.api.app import create_app
 from reseller.catalog import LiveCatalog
 from reseller.catalog import sync as catalog_sync
+from reseller.jobs import outage
 from reseller.jobs.dispatch import Dispatcher
 from reseller.jobs.scheduler import Jobs
 from reseller.upstream import Upstreams
@@ -37,10 +38,29 @@ class Runtime:
     dispatcher: Dispatcher
     jobs: Jobs | None
     catalog: LiveCatalog
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    # What this process cannot recover from by itself: it stops, and exits non-zero.
+    fatal: Exception | None = None
+
+    def fail(self, error: Exception) -> None:
+        self.fatal = error
+        self.stopping.set()
+
+    def failing(self) -> str | None:
+        """For /healthz: why this process is no longer alive, if it is not."""
+        return str(self.fatal) if self.fatal is not None else None
 
 
 @asynccontextmanager
-async def running(initial: config.Config, dsn: str, *, jobs: bool) -> AsyncIterator[Runtime]:
+async def running(
+    initial: config.Config,
+    dsn: str,
+    *,
+    jobs: bool,
+    supervisor: dbserver.Supervisor | None = None,
+) -> AsyncIterator[Runtime]:
+    """`supervisor`: the embedded server this process started, kept alive while it runs; when
+    it cannot be, the process stops and the error is raised here."""
     async with db.connection(dsn) as conn:
         applied = await migrations.migrate(conn)
     if applied:
@@ -62,12 +82,19 @@ async def running(initial: config.Config, dsn: str, *, jobs: bool) -> AsyncItera
         Jobs(pool, live, upstreams) if jobs else None,
         LiveCatalog(),
     )
+    watcher = asyncio.create_task(supervisor.watch()) if supervisor else None
+    if watcher is not None:
+        watcher.add_done_callback(lambda done: _watch_ended(runtime, done))
+    probe = asyncio.create_task(outage.watch(pool))
     try:
         # The catalog as this config and the stored offers describe it, before anything serves
         # or dispatches: once per process start, never per app.
         await catalog_sync.rebuild(pool, initial)
         yield runtime
     finally:
+        probe.cancel()
+        if watcher is not None:
+            watcher.cancel()
         grace = float(live.current.dispatch.stop_grace_seconds)
         # In-flight upstream calls finish, or are abandoned as uncertain after the grace.
         await runtime.dispatcher.stop(grace)
@@ -80,6 +107,13 @@ async def running(initial: config.Config, dsn: str, *, jobs: bool) -> AsyncItera
             log.warning("pool_close_timeout")
             pool.terminate()
         log.info("stopped")
+    if runtime.fatal is not None:
+        raise runtime.fatal
+
+
+def _watch_ended(rt: Runtime, watcher: asyncio.Task[None]) -> None:
+    if not watcher.cancelled() and (error := watcher.exception()) is not None:
+        rt.fail(error if isinstance(error, Exception) else RuntimeError(str(error)))
 
 
 async def serve(
@@ -91,8 +125,9 @@ async def serve(
     jobs: bool,
     reuse_port: bool = False,
     on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
+    supervisor: dbserver.Supervisor | None = None,
 ) -> None:
-    async with running(initial, dsn, jobs=jobs) as rt:
+    async with running(initial, dsn, jobs=jobs, supervisor=supervisor) as rt:
         settings = initial.server
         on_api = settings.metrics_on_api
         app = create_app(
@@ -102,6 +137,7 @@ async def serve(
             catalog=rt.catalog,
             serve_metrics=on_api,
         )
+        app[health.LIVENESS] = rt.failing
         # In-flight requests get the same grace as in-flight upstream calls.
         grace = float(initial.dispatch.stop_grace_seconds) + 1
         api = await listener.serve_app(
@@ -142,8 +178,10 @@ async def _listen_for_metrics(
     log.info("metrics_listening", url=f"http://{host}:{port}/metrics")
 
 
-async def work(initial: config.Config, dsn: str) -> None:
-    async with running(initial, dsn, jobs=True) as rt:
+async def work(
+    initial: config.Config, dsn: str, *, supervisor: dbserver.Supervisor | None = None
+) -> None:
+    async with running(initial, dsn, jobs=True, supervisor=supervisor) as rt:
         _start_work(rt)
         log.info("worker_started")
         await _until_stopped(rt)
@@ -163,7 +201,7 @@ async def _until_stopped(rt: Runtime) -> None:
 
 
 async def _wait_for_signals(rt: Runtime) -> None:
-    stop = asyncio.Event()
+    stop = rt.stopping
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

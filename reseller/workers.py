@@ -2,7 +2,9 @@
 
 The parent holds the database (the embedded server, if any) and hands its DSN to the children;
 it forwards SIGTERM/SIGINT/SIGHUP to them, and if one dies unexpectedly it stops the rest and
-exits non-zero (let systemd restart the set). Children die with the parent, even on SIGKILL.
+exits non-zero (let systemd restart the set). An embedded server that dies is restarted here,
+the children's pools reconnect by themselves; if it cannot be, the set stops, non-zero.
+Children die with the parent, even on SIGKILL.
 Dispatch and jobs are safe in every child: they coordinate through the database.
 """
 
@@ -15,12 +17,21 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+import structlog
+
 from reseller import child
+from reseller.dbserver import Supervisor
+from reseller.embedded_pg import EmbeddedPostgresError
+
+log = structlog.get_logger()
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
-def supervise(serve_args: Sequence[str], count: int, env: dict[str, str]) -> int:
+def supervise(
+    serve_args: Sequence[str], count: int, env: dict[str, str], database: Supervisor | None
+) -> int:
+    """`database`: the embedded server this process started, if any."""
     # Each child pings the systemd watchdog itself (with NotifyAccess=all).
     env = {k: v for k, v in env.items() if k != "WATCHDOG_PID"}
     children = [
@@ -46,6 +57,13 @@ def supervise(serve_args: Sequence[str], count: int, env: dict[str, str]) -> int
     running = set(children)
     while running:
         pid, status = os.wait()
+        if database is not None and database.owns(pid):  # our wait reaped the postmaster
+            try:
+                database.restart_reaped(status)
+            except EmbeddedPostgresError:  # logged; the children cannot work without it
+                failed = True
+                forward(signal.SIGTERM, None)
+            continue
         proc = next((p for p in running if p.pid == pid), None)
         if proc is None:
             continue

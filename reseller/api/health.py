@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import orjson
 from aiohttp import web
@@ -11,13 +12,22 @@ from reseller import db
 from reseller.api.appkeys import POOL
 
 _TIMEOUT = 2.0
+# Why the process can no longer recover by itself (its embedded database could not be
+# restarted), or None; set by the process that runs the app.
+Failing = Callable[[], str | None]
+LIVENESS: web.AppKey[Failing] = web.AppKey("liveness")
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness: the process answers (200 even with the database away, so a supervisor does
-    not restart a process that would only reconnect); the body says how the database is."""
+    """Liveness: 200 while the process can recover by itself, even with the database away (a
+    supervisor must not restart a process that would only reconnect); the body says how the
+    database is. 503 once it cannot: its embedded database could not be restarted."""
     up = await _database_up(request)
-    return _json({"status": "ok", "database": "up" if up else "down"})
+    database = "up" if up else "down"
+    failing = request.app.get(LIVENESS)
+    if failing is not None and (reason := failing()) is not None:
+        return _json({"status": "failing", "database": database, "reason": reason}, status=503)
+    return _json({"status": "ok", "database": database})
 
 
 async def readyz(request: web.Request) -> web.Response:

@@ -32,7 +32,7 @@ class KeyCache:
         try:
             conn = await self._pool.hold()
         except Exception as exc:  # no database now: run uncached, try again later
-            log.warning("key_cache_off", error=str(exc))
+            _off(exc)
             return
         try:
             await conn.add_listener("customers_changed", self._changed)
@@ -40,7 +40,7 @@ class KeyCache:
             await conn.execute(Q.listen_customers)
         except Exception as exc:
             await self._pool.release(conn)
-            log.warning("key_cache_off", error=str(exc))
+            _off(exc)
             return
         self._listener = conn
 
@@ -82,3 +82,8 @@ class KeyCache:
     def _lost(self, *_: object) -> None:
         self._listener = None
         self._entries.clear()
+
+
+def _off(exc: Exception) -> None:
+    if not db.is_unavailable(exc):  # an outage is logged by jobs.outage
+        log.warning("key_cache_off", error=str(exc))

@@ -57,8 +57,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             _record(request, started, status=None, outcome="disconnected")
         raise
     except Exception as exc:
-        if db.is_unavailable(exc):
-            log.warning("database_unavailable", error=str(exc))
+        if db.is_unavailable(exc):  # an outage is logged when it starts and ends (jobs.outage)
             response = error_response(errors.ServiceUnavailable())
         else:
             log.exception("unexpected_error")

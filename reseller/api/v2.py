@@ -137,7 +137,10 @@ async def _add(call: Call, params: Params) -> dict[str, int]:
     if sending is not None and call.inline_errors:
         # Wait for the upstream's answer: a refusal is the customer's answer, and the order's
         # charge has already gone back. Shielded: a client hanging up must not abandon the call.
-        outcome, reason = await asyncio.shield(sending)
+        try:
+            outcome, reason = await asyncio.shield(sending)
+        except Exception:  # the order stays queued for the scan (the dispatcher logs why)
+            return {"order": order_id}
         if outcome == DispatchState.REFUSED:
             raise errors.ApiError(reason)
     return {"order": order_id}

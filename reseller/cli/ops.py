@@ -73,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"reseller: warning: {problem}", file=sys.stderr)
     host = args.host or config.server.host
     port = args.port or config.server.port
-    with dbserver.database_dsn(config.database) as dsn:
+    with dbserver.database(config.database) as database:
         if args.workers > 1:
             child_args = [
                 *(["--config", args.config] if args.config else []),
@@ -85,11 +85,17 @@ def _serve(args: argparse.Namespace) -> int:
                 str(port),
                 *(["--no-jobs"] if args.no_jobs else []),
             ]
-            env = {**os.environ, config.database.dsn_env: dsn}
-            return workers.supervise(child_args, args.workers, env)
+            env = {**os.environ, config.database.dsn_env: database.dsn}
+            return workers.supervise(child_args, args.workers, env, database.supervisor)
         asyncio.run(
             server.serve(
-                config, dsn, host=host, port=port, jobs=not args.no_jobs, reuse_port=args.reuse_port
+                config,
+                database.dsn,
+                host=host,
+                port=port,
+                jobs=not args.no_jobs,
+                reuse_port=args.reuse_port,
+                supervisor=database.supervisor,
             )
         )
     return 0
@@ -126,8 +132,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     config = common.load_config(args, writes="worker")
     logs.configure()
-    with dbserver.database_dsn(config.database) as dsn:
-        asyncio.run(server.work(config, dsn))
+    with dbserver.database(config.database) as database:
+        asyncio.run(server.work(config, database.dsn, supervisor=database.supervisor))
     return 0
 
 

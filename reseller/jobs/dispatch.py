@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 from typing import Literal
 
@@ -61,8 +62,15 @@ class Dispatcher:
             return None
         task = asyncio.create_task(self._dispatch(order_id))
         self._tasks[order_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(order_id, None))
+        task.add_done_callback(functools.partial(self._finished, order_id))
         return task
+
+    def _finished(self, order_id: int, task: asyncio.Task[tuple[Outcome, str | None]]) -> None:
+        self._tasks.pop(order_id, None)
+        # Retrieved here, for every task: a failed one leaves its order to the next scan.
+        error = None if task.cancelled() else task.exception()
+        if error is not None and not db.is_unavailable(error):  # an outage is the probe's
+            log.error("dispatch_failed", order=order_id, exc_info=error)
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._scan_forever())
@@ -105,7 +113,8 @@ class Dispatcher:
             try:
                 await self.scan_once()
             except Exception as exc:  # the database being away must not end the loop
-                log.warning("dispatch_scan_failed", error=str(exc))
+                if not db.is_unavailable(exc):  # an outage is logged by jobs.outage
+                    log.warning("dispatch_scan_failed", error=str(exc))
             await asyncio.sleep(float(self._config.current.dispatch.scan_seconds))
 
     # --- one order ---

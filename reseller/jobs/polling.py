@@ -57,7 +57,8 @@ async def poll_statuses(
             counts.update(await _record(pool, by_upstream, answers, sync))
         except Exception as exc:  # its orders stay as they were (each transition is atomic)
             counts["write_failed"] += len(by_upstream)  # and are polled again next round
-            log.warning("status_write_failed", provider=client.name, error=str(exc))
+            if not db.is_unavailable(exc):
+                log.warning("status_write_failed", provider=client.name, error=str(exc))
         finally:
             writing.release()
 

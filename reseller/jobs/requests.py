@@ -139,5 +139,6 @@ async def _logged(kind: str, item_id: int, work: Callable[[int], Awaitable[None]
     turns uncertain, a cancel goes back to the queue)."""
     try:
         await work(item_id)
-    except Exception:
-        log.exception("forwarding_failed", kind=kind, id=item_id)
+    except Exception as exc:
+        if not db.is_unavailable(exc):  # an outage is logged by jobs.outage
+            log.exception("forwarding_failed", kind=kind, id=item_id)

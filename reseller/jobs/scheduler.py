@@ -79,9 +79,15 @@ class Jobs:
         try:
             counts = await getattr(self, name)()
             log.info("job_run", job=name, duration_ms=_ms(started), **counts)
-        except Exception:
+        except Exception as exc:
             result = "failed"
-            log.exception("job_failed", job=name, duration_ms=_ms(started))
+            if not db.is_unavailable(exc):  # an outage is logged by jobs.outage
+                log.exception("job_failed", job=name, duration_ms=_ms(started))
+        except asyncio.CancelledError:
+            # Cut by `stop` after the grace: expected, and its work is safe to cut. Ended
+            # here, so APScheduler does not log it as a job failure with a traceback.
+            result = "cancelled"
+            log.info("job_cancelled", job=name, duration_ms=_ms(started))
         finally:
             self._running.discard(task)
             metrics.JOB_RUNS.labels(name, result).inc()
@@ -143,7 +149,8 @@ class Jobs:
         for client, result in zip(clients, results, strict=True):
             if isinstance(result, BaseException):
                 total["provider_failures"] += 1
-                log.warning("job_provider_failed", provider=client.name, error=str(result))
+                if not db.is_unavailable(result):  # an outage is logged by jobs.outage
+                    log.warning("job_provider_failed", provider=client.name, error=str(result))
             else:
                 total.update(result)
         return total
