@@ -181,7 +181,9 @@ async def api(pool: db.Database) -> AsyncIterator[ApiClient]:
     from reseller.api.app import create_app
     from reseller.catalog import sync as catalog_sync
 
-    settings = config.parse(CATALOG_YAML)
+    # Without the wait on throttled wrong keys: these tests send them by the thousand
+    # (hypothesis, fragments as keys); test_auth_flood tests the wait.
+    settings = config.parse(CATALOG_YAML + "api: {failed_auth_delay_seconds: 0}\n")
     await catalog_sync.rebuild(pool, settings)  # as `serve` does at start; the app only reads
     server = TestServer(create_app(settings, pool=pool), host="127.0.0.1")
     await server.start_server()

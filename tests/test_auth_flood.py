@@ -3,7 +3,9 @@ lookup per attempt, while a customer the server already knows keeps being served
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 from decimal import Decimal
 
 import aiohttp
@@ -14,7 +16,10 @@ from conftest import CATALOG_YAML, ApiClient
 from reseller import config, customers
 from reseller.api.app import create_app
 
-FLOOD_YAML = CATALOG_YAML + "api: {failed_auth_per_minute: 20, client_address_header: X-Real-IP}\n"
+FLOOD_YAML = CATALOG_YAML + (
+    "api: {failed_auth_per_minute: 20, failed_auth_delay_seconds: 0.05,"
+    " client_address_header: X-Real-IP}\n"
+)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -53,3 +58,34 @@ async def test_without_a_trusted_header_the_connection_address_counts(api, pool)
         status, _ = await call(api, secrets.token_hex(8), address=f"10.0.0.{n}")
         statuses.add(status)
     assert statuses == {200, 429}
+
+
+async def test_a_flooding_address_waits_for_its_429s_while_a_known_customer_does_not(
+    pool,
+) -> None:
+    """The delay holds a flood's clients (a timer each, no CPU) instead of answering them as
+    fast as they can send: 50 keep-alive clients then send 50 requests per delay."""
+    slow_yaml = CATALOG_YAML + (
+        "api: {failed_auth_per_minute: 2, failed_auth_delay_seconds: 0.5,"
+        " client_address_header: X-Real-IP}\n"
+    )
+    app = create_app(config.parse(slow_yaml), pool=pool)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    _, good = await customers.create(pool, "acme", balance=Decimal(5))
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = ApiClient(session, str(server.make_url("")).rstrip("/"))
+            await call(api, good)  # known from now on
+            for _ in range(2):
+                await call(api, secrets.token_hex(16))
+            started = time.monotonic()
+            throttled = await asyncio.gather(*(call(api, secrets.token_hex(16)) for _ in range(20)))
+            waited = time.monotonic() - started
+            assert throttled == [(429, b'{"error":"Too many requests"}')] * 20
+            assert 0.5 <= waited < 2.5  # together, not one after the other
+            started = time.monotonic()
+            assert (await call(api, good))[0] == 200
+            assert time.monotonic() - started < 0.5
+    finally:
+        await server.close()

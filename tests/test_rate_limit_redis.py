@@ -42,7 +42,7 @@ TEST_URL = os.environ.get("RESELLER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 VARIABLE = "RESELLER_TEST_RATE_LIMIT_REDIS"  # the variable the config names
 SHARED_YAML = (
     f"api: {{rate_limit_redis_env: {VARIABLE}, failed_auth_per_minute: 5,"
-    " client_address_header: X-Real-IP}\n"
+    " failed_auth_delay_seconds: 0.05, client_address_header: X-Real-IP}\n"
 )
 PASSWORD = "pw-" + secrets.token_hex(8)
 TOO_MANY = (429, b'{"error":"Too many requests"}')

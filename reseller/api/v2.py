@@ -95,6 +95,8 @@ async def _authenticate(request: web.Request, key: str | None) -> customers.Cust
         return customer
     address = _client_address(request)
     if await limiter.exhausted(address):
+        # Waiting costs a timer, not CPU: the flood's clients wait instead of sending more.
+        await asyncio.sleep(float(request.app[CONFIG].current.api.failed_auth_delay_seconds))
         raise errors.TooManyRequests()
     customer = await cache.customer(key) if key else None
     if customer is None:

@@ -9,6 +9,7 @@ Secrets are never read from the file: it names environment variables (`key_env`,
 from __future__ import annotations
 
 import os
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -99,6 +100,9 @@ class ApiConfig:
     rate_limit_per_minute: int = 300
     currency: str = "USD"
     failed_auth_per_minute: int = 60  # wrong keys per client address before it gets 429s
+    # How long such a 429 takes: a client flooding on keep-alive connections then sends one
+    # request per connection per delay, instead of as many as the server can answer.
+    failed_auth_delay_seconds: Decimal = Decimal(1)
     # The header a trusted reverse proxy puts the client's address in (its first entry);
     # None: the connection's own address (never trust a header a client could set itself).
     client_address_header: str | None = None
@@ -240,6 +244,7 @@ def _read(root: Section, source: Path | None) -> Config:
                 rate_limit_per_minute=integer(1, 10**9),
                 currency=currency,
                 failed_auth_per_minute=integer(1, 10**9),
+                failed_auth_delay_seconds=decimal(Decimal(0), Decimal(60)),
                 client_address_header=text,
                 rate_limit_redis_env=env_name,
             )
@@ -352,7 +357,20 @@ def _folder(value: Any) -> Path:
 
 
 class _DecimalLoader(yaml.SafeLoader):
-    """YAML floats become Decimal, exactly as written: no binary rounding of prices."""
+    """YAML floats become Decimal, exactly as written: no binary rounding of prices. A key
+    written twice in one mapping is an error: YAML would keep the last silently, and a second
+    `api:` section would drop the first's settings without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:

@@ -167,6 +167,9 @@ def test_rates_are_exact_decimals_not_binary_floats() -> None:
         ),
         ("- just\n- a list", "<top level>: must be a mapping"),
         ("server: [unclosed", "not valid YAML"),
+        # YAML keeps the last of two equal keys: the first section's settings would vanish.
+        ("api: {currency: EUR}\napi: {rate_limit_per_minute: 5}\n", "duplicate key 'api'"),
+        ("services:\n  - {id: 1, id: 2}\n", "duplicate key 'id'"),
     ],
 )
 def test_a_wrong_file_is_refused_naming_the_key_path(text: str, expected: str) -> None:
