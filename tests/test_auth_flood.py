@@ -89,3 +89,37 @@ async def test_a_flooding_address_waits_for_its_429s_while_a_known_customer_does
             assert time.monotonic() - started < 0.5
     finally:
         await server.close()
+
+
+async def test_wrong_keys_from_many_addresses_are_answered_slowly_past_the_total(pool) -> None:
+    """A flood from ever-new addresses escapes the per-address limit; past the total for all
+    addresses together, each wrong key waits, and a customer's key is still answered at once."""
+    many_yaml = CATALOG_YAML + (
+        "api: {failed_auth_per_minute_all: 5, failed_auth_delay_seconds: 0.5,"
+        " client_address_header: X-Real-IP}\n"
+    )
+    app = create_app(config.parse(many_yaml), pool=pool)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    _, good = await customers.create(pool, "acme", balance=Decimal(5))
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = ApiClient(session, str(server.make_url("")).rstrip("/"))
+
+            async def wrong(n: int) -> tuple[tuple[int, bytes], float]:
+                started = time.monotonic()
+                answer = await call(api, secrets.token_hex(16), address=f"198.51.100.{n}")
+                return answer, time.monotonic() - started
+
+            answers = [await wrong(n) for n in range(8)]
+            assert {answer for answer, _ in answers} == {(200, b'{"error":"Invalid API key"}')}
+            assert all(waited < 0.4 for _, waited in answers[:5])
+            assert all(waited >= 0.5 for _, waited in answers[5:])
+            started = time.monotonic()
+            assert await call(api, good, address="198.51.100.99") == (
+                200,
+                b'{"balance":"5.00","currency":"USD"}',
+            )
+            assert time.monotonic() - started < 0.4
+    finally:
+        await server.close()

@@ -191,7 +191,8 @@ async def test_without_redis_the_limit_is_per_process_and_one_line_says_so_witho
             # At once: every request in flight meets the dead Redis, one line says so.
             answers = await asyncio.gather(*(balance(api, key) for _ in range(5)))
     assert sorted(status for status, _ in answers) == [200, 200, 200, 429, 429]
-    assert b'"balance":"5.00"' in answers[0][1]
+    # Whichever three came first were served: the order of concurrent requests is not fixed.
+    assert sum(b'"balance":"5.00"' in body for _, body in answers) == 3
     unavailable = [line for line in logs if line["event"] == "rate_limit_redis_unavailable"]
     assert len(unavailable) == 1
     assert unavailable[0]["error"] == "ConnectionError"

@@ -87,22 +87,29 @@ async def endpoint(request: web.Request) -> web.Response:
 
 async def _authenticate(request: web.Request, key: str | None) -> customers.Customer:
     """The key's customer. An address that keeps sending wrong keys gets `Too many requests`
-    without a database lookup for any key this process does not already know: a flood of
-    random keys must not slow the customers down."""
+    without a database lookup for any key this process does not already know, and wrong keys
+    from everywhere at once are answered slowly: a flood of random keys must not slow the
+    customers down. Waiting costs a timer, not CPU: a flood's clients wait instead of sending
+    more."""
     cache, limiter = request.app[KEY_CACHE], request.app[AUTH_LIMITER]
     customer = cache.known(key) if key else None
     if customer is not None:
         return customer
+    settings = request.app[CONFIG].current.api
     address = _client_address(request)
     if await limiter.exhausted(address):
-        # Waiting costs a timer, not CPU: the flood's clients wait instead of sending more.
-        await asyncio.sleep(float(request.app[CONFIG].current.api.failed_auth_delay_seconds))
+        await asyncio.sleep(float(settings.failed_auth_delay_seconds))
         raise errors.TooManyRequests()
     customer = await cache.customer(key) if key else None
     if customer is None:
         await limiter.allow(address)  # one failure spent
+        if not await limiter.allow(_EVERYONE, settings.failed_auth_per_minute_all):
+            await asyncio.sleep(float(settings.failed_auth_delay_seconds))
         raise errors.InvalidApiKey()
     return customer
+
+
+_EVERYONE = "*"  # the failed-auth bucket all addresses share (no address is spelt "*")
 
 
 def _client_address(request: web.Request) -> str:

@@ -100,6 +100,9 @@ class ApiConfig:
     rate_limit_per_minute: int = 300
     currency: str = "USD"
     failed_auth_per_minute: int = 60  # wrong keys per client address before it gets 429s
+    # Wrong keys per minute from all addresses together (many addresses: a botnet, or a proxy
+    # header set per request); past it every wrong key is answered after the delay below.
+    failed_auth_per_minute_all: int = 1200
     # How long such a 429 takes: a client flooding on keep-alive connections then sends one
     # request per connection per delay, instead of as many as the server can answer.
     failed_auth_delay_seconds: Decimal = Decimal(1)
@@ -244,6 +247,7 @@ def _read(root: Section, source: Path | None) -> Config:
                 rate_limit_per_minute=integer(1, 10**9),
                 currency=currency,
                 failed_auth_per_minute=integer(1, 10**9),
+                failed_auth_per_minute_all=integer(1, 10**9),
                 failed_auth_delay_seconds=decimal(Decimal(0), Decimal(60)),
                 client_address_header=text,
                 rate_limit_redis_env=env_name,
