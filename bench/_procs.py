@@ -6,6 +6,7 @@ SERVER_CPU, the load generator on LOAD_CPU; PostgreSQL is left to the scheduler.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import signal
@@ -16,6 +17,8 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import aiohttp
 
 SERVER_CPU = 0
 LOAD_CPU = 1
@@ -121,3 +124,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def wait_for_catalog(url: str, key: str) -> None:
+    """Until the served API lists services (its catalog follows the table within seconds)."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            async with session.post(url, data={"key": key, "action": "services"}) as answer:
+                if len(await answer.json()) > 0:
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the catalog never filled")

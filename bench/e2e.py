@@ -94,7 +94,7 @@ def _run(dsn: str, folder: Path, orders: int, concurrency: int) -> tuple[float, 
             serve, ready_url=f"http://127.0.0.1:{port}/readyz", log=folder / "serve.log"
         ):
             url = f"http://127.0.0.1:{port}/api/v2"
-            asyncio.run(_wait_for_catalog(url, key))
+            asyncio.run(_procs.wait_for_catalog(url, key))
             started = time.perf_counter()
             adds_seconds = asyncio.run(_adds(url, key, orders, concurrency))
             completed = asyncio.run(_wait_completed(dsn, orders))
@@ -135,16 +135,6 @@ async def _customer(dsn: str, orders: int) -> str:
     finally:
         await pool.close()
     return key
-
-
-async def _wait_for_catalog(url: str, key: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            async with session.post(url, data={"key": key, "action": "services"}) as answer:
-                if len(await answer.json()) > 0:
-                    return
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the catalog never filled")
 
 
 async def _wait_completed(dsn: str, orders: int) -> int:

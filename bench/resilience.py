@@ -31,8 +31,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from bench import _customer, _hostile, _load, _outage, _procs
 from reseller import customers, db, logs
 from reseller.embedded_pg import EmbeddedPostgres
@@ -121,7 +119,7 @@ def _run(args: argparse.Namespace, folder: Path) -> tuple[list[Row], _outage.Out
         with _procs.Server(serve_argv, ready_url=ready, log=folder / "serve.log") as serve:
             keys = _customers(cluster)
             url = f"http://127.0.0.1:{port}/api/v2"
-            asyncio.run(_wait_for_catalog(url, keys.probe))
+            asyncio.run(_procs.wait_for_catalog(url, keys.probe))
             rows = _latencies(args, url, port, keys.probe, serve.pid)
             load = _outage.Load(
                 args.kill_clients, args.kill_rate, args.before_kill, args.bound, args.settle
@@ -168,16 +166,6 @@ async def _create_customers(dsn: str) -> Keys:
     finally:
         await pool.close()
     return Keys(probe, key, orders.id)
-
-
-async def _wait_for_catalog(url: str, key: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            async with session.post(url, data={"key": key, "action": "services"}) as answer:
-                if len(await answer.json()) > 0:
-                    return
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the catalog never filled")
 
 
 # --- (1)-(3): the customer's latency beside hostile traffic ---

@@ -171,6 +171,21 @@ class ApiClient:
         return orjson.loads(body)
 
 
+@pytest.fixture
+def info_logs() -> Iterator[None]:
+    """Info lines reach capture_logs: a CLI command run in-process earlier in this worker
+    leaves structlog filtering below WARNING. For modules that assert on info lines:
+    `pytestmark = pytest.mark.usefixtures("info_logs")`."""
+    import logging
+
+    import structlog
+
+    wrapper = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    yield
+    structlog.configure(wrapper_class=wrapper)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def api(pool: db.Database) -> AsyncIterator[ApiClient]:
     """The real app on a loopback port, with a catalog of every service type."""

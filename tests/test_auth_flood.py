@@ -4,8 +4,10 @@ lookup per attempt, while a customer the server already knows keeps being served
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import aiohttp
@@ -22,14 +24,21 @@ FLOOD_YAML = CATALOG_YAML + (
 )
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def guarded(pool):
-    app = create_app(config.parse(FLOOD_YAML), pool=pool)
-    server = TestServer(app, host="127.0.0.1")
+@contextlib.asynccontextmanager
+async def serving(pool, yaml: str) -> AsyncIterator[ApiClient]:
+    server = TestServer(create_app(config.parse(yaml), pool=pool), host="127.0.0.1")
     await server.start_server()
-    async with aiohttp.ClientSession() as session:
-        yield ApiClient(session, str(server.make_url("")).rstrip("/"))
-    await server.close()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield ApiClient(session, str(server.make_url("")).rstrip("/"))
+    finally:
+        await server.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def guarded(pool) -> AsyncIterator[ApiClient]:
+    async with serving(pool, FLOOD_YAML) as api:
+        yield api
 
 
 async def call(api: ApiClient, key: str, address: str = "203.0.113.9") -> tuple[int, bytes]:
@@ -69,26 +78,19 @@ async def test_a_flooding_address_waits_for_its_429s_while_a_known_customer_does
         "api: {failed_auth_per_minute: 2, failed_auth_delay_seconds: 0.5,"
         " client_address_header: X-Real-IP}\n"
     )
-    app = create_app(config.parse(slow_yaml), pool=pool)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
     _, good = await customers.create(pool, "acme", balance=Decimal(5))
-    try:
-        async with aiohttp.ClientSession() as session:
-            api = ApiClient(session, str(server.make_url("")).rstrip("/"))
-            await call(api, good)  # known from now on
-            for _ in range(2):
-                await call(api, secrets.token_hex(16))
-            started = time.monotonic()
-            throttled = await asyncio.gather(*(call(api, secrets.token_hex(16)) for _ in range(20)))
-            waited = time.monotonic() - started
-            assert throttled == [(429, b'{"error":"Too many requests"}')] * 20
-            assert 0.5 <= waited < 2.5  # together, not one after the other
-            started = time.monotonic()
-            assert (await call(api, good))[0] == 200
-            assert time.monotonic() - started < 0.5
-    finally:
-        await server.close()
+    async with serving(pool, slow_yaml) as api:
+        await call(api, good)  # known from now on
+        for _ in range(2):
+            await call(api, secrets.token_hex(16))
+        started = time.monotonic()
+        throttled = await asyncio.gather(*(call(api, secrets.token_hex(16)) for _ in range(20)))
+        waited = time.monotonic() - started
+        assert throttled == [(429, b'{"error":"Too many requests"}')] * 20
+        assert 0.5 <= waited < 2.5  # together, not one after the other
+        started = time.monotonic()
+        assert (await call(api, good))[0] == 200
+        assert time.monotonic() - started < 0.5
 
 
 async def test_wrong_keys_from_many_addresses_are_answered_slowly_past_the_total(pool) -> None:
@@ -98,28 +100,21 @@ async def test_wrong_keys_from_many_addresses_are_answered_slowly_past_the_total
         "api: {failed_auth_per_minute_all: 5, failed_auth_delay_seconds: 0.5,"
         " client_address_header: X-Real-IP}\n"
     )
-    app = create_app(config.parse(many_yaml), pool=pool)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
     _, good = await customers.create(pool, "acme", balance=Decimal(5))
-    try:
-        async with aiohttp.ClientSession() as session:
-            api = ApiClient(session, str(server.make_url("")).rstrip("/"))
+    async with serving(pool, many_yaml) as api:
 
-            async def wrong(n: int) -> tuple[tuple[int, bytes], float]:
-                started = time.monotonic()
-                answer = await call(api, secrets.token_hex(16), address=f"198.51.100.{n}")
-                return answer, time.monotonic() - started
-
-            answers = [await wrong(n) for n in range(8)]
-            assert {answer for answer, _ in answers} == {(200, b'{"error":"Invalid API key"}')}
-            assert all(waited < 0.4 for _, waited in answers[:5])
-            assert all(waited >= 0.5 for _, waited in answers[5:])
+        async def wrong(n: int) -> tuple[tuple[int, bytes], float]:
             started = time.monotonic()
-            assert await call(api, good, address="198.51.100.99") == (
-                200,
-                b'{"balance":"5.00","currency":"USD"}',
-            )
-            assert time.monotonic() - started < 0.4
-    finally:
-        await server.close()
+            answer = await call(api, secrets.token_hex(16), address=f"198.51.100.{n}")
+            return answer, time.monotonic() - started
+
+        answers = [await wrong(n) for n in range(8)]
+        assert {answer for answer, _ in answers} == {(200, b'{"error":"Invalid API key"}')}
+        assert all(waited < 0.4 for _, waited in answers[:5])
+        assert all(waited >= 0.5 for _, waited in answers[5:])
+        started = time.monotonic()
+        assert await call(api, good, address="198.51.100.99") == (
+            200,
+            b'{"balance":"5.00","currency":"USD"}',
+        )
+        assert time.monotonic() - started < 0.4

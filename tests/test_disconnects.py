@@ -8,15 +8,13 @@ does not, so the `api` fixture would not show what production logs.
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
-import structlog
 from aiohttp import web
 from conftest import CATALOG_YAML
 from structlog.testing import capture_logs
@@ -24,6 +22,8 @@ from structlog.testing import capture_logs
 from reseller import config, db, errors, metrics
 from reseller.api.app import create_app
 from reseller.catalog import sync as catalog_sync
+
+pytestmark = pytest.mark.usefixtures("info_logs")
 
 FORM = b"POST /api/v2 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
 JSON = b"POST /api/v2 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -33,16 +33,6 @@ CUT_SHORT = {
     "json": JSON + b'Content-Length: 100\r\n\r\n{"key": "abc',
     "chunked": FORM + b"Transfer-Encoding: chunked\r\n\r\na\r\nkey=abcdef\r\n",
 }
-
-
-@pytest.fixture(autouse=True)
-def info_logs() -> Iterator[None]:
-    """Info lines reach capture_logs: a CLI command run in-process earlier in this worker
-    leaves structlog filtering below WARNING."""
-    wrapper = structlog.get_config()["wrapper_class"]
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
-    yield
-    structlog.configure(wrapper_class=wrapper)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
@@ -26,7 +25,6 @@ import aiohttp
 import pytest
 import pytest_asyncio
 import redis.asyncio
-import structlog
 from aiohttp.test_utils import TestServer
 from conftest import ApiClient
 from structlog.testing import capture_logs
@@ -37,6 +35,8 @@ from reseller.api.app import create_app
 from reseller.api.appkeys import REDIS_BUCKETS
 from reseller.api.ratelimit import RateLimiter
 from reseller.api.ratelimit_redis import RETRY_SECONDS, RedisBuckets
+
+pytestmark = pytest.mark.usefixtures("info_logs")
 
 TEST_URL = os.environ.get("RESELLER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 VARIABLE = "RESELLER_TEST_RATE_LIMIT_REDIS"  # the variable the config names
@@ -77,16 +77,6 @@ async def keys() -> AsyncIterator[Keys]:
     if ours := [key async for key in client.scan_iter(match=f"{prefix}:*")]:
         await client.delete(*ours)
     await client.aclose()
-
-
-@pytest.fixture(autouse=True)
-def info_logs() -> Iterator[None]:
-    """Info lines reach capture_logs: a CLI command run in-process earlier in this worker
-    leaves structlog filtering below WARNING."""
-    wrapper = structlog.get_config()["wrapper_class"]
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
-    yield
-    structlog.configure(wrapper_class=wrapper)
 
 
 @contextlib.asynccontextmanager
