@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from reseller import api_keys, db, errors
+from reseller import api_keys, audit, db, errors, money
+from reseller.audit import Actor
 from reseller.db import Q
 
 
@@ -44,29 +45,35 @@ async def get(pool: db.Database, name: str) -> Customer:
     return Customer(**row)
 
 
-async def set_suspended(pool: db.Database, name: str, *, suspended: bool) -> None:
+async def set_suspended(pool: db.Database, name: str, *, suspended: bool, by: Actor) -> None:
     async with pool.transaction() as conn:
         if await conn.fetchval(Q.set_suspended, name, suspended) is None:
             raise errors.NotFound(f"no customer named {name!r}")
-        await conn.execute(Q.insert_audit, "suspend" if suspended else "resume", name, {})
+        await audit.record(conn, by, "suspend" if suspended else "resume", name)
 
 
-async def rotate_key(pool: db.Database, name: str) -> str:
+async def rotate_key(pool: db.Database, name: str, *, by: Actor) -> str:
     """Replace the key; the old one stops working at once."""
     key = api_keys.new_key()
     async with pool.transaction() as conn:
         if await conn.fetchval(Q.set_api_key_hash, name, api_keys.key_hash(key)) is None:
             raise errors.NotFound(f"no customer named {name!r}")
-        await conn.execute(Q.insert_audit, "rotate-key", name, {})
+        await audit.record(conn, by, "rotate-key", name)
     return key
 
 
-async def add_balance(pool: db.Database, name: str, amount: Decimal, *, reason: str) -> Decimal:
-    """Top up (amount > 0) or adjust (amount < 0, never below zero); returns the new balance."""
+async def add_balance(pool: db.Database, name: str, amount: Decimal, *, by: Actor) -> Decimal:
+    """Top up (amount > 0) or adjust (amount < 0, never below zero) for `by.reason` (required:
+    the ledger entry carries it); returns the new balance."""
     if not amount:
         raise ValueError("amount must not be zero")
+    if not by.reason:
+        raise ValueError("a top-up or adjustment needs a reason")
     kind = "topup" if amount > 0 else "adjustment"
-    return await _credit(pool, name, amount, kind, reason)
+    async with pool.transaction() as conn:
+        balance = await _credit(conn, name, amount, kind, by.reason)
+        await audit.record(conn, by, kind, name, {"amount": money.format_amount(amount)})
+    return balance
 
 
 async def _credit(conn: db.Executor, name: str, amount: Decimal, kind: str, reason: str) -> Decimal:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from aiohttp import web
 
 from reseller import config, customers, db, errors, migrations, money, server, simulator
+from reseller.audit import Actor
 from reseller.catalog import sync as catalog_sync
 from reseller.db import Q
 
@@ -17,6 +18,7 @@ PANEL_KEY_ENV = "RESELLER_DEMO_PANEL_KEY"
 PROVIDER = "demo-panel"
 CUSTOMER = "demo"
 BALANCE = Decimal(100)
+DEMO = Actor("demo", "the demo's customer, made ready to order")
 
 _CONFIG = """
 providers:
@@ -98,10 +100,10 @@ async def _demo_customer(pool: db.Database) -> str:
         _, key = await customers.create(pool, CUSTOMER, balance=BALANCE)
         return key
     if customer.balance < BALANCE:
-        await customers.add_balance(pool, CUSTOMER, BALANCE - customer.balance, reason="demo")
+        await customers.add_balance(pool, CUSTOMER, BALANCE - customer.balance, by=DEMO)
     if customer.suspended:
-        await customers.set_suspended(pool, CUSTOMER, suspended=False)
-    return await customers.rotate_key(pool, CUSTOMER)
+        await customers.set_suspended(pool, CUSTOMER, suspended=False, by=DEMO)
+    return await customers.rotate_key(pool, CUSTOMER, by=DEMO)
 
 
 def _banner(api: str, key: str, panel: str, services: int, database: str) -> str:

@@ -11,6 +11,7 @@ from support import money_holds
 
 from reseller import catalog, customers, db, service_types
 from reseller.api import openapi
+from reseller.audit import Actor
 
 ENCODINGS = ["form", "query", "json"]
 
@@ -101,13 +102,13 @@ async def test_every_action_the_description_lists_is_handled(api, pool) -> None:
 
 async def test_suspended_customer_gets_account_suspended(api, pool) -> None:
     key = await new_customer(pool)
-    await customers.set_suspended(pool, "acme", suspended=True)
+    await customers.set_suspended(pool, "acme", suspended=True, by=Actor("test"))
     assert await api.call(key=key, action="balance") == {"error": "Account suspended"}
 
 
 async def test_rotated_key_stops_working(api, pool) -> None:
     old = await new_customer(pool)
-    new = await customers.rotate_key(pool, "acme")
+    new = await customers.rotate_key(pool, "acme", by=Actor("test"))
     assert await api.call(key=old, action="balance") == {"error": "Invalid API key"}
     assert "balance" in await api.call(key=new, action="balance")
 
@@ -786,7 +787,7 @@ async def test_cached_keys_follow_changes_made_anywhere(api, pool) -> None:
 
     await poll_until(suspended, within=2)
     await pool.execute("UPDATE customers SET suspended = false")
-    new = await customers.rotate_key(pool, "acme")
+    new = await customers.rotate_key(pool, "acme", by=Actor("test"))
 
     async def old_key_refused() -> bool:
         return await api.call(key=key, action="balance") == {"error": "Invalid API key"}

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from reseller import api_keys, customers, db, errors
+from reseller.audit import Actor
 
 
 async def ledger_sum(pool: db.Database, customer_id: int) -> Decimal:
@@ -33,12 +34,12 @@ async def test_customer_names_are_unique(pool: db.Database) -> None:
 
 async def test_topups_and_adjustments_write_the_ledger(pool: db.Database) -> None:
     customer, _ = await customers.create(pool, "acme")
-    assert await customers.add_balance(pool, "acme", Decimal("10.00001"), reason="wire") == Decimal(
-        "10.00001"
-    )
-    assert await customers.add_balance(pool, "acme", Decimal("-0.00001"), reason="fee") == Decimal(
-        10
-    )
+    assert await customers.add_balance(
+        pool, "acme", Decimal("10.00001"), by=Actor("test", "wire")
+    ) == Decimal("10.00001")
+    assert await customers.add_balance(
+        pool, "acme", Decimal("-0.00001"), by=Actor("test", "fee")
+    ) == Decimal(10)
     kinds = await pool.fetch("SELECT kind, amount, reason FROM ledger ORDER BY id")
     assert [(r["kind"], r["amount"], r["reason"]) for r in kinds] == [
         ("topup", Decimal("10.00001"), "wire"),
@@ -50,7 +51,7 @@ async def test_topups_and_adjustments_write_the_ledger(pool: db.Database) -> Non
 async def test_adjustment_below_zero_is_refused_and_changes_nothing(pool: db.Database) -> None:
     await customers.create(pool, "acme", balance=Decimal(5))
     with pytest.raises(errors.InsufficientBalance):
-        await customers.add_balance(pool, "acme", Decimal("-5.00001"), reason="oops")
+        await customers.add_balance(pool, "acme", Decimal("-5.00001"), by=Actor("test", "oops"))
     assert (await customers.get(pool, "acme")).balance == Decimal(5)
     assert await pool.fetchval("SELECT count(*) FROM ledger") == 1
 
@@ -68,7 +69,7 @@ async def test_concurrent_debits_never_take_a_balance_below_zero(pool: db.Databa
 
     async def debit() -> bool:
         try:
-            await customers.add_balance(pool, "acme", Decimal(-1), reason="race")
+            await customers.add_balance(pool, "acme", Decimal(-1), by=Actor("test", "race"))
         except errors.InsufficientBalance:
             return False
         return True
@@ -80,9 +81,9 @@ async def test_concurrent_debits_never_take_a_balance_below_zero(pool: db.Databa
 
 async def test_unknown_customer_is_not_found(pool: db.Database) -> None:
     for action in (
-        customers.add_balance(pool, "ghost", Decimal(1), reason="x"),
-        customers.set_suspended(pool, "ghost", suspended=True),
-        customers.rotate_key(pool, "ghost"),
+        customers.add_balance(pool, "ghost", Decimal(1), by=Actor("test", "x")),
+        customers.set_suspended(pool, "ghost", suspended=True, by=Actor("test")),
+        customers.rotate_key(pool, "ghost", by=Actor("test")),
     ):
         with pytest.raises(errors.NotFound):
             await action
@@ -90,7 +91,7 @@ async def test_unknown_customer_is_not_found(pool: db.Database) -> None:
 
 async def test_rotating_a_key_replaces_the_stored_hash(pool: db.Database) -> None:
     _, old = await customers.create(pool, "acme")
-    new = await customers.rotate_key(pool, "acme")
+    new = await customers.rotate_key(pool, "acme", by=Actor("test"))
     stored = await pool.fetchval("SELECT api_key_hash FROM customers WHERE name = 'acme'")
     assert new != old
     assert stored == api_keys.key_hash(new)

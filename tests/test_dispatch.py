@@ -9,6 +9,7 @@ from decimal import Decimal
 from support import add_on_the_panel, free_port, money_holds, refunds_fail
 
 from reseller import config, service_types
+from reseller.audit import Actor
 from reseller.config import ProviderConfig
 from reseller.jobs import requests as forwarding
 from reseller.orders import resolve as reconcile
@@ -124,8 +125,8 @@ async def test_operator_resolves_uncertain_orders_by_link_or_refund(stack) -> No
     await stack.settle()
     stack.sim.state.config.faults.timeout = 0.0  # the link is checked with the provider
     upstream = stack.sim.state.orders_for_link("https://ig.com/r1")[0]
-    await reconcile.link(stack.pool, stack.upstreams, first, str(upstream.id))
-    moved = await reconcile.refund(stack.pool, second)
+    await reconcile.link(stack.pool, stack.upstreams, first, str(upstream.id), by=Actor("test"))
+    moved = await reconcile.refund(stack.pool, second, by=Actor("test"))
     one, two = await stack.order(first), await stack.order(second)
     assert (one["dispatch_state"], one["upstream_order_id"]) == ("placed", str(upstream.id))
     assert (two["status"], two["refunded"], moved) == ("Canceled", two["charge"], two["charge"])

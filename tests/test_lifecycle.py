@@ -11,6 +11,7 @@ from support import money_holds, refunds_fail
 from test_sync import placed, upstream_of
 
 from reseller import errors
+from reseller.audit import Actor
 from reseller.orders import resolve
 
 PACKAGE = Path(__file__).parent.parent / "reseller"
@@ -57,7 +58,7 @@ async def test_an_interrupted_operator_refund_leaves_the_order_uncertain(stack) 
     await stack.settle()
     async with refunds_fail(stack.pool):
         with pytest.raises(Exception, match="injected fault"):
-            await resolve.refund(stack.pool, order_id)
+            await resolve.refund(stack.pool, order_id, by=Actor("test"))
     order = await stack.order(order_id)
     assert (order["dispatch_state"], order["status"], order["refunded"]) == (
         "uncertain",
@@ -65,7 +66,7 @@ async def test_an_interrupted_operator_refund_leaves_the_order_uncertain(stack) 
         0,
     )
     assert await stack.pool.fetchval("SELECT count(*) FROM audit_log") == 0
-    assert await resolve.refund(stack.pool, order_id) == order["charge"]
+    assert await resolve.refund(stack.pool, order_id, by=Actor("test")) == order["charge"]
     with pytest.raises(errors.NotFound):  # decided once
-        await resolve.refund(stack.pool, order_id)
+        await resolve.refund(stack.pool, order_id, by=Actor("test"))
     await money_holds(stack.pool)

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from reseller import errors, logs
-from reseller.cli import common, customers, ops, orders, providers, report, services
+from reseller.cli import audit, common, customers, ops, orders, providers, report, services
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,18 +43,10 @@ def _fail(message: str, code: int) -> int:
 
 def _parser() -> common.Parser:
     parser = common.Parser(prog="reseller", description="SMM-panel reseller (API v2)")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument(
-        "--config",
-        metavar="FILE",
-        help="config file (default: $RESELLER_CONFIG or ./config.yaml)",
+    common.add_global_options(parser)
+    commands = parser.add_subparsers(
+        required=True, metavar="COMMAND", parser_class=common.CommandParser
     )
-    source.add_argument(
-        "--no-config",
-        action="store_true",
-        help="run on the built-in defaults (no providers, no services), reading no config file",
-    )
-    commands = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=common.Parser)
-    for module in (ops, customers, services, orders, report, providers):
+    for module in (ops, customers, services, orders, report, providers, audit):
         module.register(commands)
     return parser

@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NoReturn
 
+from reseller import audit, db, dbserver, errors, migrations, money
 from reseller import config as config_module
-from reseller import db, dbserver, errors, migrations, money
+from reseller.audit import Actor
 from reseller.config import Config
 
 EXIT_USAGE = 2
@@ -22,10 +24,51 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def add_global_options(parser: argparse.ArgumentParser, *, default: Any = None) -> None:
+    """--config, --no-config and --actor. The top-level parser sets their defaults; every
+    command repeats them with no default (SUPPRESS), so `reseller serve --config FILE` works as
+    `reseller --config FILE serve` does, and a command without them keeps the top's."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--config",
+        metavar="FILE",
+        default=default,
+        help="config file (default: $RESELLER_CONFIG or ./config.yaml)",
+    )
+    source.add_argument(
+        "--no-config",
+        action="store_true",
+        default=default if default is argparse.SUPPRESS else False,
+        help="run on the built-in defaults (no providers, no services), reading no config file",
+    )
+    parser.add_argument(
+        "--actor",
+        metavar="NAME",
+        type=name,
+        default=default if default is argparse.SUPPRESS else audit.os_user(),
+        help="who is acting, for the audit trail (default: the OS user)",
+    )
+
+
+class CommandParser(Parser):
+    """A command's parser: it takes the global options too (see `add_global_options`).
+    `simulate` (add_help=False) hands every option to the simulator, so it takes none."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kwargs.get("add_help", True):
+            add_global_options(self, default=argparse.SUPPRESS)
+
+
 def subcommands(parser: argparse.ArgumentParser, name: str, help: str) -> Any:
     return parser.add_parser(name, help=help).add_subparsers(  # type: ignore[attr-defined]
-        required=True, metavar="ACTION", parser_class=Parser
+        required=True, metavar="ACTION", parser_class=CommandParser
     )
+
+
+def actor(args: argparse.Namespace) -> Actor:
+    """Who runs this command and why (its --reason, where it has one), for the audit trail."""
+    return Actor(args.actor, getattr(args, "reason", None))
 
 
 # --- argument types: each raises ArgumentTypeError with a one-line reason ---
@@ -48,6 +91,14 @@ def currency(text: str) -> str:
     if len(text) != 3 or not text.isalpha() or not text.isupper():
         raise argparse.ArgumentTypeError(f"not a 3-letter currency code: {text!r}")
     return text
+
+
+def date(text: str) -> datetime:
+    """A day, YYYY-MM-DD, at midnight UTC."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def nonempty(text: str) -> str:

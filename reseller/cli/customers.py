@@ -27,9 +27,11 @@ def register(commands: Any) -> None:
     for action, suspended in (("suspend", True), ("resume", False)):
         sub = cust.add_parser(action, help=f"{action} a customer's API access")
         sub.add_argument("name")
+        sub.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
         sub.set_defaults(command=_suspend, suspended=suspended)
     rotate = cust.add_parser("rotate-key", help="issue a new API key; the old one stops working")
     rotate.add_argument("name")
+    rotate.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
     rotate.set_defaults(command=_rotate)
 
     balance = common.subcommands(commands, "balance", "customer balances")
@@ -77,14 +79,19 @@ def _list(args: argparse.Namespace) -> int:
 
 def _suspend(args: argparse.Namespace) -> int:
     common.with_database(
-        args, lambda pool, _: customers.set_suspended(pool, args.name, suspended=args.suspended)
+        args,
+        lambda pool, _: customers.set_suspended(
+            pool, args.name, suspended=args.suspended, by=common.actor(args)
+        ),
     )
     print(f"{args.name}: {'suspended' if args.suspended else 'active'}")
     return 0
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    key = common.with_database(args, lambda pool, _: customers.rotate_key(pool, args.name))
+    key = common.with_database(
+        args, lambda pool, _: customers.rotate_key(pool, args.name, by=common.actor(args))
+    )
     print(f"new API key for {args.name} (shown once; the old key no longer works): {key}")
     return 0
 
@@ -93,7 +100,9 @@ def _balance_add(args: argparse.Namespace) -> int:
     try:
         balance = common.with_database(
             args,
-            lambda pool, _: customers.add_balance(pool, args.name, args.amount, reason=args.reason),
+            lambda pool, _: customers.add_balance(
+                pool, args.name, args.amount, by=common.actor(args)
+            ),
         )
     except errors.InsufficientBalance:
         raise errors.ResellerError(f"refused: {args.name}'s balance would go below zero") from None

@@ -56,6 +56,7 @@ def register(commands: Any) -> None:
         action="store_true",
         help="the provider does not have it: cancel and refund in full",
     )
+    resolve.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
     resolve.set_defaults(command=_resolve)
     refill = orders.add_parser("resolve-refill", help="decide an uncertain refill's outcome")
     refill.add_argument("id", type=int)
@@ -70,6 +71,7 @@ def register(commands: Any) -> None:
         action="store_true",
         help="the provider does not have it: reject it (the customer may ask again)",
     )
+    refill.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
     refill.set_defaults(command=_resolve_refill)
 
 
@@ -207,11 +209,16 @@ def _show(args: argparse.Namespace) -> int:
 
 def _resolve(args: argparse.Namespace) -> int:
     if args.refund:
-        moved = common.with_database(args, lambda pool, _: resolve.refund(pool, args.id))
+        moved = common.with_database(
+            args, lambda pool, _: resolve.refund(pool, args.id, by=common.actor(args))
+        )
         print(f"order {args.id}: canceled, {money.format_amount(moved)} refunded")
     else:
         _asking_providers(
-            args, lambda pool, ups: resolve.link(pool, ups, args.id, args.upstream_order)
+            args,
+            lambda pool, ups: resolve.link(
+                pool, ups, args.id, args.upstream_order, by=common.actor(args)
+            ),
         )
         print(f"order {args.id}: linked to upstream order {args.upstream_order}")
     return 0
@@ -219,12 +226,16 @@ def _resolve(args: argparse.Namespace) -> int:
 
 def _resolve_refill(args: argparse.Namespace) -> int:
     if args.rejected:
-        common.with_database(args, lambda pool, _: resolve.reject_refill(pool, args.id))
+        common.with_database(
+            args, lambda pool, _: resolve.reject_refill(pool, args.id, by=common.actor(args))
+        )
         print(f"refill {args.id}: rejected")
     else:
         _asking_providers(
             args,
-            lambda pool, ups: resolve.link_refill(pool, ups, args.id, args.upstream_refill),
+            lambda pool, ups: resolve.link_refill(
+                pool, ups, args.id, args.upstream_refill, by=common.actor(args)
+            ),
         )
         print(f"refill {args.id}: linked to upstream refill {args.upstream_refill}")
     return 0

@@ -14,20 +14,15 @@ from reseller.cli import common
 
 def register(commands: Any) -> None:
     rep = commands.add_parser("report", help="revenue, cost, margin and refunds")
-    rep.add_argument("--from", dest="start", type=_date, help="YYYY-MM-DD (default: 30 days ago)")
     rep.add_argument(
-        "--to", dest="end", type=_date, help="YYYY-MM-DD, exclusive (default: tomorrow)"
+        "--from", dest="start", type=common.date, help="YYYY-MM-DD (default: 30 days ago)"
+    )
+    rep.add_argument(
+        "--to", dest="end", type=common.date, help="YYYY-MM-DD, exclusive (default: tomorrow)"
     )
     rep.add_argument("--by", choices=report.GROUPINGS, default="provider")
     rep.add_argument("--json", action="store_true", help="machine-readable output")
     rep.set_defaults(command=_report)
-
-
-def _date(text: str) -> datetime:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -15,12 +15,12 @@ the statements are in `sql/queries/lifecycle.sql`, grouped the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 
 import structlog
 
-from reseller import db, errors
+from reseller import audit, db, errors
 from reseller.db import Q
 from reseller.orders import refunds
 from reseller.states import DispatchState, OrderStatus
@@ -165,21 +165,22 @@ async def too_old_to_poll(pool: db.Database, max_age_days: int) -> list[int]:
 
 
 async def resolved_placed(
-    pool: db.Database, order_id: int, upstream_id: str, *, audit: Mapping[str, str] | None = None
+    pool: db.Database, order_id: int, upstream_id: str, *, by: audit.Actor | None = None
 ) -> None:
-    """uncertain → placed under a checked upstream ID (by the operator: `audit` records it; or
-    proven by the provider). Raises NotFound when it is no longer uncertain, and
-    DuplicateUpstreamOrder when another order took that ID meanwhile."""
+    """uncertain → placed under a checked upstream ID (by an operator, recorded in the audit
+    trail; or proven by the provider, `by` None). Raises NotFound when it is no longer
+    uncertain, and DuplicateUpstreamOrder when another order took that ID meanwhile."""
     async with pool.transaction() as conn:
         linked = await conn.fetchval(Q.link_uncertain, order_id, upstream_id)
         if linked is None:
             raise errors.NotFound(f"order {order_id} is not uncertain")
-        if audit is not None:
-            await conn.execute(Q.insert_audit, "resolve-link", f"order {order_id}", audit)
+        if by is not None:
+            detail = {"upstream_order": upstream_id}
+            await audit.record(conn, by, "resolve-link", f"order {order_id}", detail)
     log.info("order_uncertain_resolved", order=order_id, upstream_order=upstream_id)
 
 
-async def resolved_not_placed(pool: db.Database, order_id: int) -> Decimal:
+async def resolved_not_placed(pool: db.Database, order_id: int, *, by: audit.Actor) -> Decimal:
     """uncertain → Canceled, refunded in full: the operator found it is not at the provider."""
     reason = "resolved by operator: not placed"
     async with pool.transaction() as conn:
@@ -189,5 +190,5 @@ async def resolved_not_placed(pool: db.Database, order_id: int) -> Decimal:
         await conn.execute(
             Q.close_order, order_id, OrderStatus.CANCELED, DispatchState.REFUSED, reason
         )
-        await conn.execute(Q.insert_audit, "resolve-refund", f"order {order_id}", {})
+        await audit.record(conn, by, "resolve-refund", f"order {order_id}")
     return moved

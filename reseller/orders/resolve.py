@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import structlog
 
-from reseller import db, errors
+from reseller import audit, db, errors
+from reseller.audit import Actor
 from reseller.db import Q
 from reseller.orders import lifecycle, upstream_match
 from reseller.states import DispatchState
@@ -19,24 +20,23 @@ log = structlog.get_logger()
 
 
 async def link(
-    pool: db.Database, upstreams: Upstreams, order_id: int, upstream_order_id: str
+    pool: db.Database, upstreams: Upstreams, order_id: int, upstream_order_id: str, *, by: Actor
 ) -> None:
     """The provider has it: record its ID once the provider's status for it fits the order
     (`upstream_match`); the sync job takes it from there."""
     why = await upstream_match.check(pool, upstreams, order_id, upstream_order_id)
     if why is not None:
         raise errors.LinkRefused(f"order {order_id} not linked: {why}")
-    audit = {"upstream_order": upstream_order_id}
-    await lifecycle.resolved_placed(pool, order_id, upstream_order_id, audit=audit)
+    await lifecycle.resolved_placed(pool, order_id, upstream_order_id, by=by)
 
 
-async def refund(pool: db.Database, order_id: int) -> Decimal:
+async def refund(pool: db.Database, order_id: int, *, by: Actor) -> Decimal:
     """The provider does not have it: cancel and give everything back."""
-    return await lifecycle.resolved_not_placed(pool, order_id)
+    return await lifecycle.resolved_not_placed(pool, order_id, by=by)
 
 
 async def link_refill(
-    pool: db.Database, upstreams: Upstreams, refill_id: int, upstream_refill_id: str
+    pool: db.Database, upstreams: Upstreams, refill_id: int, upstream_refill_id: str, *, by: Actor
 ) -> None:
     """The provider has the refill: record its ID and status once the provider knows it (its
     `refill_status` names no order, so knowing it and its being nobody else's is all there is
@@ -69,19 +69,15 @@ async def link_refill(
             is None
         ):
             raise errors.NotFound(f"refill {refill_id} is not uncertain")
-        await conn.execute(
-            Q.insert_audit,
-            "resolve-refill-link",
-            f"refill {refill_id}",
-            {"upstream_refill": upstream_refill_id},
-        )
+        detail = {"upstream_refill": upstream_refill_id}
+        await audit.record(conn, by, "resolve-refill-link", f"refill {refill_id}", detail)
     log.info("refill_uncertain_resolved", refill=refill_id, upstream_refill=upstream_refill_id)
 
 
-async def reject_refill(pool: db.Database, refill_id: int) -> None:
+async def reject_refill(pool: db.Database, refill_id: int, *, by: Actor) -> None:
     """The provider does not have the refill: it ends `Rejected`, and the customer may ask
     for another."""
     async with pool.transaction() as conn:
         if await conn.fetchval(Q.reject_uncertain_refill, refill_id) is None:
             raise errors.NotFound(f"refill {refill_id} is not uncertain")
-        await conn.execute(Q.insert_audit, "resolve-refill-rejected", f"refill {refill_id}", {})
+        await audit.record(conn, by, "resolve-refill-rejected", f"refill {refill_id}")

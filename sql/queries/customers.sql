@@ -37,10 +37,6 @@ UPDATE customers SET suspended = $2 WHERE name = $1 RETURNING id;
 -- $1: name, $2: api_key_hash
 UPDATE customers SET api_key_hash = $2 WHERE name = $1 RETURNING id;
 
--- name: insert_audit
--- $1: action, $2: subject, $3: detail (jsonb)
-INSERT INTO audit_log (action, subject, detail) VALUES ($1, $2, $3);
-
 -- name: customer_by_key_hash
 -- $1: api_key_hash
 SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at

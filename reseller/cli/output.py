@@ -1,0 +1,46 @@
+"""How a listing command prints its rows: an aligned table (for a person), `--csv` (for a
+spreadsheet) or `--json` (for a program). One column list drives all three, so they cannot
+disagree; values are already text (money formatted by `money.format_amount`, never a float)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from reseller.cli import common
+
+
+def add_format_options(parser: argparse.ArgumentParser) -> None:
+    fmt = parser.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    fmt.add_argument("--json", action="store_true", help="a JSON array of objects")
+
+
+def emit(
+    args: argparse.Namespace,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+) -> None:
+    """`columns` name the JSON keys and CSV header (lower_snake); the table shows them upper
+    case. `title` (a line above the table) is left out of CSV and JSON."""
+    if getattr(args, "json", False):
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        sys.stdout.write(orjson.dumps(records, default=str, option=orjson.OPT_INDENT_2).decode())
+        sys.stdout.write("\n")
+    elif getattr(args, "csv", False):
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([["" if v is None else str(v) for v in row] for row in rows])
+    else:
+        if title:
+            print(title)
+        header = [c.upper().replace("_", " ") for c in columns]
+        cells = [["-" if v is None else str(v) for v in row] for row in rows]
+        print(common.table([header, *cells]))

@@ -1,0 +1,10 @@
+-- name: insert_audit
+-- $1: actor, $2: action, $3: subject, $4: reason, $5: detail (jsonb)
+INSERT INTO audit_log (actor, action, subject, reason, detail) VALUES ($1, $2, $3, $4, $5);
+
+-- name: audit_entries
+-- $1: from (inclusive), $2: to (exclusive), $3: subject (NULL: any); oldest first
+SELECT id, created_at, actor, action, subject, reason, detail
+FROM audit_log
+WHERE created_at >= $1 AND created_at < $2 AND ($3::text IS NULL OR subject = $3)
+ORDER BY id;
