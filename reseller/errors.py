@@ -47,7 +47,14 @@ class CatalogWouldEmpty(ResellerError):
 
 
 class ApiError(ResellerError):
-    """Incorrect request"""
+    """Incorrect request
+
+    The message is the standard string a client sees; `detail` says precisely what was wrong
+    (which field, which value), for the request's log line only."""
+
+    def __init__(self, message: str | None = None, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 # The exact client-facing strings of API v2 (README, "The API"): downstream panels match on them.

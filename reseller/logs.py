@@ -4,6 +4,7 @@ terminal. What is logged is chosen field by field; request bodies, keys and DSNs
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import MutableMapping
@@ -16,6 +17,8 @@ import structlog
 # from a request (aiohttp quotes a malformed request line whole) is scrubbed of it.
 _KEY = re.compile(r"(key=)[^&\s\"'<>\\]*", re.IGNORECASE)
 REDACTED = "[redacted]"
+# Set by `serve --workers N` for each of its processes (1…N): their lines carry it as `worker`.
+WORKER_ENV = "RESELLER_WORKER"
 
 
 def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -42,6 +45,8 @@ def configure(*, level: int = logging.INFO, to_stderr: bool = False) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    if worker := os.environ.get(WORKER_ENV):
+        shared.append(_tagged(int(worker) if worker.isdigit() else worker))
     renderer: Any = (
         structlog.dev.ConsoleRenderer()
         if console
@@ -87,6 +92,14 @@ def configure(*, level: int = logging.INFO, to_stderr: bool = False) -> None:
 # floor while the database is away (jobs.outage reports an outage once); APScheduler logs two
 # info lines per job run (the scheduler logs its own `job_run`).
 _QUIETER = {"asyncpg.pool": logging.ERROR, "apscheduler": logging.WARNING}
+
+
+def _tagged(worker: int | str) -> Any:
+    def add(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event["worker"] = worker
+        return event
+
+    return add
 
 
 class _CurrentStream(logging.StreamHandler):  # type: ignore[type-arg]

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from reseller import child
+from reseller import child, logs
 from reseller.dbserver import Supervisor
 from reseller.embedded_pg import EmbeddedPostgresError
 
@@ -37,10 +37,10 @@ def supervise(
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "reseller", *serve_args, "--reuse-port"],
-            env=env,
+            env={**env, logs.WORKER_ENV: str(number)},  # its log lines say which it is
             preexec_fn=functools.partial(child.die_with_parent, os.getpid(), signal.SIGTERM),
         )
-        for _ in range(count)
+        for number in range(1, count + 1)
     ]
     stopping = False
 

@@ -19,7 +19,8 @@ from reseller import config, customers
 from reseller.api.app import create_app
 
 FLOOD_YAML = CATALOG_YAML + (
-    "api: {failed_auth_per_minute: 20, failed_auth_delay_seconds: 0.05,"
+    # No wait on the 429s: 40 calls must take far less than the 3 s a token takes to return.
+    "api: {failed_auth_per_minute: 20, failed_auth_delay_seconds: 0,"
     " client_address_header: X-Real-IP}\n"
 )
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import aiohttp
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import free_port, poll_until, spawn_reseller
@@ -253,8 +254,12 @@ async def test_workers_share_one_port_and_the_metrics_port_and_stop_together(
                     assert answer.status == 200
     finally:
         proc.send_signal(signal.SIGTERM)
-        await proc.communicate()
+        output, _ = await proc.communicate()
     assert proc.returncode == 0
+    # Each process's lines say which worker wrote them.
+    lines = [orjson.loads(line) for line in output.splitlines() if line.startswith(b"{")]
+    assert sorted(line["worker"] for line in lines if line["event"] == "listening") == [1, 2]
+    assert {line.get("worker") for line in lines if line["event"] == "request"} <= {1, 2}
     for pid in children:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 from pathlib import Path
 
 import orjson
@@ -164,3 +165,17 @@ def _demo_places_an_order_that_completes(tmp_path: Path) -> int:
     finally:
         assert stop(proc) == 0
     return order
+
+
+def test_serve_on_a_port_in_use_fails_in_one_line(dsn: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "RESELLER_DSN": dsn}
+        env.pop("RESELLER_CONFIG", None)
+        proc = start_reseller("--no-config", "serve", "--port", str(port), env=env, cwd=tmp_path)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert f"reseller: cannot listen on 127.0.0.1:{port}: Address already in use" in output
+    assert "Traceback" not in output

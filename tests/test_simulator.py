@@ -578,3 +578,14 @@ def test_the_standalone_command_refuses_bad_fault_probabilities():
     )
     assert answer.returncode == 2
     assert "--fault-timeout" in answer.stderr
+
+
+def test_simulate_help_names_the_key_it_accepts(capsys) -> None:
+    from reseller.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["simulate", "--help"])
+    assert done.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("usage: reseller simulate")
+    assert "accepts the API key sim-key (or --key, or $SIM_API_KEY)" in out

@@ -8,6 +8,7 @@ overloaded process answers at once instead of leaving clients hanging.
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 
 import orjson
@@ -69,8 +70,11 @@ async def serve_app(
         listening = await asyncio.get_running_loop().create_server(
             connection, host, port, reuse_port=reuse_port or None
         )
-    except BaseException:
+    except BaseException as exc:
         await runner.cleanup()
+        if isinstance(exc, OSError):  # taken, not ours to bind, or no such address
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise errors.ResellerError(f"cannot listen on {host}:{port}: {reason}") from None
         raise
     return Listening(runner, listening)
 

@@ -37,11 +37,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     started = time.perf_counter()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=secrets.token_hex(6))
+    detail = None  # what precisely was wrong: the client sees only the standard string
     try:
         response = await handler(request)
         outcome = "ok"
     except errors.ApiError as exc:
-        response, outcome = error_response(exc), exc.message
+        response, outcome, detail = error_response(exc), exc.message, exc.detail
     except web.HTTPException as exc:
         response, outcome = _http_error(request, exc), exc.reason
     except params.ClientDisconnected as exc:
@@ -63,11 +64,18 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             log.exception("unexpected_error")
             response = error_response(errors.ApiError("Internal error"))
         outcome = "error"
-    _record(request, started, status=response.status, outcome=outcome)
+    _record(request, started, status=response.status, outcome=outcome, detail=detail)
     return response
 
 
-def _record(request: web.Request, started: float, *, status: int | None, outcome: str) -> None:
+def _record(
+    request: web.Request,
+    started: float,
+    *,
+    status: int | None,
+    outcome: str,
+    detail: str | None = None,
+) -> None:
     """The request's log line and metrics. `status`: None when no answer was sent."""
     elapsed = time.perf_counter() - started
     log.info(
@@ -76,6 +84,7 @@ def _record(request: web.Request, started: float, *, status: int | None, outcome
         status=status,
         outcome=outcome,
         duration_ms=round(elapsed * 1000, 2),
+        **({"detail": detail} if detail else {}),
     )
     if request.path.startswith("/api/v2"):
         action = structlog.contextvars.get_contextvars().get("action") or "none"

@@ -103,7 +103,7 @@ def _as_text(value: Any, *, list_allowed: bool) -> str | None:
         return str(value)
     if list_allowed and isinstance(value, list) and all(_is_id(v) for v in value):
         return ",".join(str(v) for v in value)
-    raise errors.IncorrectRequest()
+    raise errors.IncorrectRequest(detail=f"a {type(value).__name__} where one value belongs")
 
 
 def _is_number(value: Any) -> bool:
@@ -117,8 +117,12 @@ def _is_id(value: Any) -> bool:
 def id_list(text: str) -> list[str]:
     """A comma list of IDs as sent (at most MAX_IDS, duplicates dropped, order kept)."""
     tokens = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
-    if not tokens or len(tokens) > MAX_IDS or not all(t.isprintable() for t in tokens):
-        raise errors.IncorrectRequest()  # control characters are no ID, and no database text
+    if not tokens:
+        raise errors.IncorrectRequest(detail="no IDs")
+    if len(tokens) > MAX_IDS:
+        raise errors.IncorrectRequest(detail=f"{len(tokens)} IDs, at most {MAX_IDS}")
+    if not all(t.isprintable() for t in tokens):  # control characters: no ID, no database text
+        raise errors.IncorrectRequest(detail="an ID with control characters")
     return tokens
 
 

@@ -38,7 +38,8 @@ from reseller.service_types import SERVICE_TYPES
 
 MAX_ID = 2**31 - 1
 _RATE = decimal(Decimal(0), Decimal("1e9"))
-_MARKUP = decimal(Decimal(-99), Decimal(100_000))
+# Below 0 would sell under cost: never meant, and the catalog would only take it off sale.
+_MARKUP = decimal(Decimal(0), Decimal(100_000))
 ROUNDING_MODES = ("up", "half_up", "down")
 
 

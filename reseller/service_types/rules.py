@@ -86,9 +86,9 @@ Rule = Callable[[Declared, Offered, Params], OrderRequest]
 def _link(params: Params, name: str = "link") -> str:
     value = params.get(name)
     if value is None:
-        raise errors.IncorrectRequest()
+        raise errors.IncorrectRequest(detail=f"{name}: missing")
     if not _is_link(value):
-        raise errors.InvalidLink()
+        raise errors.InvalidLink(detail=f"{name}: not an http(s) URL, host/path or username")
     return value
 
 
@@ -140,11 +140,13 @@ def _integer(
     error: type[errors.ApiError] = errors.IncorrectRequest,
 ) -> int:
     value = params.get(name)
-    if value is None or not value.isascii() or not value.isdigit() or len(value) > 10:
-        raise error()
+    if value is None:
+        raise error(detail=f"{name}: missing")
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        raise error(detail=f"{name}: not a whole number")
     number = int(value)
     if not low <= number <= high:
-        raise error()
+        raise error(detail=f"{name}: {number} is not within {low}-{high}")
     return number
 
 
@@ -156,8 +158,10 @@ def _optional_integer(
 
 def _text(params: Params, name: str) -> str:
     value = params.get(name)
-    if value is None or not value.strip() or len(value) > MAX_TEXT or "\x00" in value:
-        raise errors.IncorrectRequest()
+    if value is None or not value.strip():
+        raise errors.IncorrectRequest(detail=f"{name}: missing")
+    if len(value) > MAX_TEXT or "\x00" in value:
+        raise errors.IncorrectRequest(detail=f"{name}: over {MAX_TEXT} characters, or a NUL")
     return value.strip()
 
 
@@ -182,7 +186,9 @@ def _checked_quantity(service: Offered, quantity: int) -> int:
 def _counted(service: Offered, params: Params, items: list[str]) -> int:
     """Types whose quantity is the number of lines: a quantity sent along must agree."""
     if "quantity" in params and params["quantity"] != str(len(items)):
-        raise errors.InvalidQuantity()
+        raise errors.InvalidQuantity(
+            detail=f"quantity: {params['quantity']} for {len(items)} lines"
+        )
     return _checked_quantity(service, len(items))
 
 
@@ -191,8 +197,10 @@ def _drip_feed(service: Offered, params: Params) -> tuple[int | None, int | None
     interval = _optional_integer(params, "interval", low=1, high=MAX_INTERVAL)
     if runs is None or runs == 1:
         return None, None
-    if not service.dripfeed or interval is None:
-        raise errors.IncorrectRequest()
+    if not service.dripfeed:
+        raise errors.IncorrectRequest(detail="runs: this service has no drip-feed")
+    if interval is None:
+        raise errors.IncorrectRequest(detail="interval: required with runs")
     return runs, interval
 
 
@@ -203,7 +211,7 @@ def _priced(
         service.rate, quantity * (runs or 1), per_package=service_type.per_package
     )
     if amount >= money.LIMIT:
-        raise errors.InvalidQuantity()
+        raise errors.InvalidQuantity(detail=f"charge {amount} over the limit")
     return amount
 
 
@@ -268,16 +276,18 @@ def subscriptions(service_type: Declared, service: Offered, params: Params) -> O
     delivered comes back through the upstream's Partial/Canceled status."""
     username = _text(params, "username")
     if not _USERNAME.match(username) and not _is_link(username):
-        raise errors.InvalidLink()
+        raise errors.InvalidLink(detail="username: not a username or link")
     low = _checked_quantity(service, _integer(params, "min", error=errors.InvalidQuantity))
     high = _checked_quantity(service, _integer(params, "max", error=errors.InvalidQuantity))
     posts = _integer(params, "posts", high=MAX_POSTS)
     old_posts = _optional_integer(params, "old_posts", high=MAX_POSTS) or 0
     delay = _integer(params, "delay", high=600)
     if low > high:
-        raise errors.InvalidQuantity()
-    if posts + old_posts == 0 or delay not in SUBSCRIPTION_DELAYS:
-        raise errors.IncorrectRequest()
+        raise errors.InvalidQuantity(detail=f"min {low} is more than max {high}")
+    if posts + old_posts == 0:
+        raise errors.IncorrectRequest(detail="posts and old_posts: both 0")
+    if delay not in SUBSCRIPTION_DELAYS:
+        raise errors.IncorrectRequest(detail=f"delay: {delay} is not one of {SUBSCRIPTION_DELAYS}")
     fields: dict[str, object] = {
         "username": username,
         "min": low,
@@ -290,7 +300,7 @@ def subscriptions(service_type: Declared, service: Offered, params: Params) -> O
         fields["expiry"] = _expiry(params["expiry"])
     quantity = high * (posts + old_posts)
     if quantity > MAX_INT:
-        raise errors.InvalidQuantity()
+        raise errors.InvalidQuantity(detail=f"max × posts = {quantity}, too many")
     return OrderRequest(None, quantity, _priced(service_type, service, quantity), fields=fields)
 
 
@@ -298,7 +308,7 @@ def _expiry(value: str) -> str:
     try:
         datetime.strptime(value, "%d/%m/%Y")
     except ValueError:
-        raise errors.IncorrectRequest() from None
+        raise errors.IncorrectRequest(detail=f"expiry: {value!r} is not a d/m/Y date") from None
     return value
 
 

@@ -36,8 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m reseller.simulator",
-        description="A simulated upstream SMM panel speaking API v2, with fault injection.",
+        prog="reseller simulate",
+        description="A simulated upstream SMM panel speaking API v2, with fault injection. It"
+        " accepts the API key sim-key (or --key, or $SIM_API_KEY): give a provider in the"
+        " reseller's config a key_env whose variable holds it.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8090, help="listen port; 0 picks a free one")

@@ -170,6 +170,12 @@ def test_rates_are_exact_decimals_not_binary_floats() -> None:
         # YAML keeps the last of two equal keys: the first section's settings would vanish.
         ("api: {currency: EUR}\napi: {rate_limit_per_minute: 5}\n", "duplicate key 'api'"),
         ("services:\n  - {id: 1, id: 2}\n", "duplicate key 'id'"),
+        # Under cost: never meant, and the catalog would only take the services off sale.
+        ("pricing: {markup_percent: -10}", "pricing.markup_percent: must be between 0 and"),
+        (
+            "pricing: {categories: {'Tele*': {markup_percent: -1}}}",
+            "pricing.categories.Tele*.markup_percent: must be between 0",
+        ),
     ],
 )
 def test_a_wrong_file_is_refused_naming_the_key_path(text: str, expected: str) -> None:
