@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import with_database
 from support import free_port, start_reseller, stop, wait_for_http
 
 pytestmark = pytest.mark.slow
@@ -178,4 +179,18 @@ def test_serve_on_a_port_in_use_fails_in_one_line(dsn: str, tmp_path: Path) -> N
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert f"reseller: cannot listen on 127.0.0.1:{port}: Address already in use" in output
+    assert "Traceback" not in output
+
+
+def test_serve_on_a_database_that_does_not_exist_fails_in_one_line(
+    dsn: str, tmp_path: Path
+) -> None:
+    missing = with_database(dsn, "no_such_database_here")
+    env = {**os.environ, "RESELLER_DSN": missing}
+    env.pop("RESELLER_CONFIG", None)
+    port = free_port()
+    proc = start_reseller("--no-config", "serve", "--port", str(port), env=env, cwd=tmp_path)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert 'database "no_such_database_here" does not exist' in output
     assert "Traceback" not in output
