@@ -28,6 +28,7 @@ class Line:
     refunds_base: Decimal = Decimal(0)
     cost: Decimal = Decimal(0)  # what providers charged us, in the base currency
     cost_unknown: int = 0  # placed orders whose provider has not reported a charge yet
+    service_id: int | None = None  # the key's service, when grouped by service
 
     @property
     def margin(self) -> Decimal:
@@ -54,7 +55,7 @@ async def build(
     lines: dict[tuple[str, str], Line] = {}
     for row in await pool.fetch(Q.report, start, end, by):
         key = (row["key"], row["currency"])
-        line = lines.setdefault(key, Line(*key))
+        line = lines.setdefault(key, Line(*key, service_id=row["service_id"]))
         cost = row["cost"]
         currency = currencies.get(row["provider"] or "", base)
         if currency != base and currency in config.currency_rates:
@@ -66,7 +67,9 @@ async def build(
         line.refunds_base += row["refunds_base"]
         line.cost += cost
         line.cost_unknown += row["cost_unknown"]
-    report = Report(sorted(lines.values(), key=lambda x: (x.key, x.currency)), Line("TOTAL", base))
+    # Services by their ID as a number (2 before 10, not "10 …" before "2 …"), else by key.
+    ordered = sorted(lines.values(), key=lambda x: (x.service_id or 0, x.key, x.currency))
+    report = Report(ordered, Line("TOTAL", base))
     total = report.total
     for line in report.lines:
         total.orders += line.orders

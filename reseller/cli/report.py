@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from reseller import errors, money, report
-from reseller.cli import common
+from reseller.cli import common, output
+
+# One column list for the table, CSV and the JSON lines (their keys as before output.py).
+# Money columns named *_base, cost and margin are in the base currency (`api.currency`).
+COLUMNS = (
+    "key",
+    "currency",
+    "orders",
+    "revenue",
+    "refunds",
+    "revenue_base",
+    "refunds_base",
+    "cost",
+    "margin",
+    "margin_percent",
+    "cost_unknown",
+)
 
 
 def register(commands: Any) -> None:
@@ -21,7 +38,13 @@ def register(commands: Any) -> None:
         "--to", dest="end", type=common.date, help="YYYY-MM-DD, exclusive (default: tomorrow)"
     )
     rep.add_argument("--by", choices=report.GROUPINGS, default="provider")
-    rep.add_argument("--json", action="store_true", help="machine-readable output")
+    # output.add_format_options would promise a JSON array; report's JSON has always been one
+    # object (its period and grouping beside the lines), and programs read it that way.
+    fmt = rep.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    fmt.add_argument(
+        "--json", action="store_true", help="a JSON object: from, to, by and the lines"
+    )
     rep.set_defaults(command=_report)
 
 
@@ -34,7 +57,7 @@ def _report(args: argparse.Namespace) -> int:
     result = common.with_database(
         args, lambda pool, config: report.build(pool, config, start=start, end=end, by=args.by)
     )
-    rows = [*result.lines, result.total]
+    rows = [_row(line) for line in [*result.lines, result.total]]
     if args.json:
         print(
             orjson.dumps(
@@ -42,63 +65,33 @@ def _report(args: argparse.Namespace) -> int:
                     "from": start.date().isoformat(),
                     "to": end.date().isoformat(),
                     "by": args.by,
-                    "lines": [_as_dict(line) for line in rows],
+                    "lines": [dict(zip(COLUMNS, row, strict=True)) for row in rows],
                 },
                 option=orjson.OPT_INDENT_2,
             ).decode()
         )
         return 0
     base = result.total.currency
-    table = [
-        (
-            args.by.upper(),
-            "CURRENCY",
-            "ORDERS",
-            "REVENUE",
-            "REFUNDS",
-            f"REVENUE {base}",
-            f"COST {base}",
-            f"MARGIN {base}",
-            "MARGIN %",
-            "COST UNKNOWN",
-        )
-    ]
-    table += [
-        (
-            line.key,
-            line.currency,
-            str(line.orders),
-            money.format_amount(line.revenue),
-            money.format_amount(line.refunds),
-            money.format_amount(line.revenue_base),
-            money.format_amount(line.cost),
-            money.format_amount(line.margin),
-            _percent(line),
-            str(line.cost_unknown),
-        )
-        for line in rows
-    ]
-    print(f"{start:%Y-%m-%d} to {end:%Y-%m-%d} (exclusive), by {args.by}; totals in {base}")
-    print(common.table(table))
+    title = (
+        f"{start:%Y-%m-%d} to {end:%Y-%m-%d} (exclusive), by {args.by};"
+        f" revenue base, refunds base, cost and margin in {base}"
+    )
+    output.emit(args, COLUMNS, rows, title=title)
     return 0
 
 
-def _as_dict(line: report.Line) -> dict[str, Any]:
-    return {
-        "key": line.key,
-        "currency": line.currency,
-        "orders": line.orders,
-        "revenue": money.format_amount(line.revenue),
-        "refunds": money.format_amount(line.refunds),
-        "revenue_base": money.format_amount(line.revenue_base),
-        "refunds_base": money.format_amount(line.refunds_base),
-        "cost": money.format_amount(line.cost),
-        "margin": money.format_amount(line.margin),
-        "margin_percent": _percent(line),
-        "cost_unknown": line.cost_unknown,
-    }
-
-
-def _percent(line: report.Line) -> str:
-    value = line.margin_percent
-    return "-" if value is None else f"{value:.1f}"
+def _row(line: report.Line) -> Sequence[Any]:
+    percent = line.margin_percent
+    return (
+        line.key,
+        line.currency,
+        line.orders,
+        money.format_amount(line.revenue),
+        money.format_amount(line.refunds),
+        money.format_amount(line.revenue_base),
+        money.format_amount(line.refunds_base),
+        money.format_amount(line.cost),
+        money.format_amount(line.margin),
+        None if percent is None else f"{percent:.1f}",
+        line.cost_unknown,
+    )

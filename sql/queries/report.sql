@@ -2,12 +2,15 @@
 -- Revenue, refunds and upstream cost of the orders placed in [$1, $2), grouped by $3
 -- ('provider' | 'service' | 'customer'), by provider (whose currency the cost is in) and by
 -- the customers' currency (revenue in it, and in the base currency at each order's rate).
+-- service_id is the key's number when grouped by service (NULL otherwise): report.build sorts
+-- the lines by it, so service 2 comes before service 10.
 -- $1: from (timestamptz), $2: to (timestamptz), $3: grouping
 SELECT CASE $3::text
            WHEN 'provider' THEN coalesce(o.provider, '-')
            WHEN 'service' THEN o.service_id::text || ' ' || s.name
            ELSE c.name
        END AS key,
+       CASE WHEN $3::text = 'service' THEN o.service_id END AS service_id,
        o.provider,
        o.currency,
        count(*) AS orders,
@@ -21,5 +24,4 @@ FROM orders o
 JOIN customers c ON c.id = o.customer_id
 JOIN services s ON s.id = o.service_id
 WHERE o.created_at >= $1 AND o.created_at < $2
-GROUP BY 1, 2, 3
-ORDER BY 1;
+GROUP BY 1, 2, 3, 4;
