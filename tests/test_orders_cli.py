@@ -1,11 +1,15 @@
 """`reseller orders list` pages: it says when more orders match than it shows, and `--before`
-fetches the next page (real CLI, real database, orders placed through the real API)."""
+fetches the next page; `--csv` and `--json` give the same rows (real CLI, real database, orders
+placed through the real API)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import shlex
 from decimal import Decimal
 
+import orjson
 import pytest
 from test_cli import run
 
@@ -97,3 +101,66 @@ async def test_uncertain_refills_show_on_the_first_page_and_say_when_more_wait(
     ]
     _, lines = await cli(capsys, *shlex.split(lines[-1].removeprefix("… more: "))[1:])
     assert [line.split()[:2] for line in lines[1:]] == [[str(ids[0]), "order"]]  # no refills
+
+
+# --- exports: the table's rows as CSV and JSON ---
+
+COLUMNS = [
+    "id",
+    "customer",
+    "service",
+    "status",
+    "dispatch",
+    "upstream",
+    "charge",
+    "refunded",
+    "note",
+]
+
+
+async def test_csv_and_json_are_the_tables_rows_with_the_next_page_on_stderr(
+    api, pool, cli_env, capsys
+) -> None:
+    ids = await place(api, await customer(pool, "acme"), 3)
+    argv = ("orders", "list", "--limit", "2")
+    _, table, _ = await run(capsys, *argv)
+    code, out, err = await run(capsys, *argv, "--csv")
+    assert code == 0
+    header, *rows = list(csv.reader(io.StringIO(out)))
+    assert header == COLUMNS
+    assert [[cell or "-" for cell in row] for row in rows] == [
+        line.split() for line in table.splitlines()[1:-1]
+    ]
+    assert err == f"… more: reseller orders list --limit 2 --before {ids[1]}\n"
+    assert table.splitlines()[-1] == err.strip()  # the table keeps it on its last line
+    code, out, err = await run(capsys, *argv, "--json")
+    assert code == 0
+    row = {"customer": "acme", "service": 1, "status": "Pending", "dispatch": "queued"}
+    row |= {"upstream": "-", "charge": "0.045", "refunded": "0.00", "note": None}
+    assert orjson.loads(out) == [{"id": ids[2], **row}, {"id": ids[1], **row}]
+    assert err == f"… more: reseller orders list --limit 2 --before {ids[1]}\n"
+
+
+async def test_json_of_uncertain_lists_refills_with_their_kind_and_no_money(
+    api, pool, cli_env, capsys
+) -> None:
+    [order_id] = await place(api, await customer(pool, "acme"), 1)
+    await pool.execute("UPDATE orders SET dispatch_state = 'uncertain'")
+    refill_id = await pool.fetchval(
+        "INSERT INTO refills (order_id, customer_id, dispatch_state)"
+        " SELECT id, customer_id, 'uncertain' FROM orders RETURNING id"
+    )
+    code, out, err = await run(capsys, "orders", "list", "--uncertain", "--json")
+    assert (code, err) == (0, "")
+    listed = orjson.loads(out)
+    assert [(r["id"], r["kind"], r["charge"]) for r in listed] == [
+        (order_id, "order", "0.045"),
+        (refill_id, "refill", None),
+    ]
+    assert listed[1]["note"] == f"refill of order {order_id}: "
+
+
+def test_csv_and_json_together_are_a_usage_error(cli_env) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["orders", "list", "--csv", "--json"])
+    assert exited.value.code == 2

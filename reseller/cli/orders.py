@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from reseller import errors, money
-from reseller.cli import common
+from reseller import money
+from reseller.cli import common, order_story, output
 from reseller.config import Config
 from reseller.db import Q
 from reseller.orders import resolve
@@ -38,10 +39,16 @@ def register(commands: Any) -> None:
     listing.add_argument(
         "--before", type=_positive, metavar="ID", help="the next page: orders with id < ID"
     )
+    output.add_format_options(listing)
     listing.set_defaults(command=_list)
-    show = orders.add_parser("show", help="one order with its ledger entries")
+    show = orders.add_parser(
+        "show",
+        help="one order: its fields, then its ledger entries, refills, cancel requests,"
+        " operator actions and settlement, oldest first",
+    )
     show.add_argument("id", type=int)
-    show.set_defaults(command=_show)
+    show.add_argument("--json", action="store_true", help="the same as one JSON object")
+    show.set_defaults(command=order_story.show)
     resolve = orders.add_parser("resolve", help="decide an uncertain order's outcome")
     resolve.add_argument("id", type=int)
     how = resolve.add_mutually_exclusive_group(required=True)
@@ -105,45 +112,58 @@ def _list(args: argparse.Namespace) -> int:
     orders, refills = common.with_database(args, work)
     more_orders, more_refills = len(orders) > args.limit, len(refills) > args.limit
     orders, refills = orders[: args.limit], refills[: args.limit]
-    header = ["ID", "CUSTOMER", "SERVICE", "STATUS", "DISPATCH", "UPSTREAM", "CHARGE", "REFUNDED"]
+    columns = [
+        "id",
+        "customer",
+        "service",
+        "status",
+        "dispatch",
+        "upstream",
+        "charge",
+        "refunded",
+        "note",
+    ]
     rows = [
         [
-            str(r["id"]),
+            r["id"],
             r["customer"],
-            str(r["service_id"]),
+            r["service_id"],
             r["status"],
             r["dispatch_state"],
             _upstream(r),
             money.format_amount(r["charge"]),
             money.format_amount(r["refunded"]),
-            r["note"] or "",
+            r["note"],
         ]
         for r in orders
     ]
     if args.uncertain:
-        header.insert(1, "KIND")
+        columns.insert(1, "kind")
         for row in rows:
             row.insert(1, "order")
         rows += [
             [
-                str(r["id"]),
+                r["id"],
                 "refill",
                 r["customer"],
-                str(r["service_id"]),
+                r["service_id"],
                 r["status"],
                 r["dispatch_state"],
                 _upstream(r),
-                "-",
-                "-",
+                None,
+                None,
                 f"refill of order {r['order_id']}: {r['note'] or ''}",
             ]
             for r in refills
         ]
-    print(common.table([[*header, "NOTE"], *rows]))
+    output.emit(args, columns, rows)
+    # CSV and JSON are the rows alone: what else there is goes to stderr, for the person
+    # watching, and the next page is still `--before` the smallest ID in them.
+    aside = sys.stderr if args.csv or args.json else sys.stdout
     if more_refills:
-        print(f"… more uncertain refills than the {args.limit} shown: raise --limit")
+        print(f"… more uncertain refills than the {args.limit} shown: raise --limit", file=aside)
     if more_orders:
-        print(f"… more: {_next_page(args, orders[-1]['id'])}")
+        print(f"… more: {_next_page(args, orders[-1]['id'])}", file=aside)
     return 0
 
 
@@ -163,48 +183,6 @@ def _upstream(row: Any) -> str:
     if row["upstream_order_id"]:
         return f"{row['provider']}:{row['upstream_order_id']}"
     return str(row["provider"] or "-")
-
-
-def _show(args: argparse.Namespace) -> int:
-    async def work(pool: Any, _: Any) -> tuple[Any, Any]:
-        return await pool.fetchrow(Q.show_order, args.id), await pool.fetch(Q.order_ledger, args.id)
-
-    order, ledger = common.with_database(args, work)
-    if order is None:
-        raise errors.NotFound(f"no order {args.id}")
-    for field in (
-        "id",
-        "customer",
-        "service_id",
-        "service_name",
-        "link",
-        "quantity",
-        "runs",
-        "run_interval",
-        "fields",
-        "charge",
-        "refunded",
-        "currency",
-        "status",
-        "remains",
-        "start_count",
-        "dispatch_state",
-        "dispatch_attempts",
-        "dispatch_error",
-        "provider",
-        "upstream_service",
-        "upstream_order_id",
-        "cost",
-        "created_at",
-        "updated_at",
-    ):
-        print(f"{field:18} {order[field] if order[field] is not None else '-'}")
-    for entry in ledger:
-        print(
-            f"ledger             {entry['kind']} {money.format_amount(entry['amount'])} "
-            f"{entry['reason']} ({entry['created_at']:%Y-%m-%d %H:%M:%S})"
-        )
-    return 0
 
 
 def _resolve(args: argparse.Namespace) -> int:

@@ -25,6 +25,26 @@ WHERE o.id = $1;
 -- $1: order id
 SELECT kind, amount, reason, created_at FROM ledger WHERE order_id = $1 ORDER BY id;
 
+-- name: read_only_snapshot
+-- The first statement of a transaction that reads several things which must agree (an order,
+-- its ledger, its refills): every statement after it sees the same moment.
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+
+-- name: order_refills
+-- Through the customer's index: refills has no index on order_id alone.
+-- $1: order id, $2: its customer id
+SELECT id, status, dispatch_state, upstream_refill_id, dispatch_attempts, dispatch_error,
+       created_at
+FROM refills
+WHERE customer_id = $2 AND order_id = $1
+ORDER BY id;
+
+-- name: order_cancels
+-- $1: order id (one cancel request at most)
+SELECT id, dispatch_state, upstream_answer, dispatch_attempts, created_at
+FROM cancel_requests
+WHERE order_id = $1;
+
 -- name: link_facts
 -- What an upstream order's status is checked against before it is linked to an uncertain
 -- order: the order's units, its upstream service's rate and type as last synced (in the
