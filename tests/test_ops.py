@@ -238,6 +238,18 @@ async def test_workers_share_one_port_and_the_metrics_port_and_stop_together(
         env=env,
         cwd=tmp_path,
     )
+    lines: list[dict] = []  # its log, read as it runs (a pipe left unread would stall it)
+
+    async def read_log() -> None:
+        async for raw in proc.stdout:
+            if raw.startswith(b"{"):
+                lines.append(orjson.loads(raw))
+
+    reader = asyncio.create_task(read_log())
+
+    async def listening() -> list[int]:
+        return sorted(line["worker"] for line in lines if line["event"] == "listening")
+
     try:
         async with aiohttp.ClientSession() as session:
 
@@ -247,6 +259,8 @@ async def test_workers_share_one_port_and_the_metrics_port_and_stop_together(
 
             await poll_until(ready)
             children = await poll_until(lambda: _two_children(proc.pid))
+            # Each process's lines say which worker wrote them.
+            assert await poll_until(lambda: _both(listening), within=30) == [1, 2]
             for _ in range(20):
                 assert await ready()
                 # Either child may take the scrape: both hold the metrics port.
@@ -254,15 +268,18 @@ async def test_workers_share_one_port_and_the_metrics_port_and_stop_together(
                     assert answer.status == 200
     finally:
         proc.send_signal(signal.SIGTERM)
-        output, _ = await proc.communicate()
+        await proc.wait()
+        await reader
     assert proc.returncode == 0
-    # Each process's lines say which worker wrote them.
-    lines = [orjson.loads(line) for line in output.splitlines() if line.startswith(b"{")]
-    assert sorted(line["worker"] for line in lines if line["event"] == "listening") == [1, 2]
     assert {line.get("worker") for line in lines if line["event"] == "request"} <= {1, 2}
     for pid in children:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+async def _both(listening) -> list[int] | None:
+    found = await listening()
+    return found if len(found) == 2 else None
 
 
 async def _two_children(pid: int) -> list[int] | None:

@@ -42,7 +42,7 @@ async def test_providers_balance_and_ping(sim, cli_env, tmp_path, capsys) -> Non
         '  - {name: dead, url: "http://127.0.0.1:9/api/v2", key_env: SIM_TEST_KEY}\n'
     )
     code, out, _ = await run(capsys, "--config", str(path), "providers", "balance")
-    assert code == 0
+    assert code == 1  # a provider could not be asked: a script or timer must notice
     assert "1000.00 USD  LOW (alert below 5000)" in out
     assert "unavailable (UpstreamNotSent" in out
     code, out, _ = await run(capsys, "--config", str(path), "providers", "ping")

@@ -1,5 +1,6 @@
 """`reseller providers balance|ping`: ask each provider now. Both only read: neither touches
-the database (the balances job records balances and acts on them)."""
+the database (the balances job records balances and acts on them). Both exit 1 when a
+provider could not be asked, so a script or a timer notices."""
 
 from __future__ import annotations
 
@@ -43,11 +44,13 @@ async def _each_provider(
 def _balance(args: argparse.Namespace) -> int:
     """Classified exactly as the balances job classifies it (`balances.ask`), but nothing is
     recorded and the catalog is left alone: the job, on its schedule, does that."""
+    unreachable = []
 
     async def one(client: ProviderClient) -> str:
         try:
             check = await balances.ask(client)
         except errors.UpstreamError as exc:
+            unreachable.append(client.name)
             return f"unavailable ({type(exc).__name__}: {exc.message})"
         provider = client.provider
         note = f"  LOW (alert below {provider.balance_alert})" if check.low else ""
@@ -59,7 +62,7 @@ def _balance(args: argparse.Namespace) -> int:
 
     rows = asyncio.run(_each_provider(common.load_config(args), one))
     print(common.table([("PROVIDER", "BALANCE"), *rows]))
-    return 0
+    return 1 if unreachable else 0
 
 
 def _ping(args: argparse.Namespace) -> int:
