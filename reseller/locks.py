@@ -7,3 +7,4 @@ MIGRATIONS = 0x7265_7365_6C6C_6572  # "reseller": one `migrate` at a time (sessi
 CATALOG_WRITE = 0x6361_7461_6C6F_67  # "catalog": one catalog writer at a time (transaction lock)
 BALANCE_JOB = 0x6261_6C61_6E63_65  # "balance": the balance job runs in one process at a time
 CATALOG_SYNC_JOB = 0x6361_7473_796E_63  # "catsync": so does the catalog resync job
+ALERTS_JOB = 0x616C_6572_7473  # "alerts": one process sends alerts at a time (none twice)

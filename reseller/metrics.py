@@ -57,6 +57,18 @@ PROVIDER_CURRENCY_MISMATCH = Counter(
     ["provider"],
     registry=REGISTRY,
 )
+ALERTS_SENT = Counter(
+    "reseller_alerts_sent",
+    "Alert messages a destination took (state: firing, updated, reminder, resolved, event)",
+    ["destination", "state"],
+    registry=REGISTRY,
+)
+ALERT_DELIVERY_FAILURES = Counter(
+    "reseller_alert_delivery_failures",
+    "Alert messages a destination did not take after every retry (tried again next check)",
+    ["destination"],
+    registry=REGISTRY,
+)
 
 ORDERS = Gauge(
     "reseller_orders",

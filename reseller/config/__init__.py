@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from reseller import errors
+from reseller.config.alerts import AlertsConfig, read_alerts
 from reseller.config.catalog import (
     ImportConfig,
     PricingConfig,
@@ -164,6 +165,7 @@ class Config:
     imports: tuple[ImportConfig, ...] = ()
     pricing: PricingConfig = field(default_factory=PricingConfig)
     currency_rates: dict[str, Decimal] = field(default_factory=dict)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     source: Path | None = None
 
     def missing_secrets(self) -> list[str]:
@@ -271,6 +273,7 @@ def _read(root: Section, source: Path | None) -> Config:
         imports=read_imports(root, names),
         pricing=read_pricing(root, names),
         currency_rates=read_currency_rates(root),
+        alerts=read_alerts(root),
         source=source,
     )
     for section in (server, database, api, dispatch, sync):

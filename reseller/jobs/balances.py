@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import structlog
 
-from reseller import db, metrics
+from reseller import db, errors, metrics
 from reseller.catalog import pricing
 from reseller.catalog import sync as catalog_sync
 from reseller.config import Config, ProviderConfig
@@ -20,6 +20,7 @@ from reseller.upstream import ProviderClient
 
 log = structlog.get_logger()
 _CURRENCY_CHARS = 16  # a currency a panel names is a short code; more is a broken answer
+_ERROR_CHARS = 200  # of why a check failed, kept: an alert quotes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +54,16 @@ async def check_balance(pool: db.Database, client: ProviderClient, config: Confi
     """`ask`, then record the balance and the low and paused flags (a paused provider's orders
     wait in the queue). A currency other than the configured one takes its services off sale
     (its costs would be converted at the wrong rate): the catalog is rebuilt from `config`
-    whenever that changes."""
-    check = await ask(client)
+    whenever that changes. Whether it answered at all is recorded too (`provider_health`):
+    alerts call a provider down when its checks have failed for long enough."""
+    try:
+        check = await ask(client)
+    except errors.UpstreamError as exc:
+        answered = isinstance(exc, errors.UpstreamRefused)  # a refusal is an answer
+        error = None if answered else str(exc)[:_ERROR_CHARS]
+        await pool.execute(Q.record_provider_health, client.name, error)
+        raise
+    await pool.execute(Q.record_provider_health, client.name, None)
     provider: ProviderConfig = client.provider
     before = await pool.fetchval(Q.provider_currency, client.name)
     await pool.execute(

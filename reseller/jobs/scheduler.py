@@ -1,10 +1,11 @@
 """The scheduled jobs (APScheduler 3.x, AsyncIOScheduler): status sync, refill sync, provider
-balances, catalog resync.
+balances, catalog resync, alerts.
 
 Jobs coalesce and never overlap themselves (max_instances=1); each logs one line per run with
 its counts and duration, and one provider failing never stops the others. Across processes,
-status and refill polling share the work through row claims; the balance and catalog jobs,
-which would only repeat each other, run in one process at a time (PostgreSQL advisory lock).
+status and refill polling share the work through row claims; the balance, catalog and alerts
+jobs, which would only repeat each other, run in one process at a time (PostgreSQL advisory
+lock).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from reseller import db, errors, locks, metrics
+from reseller.alerts.notifier import Notifier
 from reseller.catalog import sync as catalog_sync
 from reseller.config import LiveConfig
 from reseller.db import Q
@@ -36,10 +38,12 @@ class Jobs:
         self._upstreams = upstreams
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._notifier = Notifier()
 
     def start(self) -> None:
         """Schedule every job, the first runs right away."""
         settings = self._config.current.sync
+        alerts = self._config.current.alerts
         self._scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
             timezone=UTC,
@@ -49,6 +53,7 @@ class Jobs:
             ("refills", settings.refill_seconds),
             ("balances", settings.balance_seconds),
             ("catalog", settings.catalog_seconds),
+            ("alerts", alerts.check_seconds),  # scheduled with none: a reload may add some
         ):
             self._scheduler.add_job(
                 self._run,
@@ -68,6 +73,7 @@ class Jobs:
             for task in late:  # their work is safe to cut: claims expire, refunds are atomic
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        await self._notifier.close()
 
     async def _run(self, name: str) -> None:
         """One run of a job, whatever happens in it."""
@@ -138,6 +144,17 @@ class Jobs:
                 enabled=report.enabled,
                 disabled=len(report.disabled),
             )
+
+    async def alerts(self) -> Counter[str]:
+        """Tell the destinations what changed; sent from one process at a time, never from a
+        request: a destination that is slow or down delays nothing but this job."""
+        config = self._config.current
+        if not config.alerts.destinations:
+            return Counter()
+        async with self._exclusive(locks.ALERTS_JOB) as mine:
+            if not mine:
+                return Counter(skipped=1)
+            return await self._notifier.check(self._pool, config)
 
     async def _per_provider(
         self, work: Callable[[ProviderClient], Awaitable[Counter[str]]]
