@@ -1,10 +1,12 @@
-"""Customers and their balances: the operator's side (create, suspend, rotate, top up)."""
+"""Customers and their balances: the operator's side (create, change, suspend, rotate, top up,
+statements)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, Literal
 
 from reseller import api_keys, audit, db, errors, money
 from reseller.audit import Actor
@@ -42,6 +44,43 @@ async def get(pool: db.Database, name: str) -> Customer:
     row = await pool.fetchrow(Q.customer_by_name, name)
     if row is None:
         raise errors.NotFound(f"no customer named {name!r}")
+    return Customer(**row)
+
+
+# A customer's rate limit that is the config's api.rate_limit_per_minute (stored as NULL).
+DEFAULT_RATE_LIMIT: Literal["default"] = "default"
+
+
+async def update(
+    pool: db.Database,
+    name: str,
+    *,
+    by: Actor,
+    rate_limit: int | Literal["default"] | None = None,
+    new_name: str | None = None,
+) -> Customer:
+    """Change a customer's rate limit (requests per minute, or DEFAULT_RATE_LIMIT) and/or its
+    name (unique: DuplicateName; its API key keeps working). None leaves a value as it is. The
+    audit entry says what changed, from what to what."""
+    if rate_limit is None and new_name is None:
+        raise ValueError("nothing to change: give --rate-limit and/or --name")
+    async with pool.transaction() as conn:
+        old = await conn.fetchrow(Q.customer_for_update, name)
+        if old is None:
+            raise errors.NotFound(f"no customer named {name!r}")
+        limit = old["rate_limit_per_minute"]
+        if rate_limit is not None:
+            limit = None if rate_limit == DEFAULT_RATE_LIMIT else rate_limit
+        row = await conn.fetchrow(Q.update_customer, old["id"], new_name or name, limit)
+        changed: dict[str, Any] = {}
+        if row["name"] != name:
+            changed["name"] = {"from": name, "to": row["name"]}
+        if limit != old["rate_limit_per_minute"]:
+            changed["rate_limit"] = {
+                "from": old["rate_limit_per_minute"] or DEFAULT_RATE_LIMIT,
+                "to": limit or DEFAULT_RATE_LIMIT,
+            }
+        await audit.record(conn, by, "customer-set", name, changed)
     return Customer(**row)
 
 
@@ -88,3 +127,57 @@ async def by_hash(pool: db.Database, key_hash: bytes) -> Customer | None:
     or not the key exists."""
     row = await pool.fetchrow(Q.customer_by_key_hash, key_hash)
     return Customer(**row) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    id: int  # the ledger entry's
+    at: datetime
+    order_id: int | None
+    kind: str
+    amount: Decimal
+    reason: str
+    balance: Decimal  # after this entry
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    customer: Customer
+    opening: Decimal  # the balance before the first line's period
+    lines: list[StatementLine]
+
+    @property
+    def closing(self) -> Decimal:
+        return self.lines[-1].balance if self.lines else self.opening
+
+
+async def statement(
+    pool: db.Database, name: str, *, since: datetime | None = None, until: datetime | None = None
+) -> Statement:
+    """Every ledger entry of `name` from `since` (included) to `until` (excluded; None: to the
+    last), oldest first, each with the balance after it. Read from one snapshot: with `until`
+    open the closing balance is the customer's balance (balance = Σ ledger), even while orders
+    are being charged."""
+    async with pool.transaction() as conn:
+        await conn.execute(Q.statement_snapshot)
+        row = await conn.fetchrow(Q.customer_by_name, name)
+        if row is None:
+            raise errors.NotFound(f"no customer named {name!r}")
+        opening = await conn.fetchval(Q.ledger_sum_before, row["id"], since)
+        entries = await conn.fetch(Q.ledger_entries, row["id"], since, until)
+    balance: Decimal = opening
+    lines = []
+    for e in entries:
+        balance += e["amount"]
+        lines.append(
+            StatementLine(
+                id=e["id"],
+                at=e["created_at"],
+                order_id=e["order_id"],
+                kind=e["kind"],
+                amount=e["amount"],
+                reason=e["reason"],
+                balance=balance,
+            )
+        )
+    return Statement(Customer(**row), opening, lines)

@@ -228,7 +228,7 @@ async def reload(rt: Runtime) -> bool:
         fresh = config.load(source)
         if found := await config_check.problems(fresh, rt.pool):  # exactly `config check`'s
             raise errors.ConfigError(f"{source}: " + "; ".join(found))
-        await catalog_sync.rebuild(rt.pool, fresh)
+        rebuilt = await catalog_sync.rebuild(rt.pool, fresh)
     except errors.ConfigError as exc:
         log.error("config_reload_refused", error=exc.message)
         return False
@@ -238,4 +238,5 @@ async def reload(rt: Runtime) -> bool:
     await rt.catalog.refresh(rt.pool)
     systemd.notify("READY=1")
     log.info("config_reloaded", path=str(source))
+    catalog_sync.log_changes(rebuilt.changes, cause="reload")
     return True

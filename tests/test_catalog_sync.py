@@ -1,12 +1,16 @@
 """Catalog sync against the simulated panel: offers stored, services priced, disabled when
 gone or below cost, failover order kept; reload re-prices; a down provider keeps its offers;
-a process start rebuilds the catalog, an API app only reads it."""
+a process start rebuilds the catalog, an API app only reads it. A sync or reload says what it
+changed: services put on or taken off sale (why), sell rates moved."""
 
 from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
 
 from reseller import catalog, config
 from reseller.catalog import sync as catalog_sync
@@ -208,3 +212,117 @@ async def test_an_api_app_serves_the_stored_catalog_and_writes_none(pool, sim) -
     finally:
         await server.close()
     assert await pool.fetch("SELECT * FROM services ORDER BY id") == stored
+
+
+def _change_upstream(sim) -> None:
+    """Service 1's cost rises (its sell rate moves), 2's falls below its fixed rate (on sale),
+    the panel's Telegram service behind import 100 goes."""
+    sim.state.set_rate(1, Decimal("1.00"))
+    sim.state.set_rate(2, Decimal("0.10"))
+    sim.state.remove_service(9)
+
+
+async def test_a_sync_reports_what_it_put_on_and_took_off_sale_and_how_many_rates_moved(
+    pool, sim
+) -> None:
+    first = await run_sync(pool, make_config(sim))
+    assert first.changes == catalog_sync.Changes(put_on_sale=(1, 100))
+    _change_upstream(sim)
+    second = await run_sync(pool, make_config(sim))
+    assert second.changes == catalog_sync.Changes(
+        put_on_sale=(2,), taken_off_sale=((100, "gone from sim"),), prices_moved=1
+    )
+    assert not (await run_sync(pool, make_config(sim))).changes
+    # A service leaving the config is taken off sale, and says so.
+    without_2 = YAML.format(url=sim.url, markup=50).replace(
+        "  - {id: 2, provider: sim, upstream_service: 2, rate: 0.20}\n", ""
+    )
+    rebuilt = await catalog_sync.rebuild(pool, config.parse(without_2))
+    assert rebuilt.changes.taken_off_sale == ((2, "not in config"),)
+
+
+async def test_services_sync_prints_what_changed(
+    pool, sim, cli_env, tmp_path: Path, capsys
+) -> None:
+    from test_cli import run
+
+    (tmp_path / "config.yaml").write_text(YAML.format(url=sim.url, markup=50))
+    await run_sync(pool, make_config(sim))
+    _change_upstream(sim)
+    code, out, _ = await run(capsys, "services", "sync")
+    assert code == 0
+    assert out.splitlines()[-3:] == [
+        "changed: 1 put on sale, 1 taken off sale, 1 sell rates moved",
+        "  put on sale: 2",
+        "  taken off sale 100: gone from sim",
+    ]
+    code, out, _ = await run(capsys, "services", "sync")
+    assert out.splitlines()[-1] == (
+        "changed: nothing (no service put on or taken off sale, no sell rate moved)"
+    )
+
+
+@pytest.mark.usefixtures("info_logs")
+async def test_a_reload_logs_what_changed_and_nothing_when_nothing_did(
+    dsn, pool, sim, tmp_path: Path
+) -> None:
+    from reseller import server
+
+    path = tmp_path / "config.yaml"
+    path.write_text(YAML.format(url=sim.url, markup=50))
+    await run_sync(pool, make_config(sim))
+    async with server.running(config.load(path), dsn, jobs=False) as rt:
+        path.write_text(YAML.format(url=sim.url, markup=100))
+        with capture_logs() as logs:
+            assert await server.reload(rt)
+        changed = [line for line in logs if line["event"] == "catalog_changed"]
+        assert changed == [
+            {
+                "event": "catalog_changed",
+                "log_level": "info",
+                "cause": "reload",
+                "put_on_sale": 0,
+                "taken_off_sale": 0,
+                "prices_moved": 2,  # 1 and 100
+                "put_on_sale_ids": [],
+                "taken_off_sale_why": [],
+            }
+        ]
+        with capture_logs() as logs:
+            assert await server.reload(rt)
+        assert [line["event"] for line in logs] == ["config_reloaded"]
+
+
+@pytest.mark.usefixtures("info_logs")
+async def test_the_scheduled_sync_logs_what_changed(pool, sim) -> None:
+    from reseller.jobs.scheduler import Jobs
+
+    cfg = make_config(sim)
+    await run_sync(pool, cfg)
+    _change_upstream(sim)
+    upstreams = Upstreams(cfg.providers)
+    try:
+        with capture_logs() as logs:
+            await Jobs(pool, config.LiveConfig(cfg), upstreams).catalog()
+    finally:
+        await upstreams.close()
+    changed = next(line for line in logs if line["event"] == "catalog_changed")
+    assert changed["cause"] == "sync"
+    assert changed["taken_off_sale_why"] == ["100: gone from sim"]
+    assert (changed["put_on_sale_ids"], changed["prices_moved"]) == ([2], 1)
+
+
+@pytest.mark.usefixtures("info_logs")
+def test_the_changed_line_stays_short_however_much_changed() -> None:
+    changes = catalog_sync.Changes(
+        put_on_sale=tuple(range(1, 1001)),
+        taken_off_sale=tuple((i, "x" * 5000) for i in range(2001, 3001)),
+        prices_moved=7,
+    )
+    with capture_logs() as logs:
+        catalog_sync.log_changes(changes, cause="sync")
+    (line,) = logs
+    assert (line["put_on_sale"], line["taken_off_sale"], line["prices_moved"]) == (1000, 1000, 7)
+    assert line["put_on_sale_ids"] == list(range(1, 21))
+    assert len(line["taken_off_sale_why"]) == 20
+    assert line["taken_off_sale_why"][0] == "2001: " + "x" * 100

@@ -2,7 +2,8 @@
 
 Every local service comes out either enabled, with a sell rate at or above its cost, or
 disabled with the reason (gone upstream, below cost, unsupported type, no import rule covering
-it any more, its provider naming another currency than configured …), never sold at a loss.
+it any more, its provider naming another currency than configured, the operator …), never sold
+at a loss.
 """
 
 from __future__ import annotations
@@ -51,9 +52,11 @@ def build(
     offered: Mapping[UpstreamKey, Offer],
     import_ids: Mapping[UpstreamKey, int],
     reported_currencies: Mapping[str, str] | None = None,
+    disabled_by_operator: Mapping[int, str] | None = None,
 ) -> Built:
     """`offered`: what providers offer now; `import_ids`: local IDs given to imports before;
-    `reported_currencies`: the currency each provider last named in its answers."""
+    `reported_currencies`: the currency each provider last named in its answers;
+    `disabled_by_operator`: local ID → the operator's reason for keeping it off sale."""
     providers = {p.name: p for p in config.providers}
     mismatched = pricing.currency_mismatches(config.providers, reported_currencies or {})
     synced = {provider for provider, _ in offered}
@@ -65,7 +68,21 @@ def build(
         built.entries.append(_explicit(config, providers, service, offered, synced))
     built.entries += _imports(config, providers, offered, import_ids, explicit, built)
     built.entries = [_unless_mismatched(e, mismatched) for e in built.entries]
+    operator = disabled_by_operator or {}
+    built.entries = [_unless_disabled_by_operator(e, operator) for e in built.entries]
     return built
+
+
+def operator_reason(reason: str) -> str:
+    """A service's disabled reason when the operator took it off sale for `reason`."""
+    return f"by operator: {reason}"
+
+
+def _unless_disabled_by_operator(entry: Entry, disabled: Mapping[int, str]) -> Entry:
+    """Off sale while the operator says so; this reason wins over any other, being the one no
+    sync or reload can clear."""
+    reason = disabled.get(entry.service.id)
+    return entry if reason is None else replace(entry, disabled_reason=operator_reason(reason))
 
 
 def _unless_mismatched(entry: Entry, mismatched: Mapping[str, str]) -> Entry:

@@ -4,7 +4,9 @@
 `rebuild`s the local catalog from the config and the stored offers. A provider that fails to
 answer keeps its last known offers: a provider being down is not its services disappearing.
 The currency each provider last named (recorded by the balance check) is read too: a provider
-naming another currency than its configured one has its services off sale, restarts included.
+naming another currency than its configured one has its services off sale, restarts included;
+so are the operator's overrides (`catalog.overrides`). Every rebuild says what it changed for
+customers (`Changes`): services put on or taken off sale, and how many sell rates moved.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import structlog
 
-from reseller import db, errors, locks
+from reseller import db, errors, locks, money
 from reseller.catalog import build as catalog_build
 from reseller.catalog.build import Built, UpstreamKey
 from reseller.catalog.model import Offer
@@ -25,6 +28,31 @@ from reseller.upstream import ProviderClient, Upstreams, UpstreamService
 
 log = structlog.get_logger()
 
+NOT_IN_CONFIG = "not in config"
+# A `catalog_changed` line names at most this many services per list, each reason cut to
+# _LOGGED_REASON characters (an import of thousands must not make a line of megabytes); the
+# counts beside the lists are whole.
+_LOGGED_SERVICES = 20
+_LOGGED_REASON = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What a rebuild changed for customers."""
+
+    put_on_sale: tuple[int, ...] = ()
+    taken_off_sale: tuple[tuple[int, str], ...] = ()  # (local ID, why)
+    prices_moved: int = 0  # sell rates changed on services on sale before and after
+
+    def __bool__(self) -> bool:
+        return bool(self.put_on_sale or self.taken_off_sale or self.prices_moved)
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    built: Built
+    changes: Changes
+
 
 @dataclass
 class SyncReport:
@@ -32,6 +60,25 @@ class SyncReport:
     failed: dict[str, str] = field(default_factory=dict)  # provider → why
     disabled: list[tuple[int, str]] = field(default_factory=list)  # (local ID, reason)
     enabled: int = 0
+    changes: Changes = field(default_factory=Changes)
+
+
+def log_changes(changes: Changes, *, cause: str) -> None:
+    """One `catalog_changed` line, when the rebuild `cause` names changed anything."""
+    if not changes:
+        return
+    log.info(
+        "catalog_changed",
+        cause=cause,
+        put_on_sale=len(changes.put_on_sale),
+        taken_off_sale=len(changes.taken_off_sale),
+        prices_moved=changes.prices_moved,
+        put_on_sale_ids=list(changes.put_on_sale[:_LOGGED_SERVICES]),
+        taken_off_sale_why=[
+            f"{service_id}: {why[:_LOGGED_REASON]}"
+            for service_id, why in changes.taken_off_sale[:_LOGGED_SERVICES]
+        ],
+    )
 
 
 async def sync(
@@ -49,7 +96,9 @@ async def sync(
             continue
         fetched[client.name] = result
         report.offered[client.name] = len(result)
-    built = await rebuild(pool, config, fetched=fetched, refuse_to_empty=refuse_to_empty)
+    rebuilt = await rebuild(pool, config, fetched=fetched, refuse_to_empty=refuse_to_empty)
+    built, report.changes = rebuilt.built, rebuilt.changes
+    log_changes(report.changes, cause="sync")
     report.enabled = sum(e.enabled for e in built.entries)
     report.disabled = [
         (e.service.id, e.disabled_reason or "") for e in built.entries if not e.enabled
@@ -97,7 +146,7 @@ async def rebuild(
     *,
     fetched: Mapping[str, list[Offer]] | None = None,
     refuse_to_empty: bool = False,
-) -> Built:
+) -> Rebuilt:
     """Write the catalog the config and the stored offers describe (no upstream calls), after
     storing the `fetched` offers (provider → services) in the same transaction.
 
@@ -107,27 +156,62 @@ async def rebuild(
     likelier a mistake than the end of all sales.
     """
     async with pool.transaction() as conn:
-        await conn.execute(Q.no_statement_timeout)
-        await conn.execute(Q.lock_catalog, locks.CATALOG_WRITE)
-        for provider, services in (fetched or {}).items():
-            await _store_offers(conn, provider, services)
-        offered = {
-            (r["provider"], r["service_id"]): _from_row(r)
-            for r in await conn.fetch(Q.offered_services)
-        }
-        import_ids: dict[UpstreamKey, int] = {
-            (r["provider"], r["upstream_service"]): r["local_id"]
-            for r in await conn.fetch(Q.import_ids)
-        }
-        reported = {r["provider"]: r["currency"] for r in await conn.fetch(Q.provider_balances)}
-        built = catalog_build.build(config, offered, import_ids, reported)
-        if refuse_to_empty:
-            await _refuse_to_empty(conn, built)
-        await conn.executemany(
-            Q.insert_import_id, [(p, s, i) for (p, s), i in built.new_import_ids.items()]
-        )
-        await _write(conn, built)
-    return built
+        return await rebuild_within(conn, config, fetched=fetched, refuse_to_empty=refuse_to_empty)
+
+
+async def rebuild_within(
+    conn: db.Transaction,
+    config: Config,
+    *,
+    fetched: Mapping[str, list[Offer]] | None = None,
+    refuse_to_empty: bool = False,
+) -> Rebuilt:
+    """`rebuild` in the caller's transaction: an operator's override commits with the catalog
+    it makes."""
+    await conn.execute(Q.no_statement_timeout)
+    await conn.execute(Q.lock_catalog, locks.CATALOG_WRITE)
+    for provider, services in (fetched or {}).items():
+        await _store_offers(conn, provider, services)
+    offered = {
+        (r["provider"], r["service_id"]): _from_row(r) for r in await conn.fetch(Q.offered_services)
+    }
+    import_ids: dict[UpstreamKey, int] = {
+        (r["provider"], r["upstream_service"]): r["local_id"]
+        for r in await conn.fetch(Q.import_ids)
+    }
+    reported = {r["provider"]: r["currency"] for r in await conn.fetch(Q.provider_balances)}
+    overrides = {r["service_id"]: r["reason"] for r in await conn.fetch(Q.service_overrides)}
+    built = catalog_build.build(config, offered, import_ids, reported, overrides)
+    if refuse_to_empty:
+        await _refuse_to_empty(conn, built)
+    on_sale_before = {r["id"]: r["rate"] for r in await conn.fetch(Q.services_on_sale)}
+    await conn.executemany(
+        Q.insert_import_id, [(p, s, i) for (p, s), i in built.new_import_ids.items()]
+    )
+    await _write(conn, built)
+    return Rebuilt(built, _changes(on_sale_before, built))
+
+
+def _changes(on_sale_before: Mapping[int, Decimal], built: Built) -> Changes:
+    """`on_sale_before`: local ID → sell rate of each service on sale before the rebuild."""
+    after = {e.service.id: e for e in built.entries}
+    taken_off = []
+    moved = 0
+    for service_id, rate in sorted(on_sale_before.items()):
+        entry = after.get(service_id)
+        if entry is None:
+            taken_off.append((service_id, NOT_IN_CONFIG))
+        elif not entry.enabled:
+            taken_off.append((service_id, entry.disabled_reason or ""))
+        elif money.quantize(entry.service.rate) != rate:  # stored as NUMERIC(20, 5)
+            moved += 1
+    return Changes(
+        put_on_sale=tuple(
+            sorted(i for i, e in after.items() if e.enabled and i not in on_sale_before)
+        ),
+        taken_off_sale=tuple(taken_off),
+        prices_moved=moved,
+    )
 
 
 async def _refuse_to_empty(conn: db.Transaction, built: Built) -> None:
@@ -184,7 +268,7 @@ async def _write(conn: db.Transaction, built: Built) -> None:
         ],
     )
     await conn.execute(
-        Q.disable_services_except, [e.service.id for e in built.entries], "not in config"
+        Q.disable_services_except, [e.service.id for e in built.entries], NOT_IN_CONFIG
     )
 
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+
+import orjson
 
 from reseller import currencies, customers, db, errors, money
-from reseller.cli import common
+from reseller.cli import common, output
 from reseller.config import Config
+
+_MAX_RATE_LIMIT = 10**9  # as api.rate_limit_per_minute
+_STATEMENT_COLUMNS = ("at", "entry", "order", "kind", "amount", "balance", "reason")
 
 
 def register(commands: Any) -> None:
@@ -23,7 +30,34 @@ def register(commands: Any) -> None:
         help="what the customer pays in (default: api.currency; others need currency_rates)",
     )
     add.set_defaults(command=_add)
-    cust.add_parser("list", help="list customers").set_defaults(command=_list)
+    listing = cust.add_parser("list", help="list customers")
+    output.add_format_options(listing)
+    listing.set_defaults(command=_list)
+    change = cust.add_parser("set", help="change a customer's rate limit or name")
+    change.add_argument("name")
+    change.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        metavar="N",
+        help="requests per minute, or `default` for api.rate_limit_per_minute",
+    )
+    change.add_argument(
+        "--name", dest="new_name", type=common.name, help="a new name; its API key keeps working"
+    )
+    change.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
+    change.set_defaults(command=_set)
+    statement = cust.add_parser(
+        "statement", help="ledger entries with order, reason and running balance"
+    )
+    statement.add_argument("name")
+    statement.add_argument(
+        "--from", dest="start", type=common.date, help="YYYY-MM-DD (default: the first entry)"
+    )
+    statement.add_argument(
+        "--to", dest="end", type=common.date, help="YYYY-MM-DD, exclusive (default: now)"
+    )
+    output.add_format_options(statement)
+    statement.set_defaults(command=_statement)
     for action, suspended in (("suspend", True), ("resume", False)):
         sub = cust.add_parser(action, help=f"{action} a customer's API access")
         sub.add_argument("name")
@@ -59,22 +93,125 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rate_limit(text: str) -> int | Literal["default"]:
+    if text == customers.DEFAULT_RATE_LIMIT:
+        return customers.DEFAULT_RATE_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= _MAX_RATE_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"not a rate limit (1 to {_MAX_RATE_LIMIT} per minute, or default): {text!r}"
+        )
+    return int(text)
+
+
 def _list(args: argparse.Namespace) -> int:
     rows = common.with_database(args, lambda pool, _: customers.list_all(pool))
-    table = [("ID", "NAME", "BALANCE", "CURRENCY", "STATE", "RATE LIMIT")]
-    table += [
-        (
-            str(c.id),
-            c.name,
-            money.format_amount(c.balance),
-            c.currency,
-            "suspended" if c.suspended else "active",
-            str(c.rate_limit_per_minute) if c.rate_limit_per_minute else "default",
-        )
-        for c in rows
-    ]
-    print(common.table(table))
+    output.emit(
+        args,
+        ("id", "name", "balance", "currency", "state", "rate_limit"),
+        [
+            (
+                c.id,
+                c.name,
+                money.format_amount(c.balance),
+                c.currency,
+                "suspended" if c.suspended else "active",
+                c.rate_limit_per_minute or customers.DEFAULT_RATE_LIMIT,
+            )
+            for c in rows
+        ],
+    )
     return 0
+
+
+def _set(args: argparse.Namespace) -> int:
+    if args.rate_limit is None and args.new_name is None:
+        raise errors.ResellerError("nothing to change: give --rate-limit N and/or --name NEW")
+    try:
+        customer = common.with_database(
+            args,
+            lambda pool, _: customers.update(
+                pool,
+                args.name,
+                by=common.actor(args),
+                rate_limit=args.rate_limit,
+                new_name=args.new_name,
+            ),
+        )
+    except errors.DuplicateName:
+        raise errors.ResellerError(
+            f"refused: a customer named {args.new_name!r} exists already; nothing changed"
+        ) from None
+    if customer.name != args.name:
+        print(f"{args.name} is now {customer.name} (its API key keeps working)")
+    limit = customer.rate_limit_per_minute
+    print(f"{customer.name}: rate limit {f'{limit} per minute' if limit else 'default'}")
+    return 0
+
+
+def _statement(args: argparse.Namespace) -> int:
+    if args.start and args.end and args.end <= args.start:
+        raise errors.ResellerError("--to must be after --from")
+    found = common.with_database(
+        args,
+        lambda pool, _: customers.statement(pool, args.name, since=args.start, until=args.end),
+    )
+    rows: list[tuple[Any, ...]] = [
+        (
+            _when(line.at),
+            line.id,
+            line.order_id,
+            line.kind,
+            money.format_amount(line.amount),
+            money.format_amount(line.balance),
+            line.reason or None,
+        )
+        for line in found.lines
+    ]
+    if args.json:
+        _print_json_statement(args, found, rows)
+        return 0
+    if not args.csv:  # a person's table starts and ends with the balances around the period
+        opening = money.format_amount(found.opening)
+        closing = money.format_amount(found.closing)
+        rows.insert(0, (_day(args.start), None, None, "opening", None, opening, None))
+        rows.append((_day(args.end), None, None, "closing", None, closing, None))
+    customer = found.customer
+    title = f"{customer.name}, {customer.currency}: {_period(args.start, args.end)}"
+    output.emit(args, _STATEMENT_COLUMNS, rows, title=title)
+    return 0
+
+
+def _print_json_statement(
+    args: argparse.Namespace, found: customers.Statement, rows: list[tuple[Any, ...]]
+) -> None:
+    """An object, not `output.emit`'s array: the balances around the period belong to the
+    statement, not to any entry."""
+    document = {
+        "customer": found.customer.name,
+        "currency": found.customer.currency,
+        "from": _day(args.start),
+        "to": _day(args.end),
+        "opening": money.format_amount(found.opening),
+        "closing": money.format_amount(found.closing),
+        "entries": [dict(zip(_STATEMENT_COLUMNS, row, strict=True)) for row in rows],
+    }
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _when(at: datetime) -> str:
+    return f"{at:%Y-%m-%d %H:%M:%S}"
+
+
+def _day(day: datetime | None) -> str | None:
+    return f"{day:%Y-%m-%d}" if day else None
+
+
+def _period(start: datetime | None, end: datetime | None) -> str:
+    if start and end:
+        return f"from {_day(start)} to {_day(end)} (excluded)"
+    if start:
+        return f"from {_day(start)}"
+    return f"before {_day(end)}" if end else "every entry"
 
 
 def _suspend(args: argparse.Namespace) -> int:

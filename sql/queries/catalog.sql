@@ -63,8 +63,10 @@ SELECT coalesce(max(updated_at), 'epoch')::text || ':' || count(*)::text FROM se
 
 -- name: all_services
 SELECT s.id, s.name, s.type, s.category, s.rate, s.min_quantity, s.max_quantity, s.enabled,
-       s.disabled_reason, u.provider, u.upstream_service, u.cost_rate
+       s.disabled_reason, o.reason AS operator_reason, u.provider, u.upstream_service,
+       u.cost_rate
 FROM services s
+LEFT JOIN service_overrides o ON o.service_id = s.id
 LEFT JOIN service_upstreams u ON u.service_id = s.id AND u.priority = (
     SELECT min(priority) FROM service_upstreams x
     WHERE x.service_id = s.id AND x.cost_rate IS NOT NULL)
@@ -103,3 +105,32 @@ WHERE provider = $1 AND gone_at IS NULL AND service_id <> ALL($2::text[]);
 
 -- name: count_enabled_services
 SELECT count(*) FROM services WHERE enabled;
+
+-- name: services_on_sale
+-- What a rebuild compares its result with (read under the catalog lock).
+SELECT id, rate FROM services WHERE enabled;
+
+-- name: service_overrides
+SELECT service_id, reason FROM service_overrides;
+
+-- name: disable_by_operator
+-- Off sale now (servers notice the row's updated_at); the override keeps it off at every rebuild.
+-- No row: no such service. $1: service id, $2: disabled reason
+WITH old AS (SELECT id, enabled, disabled_reason FROM services WHERE id = $1 FOR UPDATE)
+UPDATE services s SET enabled = false, disabled_reason = $2, updated_at = now()
+FROM old
+WHERE s.id = old.id
+RETURNING old.enabled, old.disabled_reason;
+
+-- name: upsert_override
+-- $1: service id, $2: the operator's reason
+INSERT INTO service_overrides (service_id, reason) VALUES ($1, $2)
+ON CONFLICT (service_id) DO UPDATE SET reason = EXCLUDED.reason, created_at = now();
+
+-- name: delete_override
+-- No row: the service had no override. $1: service id
+DELETE FROM service_overrides WHERE service_id = $1 RETURNING reason;
+
+-- name: service_exists
+-- $1: service id
+SELECT EXISTS (SELECT FROM services WHERE id = $1);

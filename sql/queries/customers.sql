@@ -51,3 +51,30 @@ UNLISTEN customers_changed;
 
 -- name: customer_currencies
 SELECT DISTINCT currency FROM customers;
+
+-- name: customer_for_update
+-- $1: name
+SELECT id, name, rate_limit_per_minute FROM customers WHERE name = $1 FOR UPDATE;
+
+-- name: update_customer
+-- $1: id, $2: name, $3: rate limit per minute (NULL: the config's api.rate_limit_per_minute)
+UPDATE customers SET name = $2, rate_limit_per_minute = $3 WHERE id = $1
+RETURNING id, name, balance, currency, suspended, rate_limit_per_minute, created_at;
+
+-- name: statement_snapshot
+-- First in a transaction: the balance and the ledger entries read after it agree.
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+
+-- name: ledger_sum_before
+-- $1: customer id, $2: before (NULL: nothing is before)
+SELECT coalesce(sum(amount), 0) FROM ledger WHERE customer_id = $1 AND created_at < $2;
+
+-- name: ledger_entries
+-- Oldest first. $1: customer id, $2: from, inclusive (NULL: the first entry),
+-- $3: to, exclusive (NULL: the last entry)
+SELECT id, created_at, order_id, kind, amount, reason
+FROM ledger
+WHERE customer_id = $1
+  AND ($2::timestamptz IS NULL OR created_at >= $2)
+  AND ($3::timestamptz IS NULL OR created_at < $3)
+ORDER BY created_at, id;
