@@ -25,14 +25,23 @@ class Customer:
 
 
 async def create(
-    pool: db.Database, name: str, *, balance: Decimal = Decimal(0), currency: str = "USD"
+    pool: db.Database,
+    name: str,
+    *,
+    balance: Decimal = Decimal(0),
+    currency: str = "USD",
+    by: Actor | None = None,
 ) -> tuple[Customer, str]:
-    """A new customer and its API key (returned once, stored only as a hash)."""
+    """A new customer and its API key (returned once, stored only as a hash); `by`: the
+    operator who added it, for the audit trail."""
     key = api_keys.new_key()
     async with pool.transaction() as conn:
         row = await conn.fetchrow(Q.insert_customer, name, api_keys.key_hash(key), currency)
         if balance:
             row = {**row, "balance": await _credit(conn, name, balance, "topup", "opening")}
+        if by is not None:
+            detail = {"currency": currency, "balance": money.format_amount(balance)}
+            await audit.record(conn, by, "customer-add", name, detail)
     return Customer(**row), key
 
 
@@ -159,7 +168,7 @@ async def statement(
     open the closing balance is the customer's balance (balance = Σ ledger), even while orders
     are being charged."""
     async with pool.transaction() as conn:
-        await conn.execute(Q.statement_snapshot)
+        await conn.execute(Q.read_only_snapshot)  # the balance and the entries agree
         row = await conn.fetchrow(Q.customer_by_name, name)
         if row is None:
             raise errors.NotFound(f"no customer named {name!r}")

@@ -27,12 +27,14 @@ async def test_operator_actions_are_listed_with_actor_reason_and_detail(
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["actor"], r["action"], r["subject"], r["reason"]) for r in rows] == [
+        ("alice", "customer-add", "acme", ""),
         ("bob", "topup", "acme", "wire 7781"),
         (audit.os_user(), "suspend", "acme", "chargeback"),
     ]
-    assert orjson.loads(rows[0]["detail"]) == {"amount": "25.00"}
+    assert orjson.loads(rows[0]["detail"]) == {"currency": "USD", "balance": "0.00"}
+    assert orjson.loads(rows[1]["detail"]) == {"amount": "25.00"}
     code, out, _ = await run(capsys, "audit", "--json", "--subject", "acme")
-    assert [entry["action"] for entry in orjson.loads(out)] == ["topup", "suspend"]
+    assert [entry["action"] for entry in orjson.loads(out)] == ["customer-add", "topup", "suspend"]
     _, table, _ = await run(capsys, "audit")
     assert table.splitlines()[0].split() == [
         "ID", "AT", "ACTOR", "ACTION", "SUBJECT", "REASON", "DETAIL"
@@ -44,7 +46,7 @@ async def test_an_action_that_fails_leaves_no_audit_entry(cli_env, pool, capsys)
     code, _, err = await run(capsys, "balance", "add", "acme", "-5", "--reason", "oops")
     assert code != 0
     assert "below zero" in err
-    assert await pool.fetchval("SELECT count(*) FROM audit_log") == 0
+    assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE action <> 'customer-add'") == 0
 
 
 async def test_audit_dates_bound_the_listing(cli_env, pool, capsys) -> None:

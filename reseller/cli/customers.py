@@ -82,7 +82,9 @@ def _add(args: argparse.Namespace) -> int:
     currencies.require_rate(config, currency)  # before anything is written
 
     async def work(pool: db.Database, config: Config) -> tuple[customers.Customer, str]:
-        return await customers.create(pool, args.name, balance=args.balance, currency=currency)
+        return await customers.create(
+            pool, args.name, balance=args.balance, currency=currency, by=common.actor(args)
+        )
 
     customer, key = common.with_database(args, work)
     print(

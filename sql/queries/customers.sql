@@ -61,10 +61,6 @@ SELECT id, name, rate_limit_per_minute FROM customers WHERE name = $1 FOR UPDATE
 UPDATE customers SET name = $2, rate_limit_per_minute = $3 WHERE id = $1
 RETURNING id, name, balance, currency, suspended, rate_limit_per_minute, created_at;
 
--- name: statement_snapshot
--- First in a transaction: the balance and the ledger entries read after it agree.
-SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
-
 -- name: ledger_sum_before
 -- $1: customer id, $2: before (NULL: nothing is before)
 SELECT coalesce(sum(amount), 0) FROM ledger WHERE customer_id = $1 AND created_at < $2;
