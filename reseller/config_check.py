@@ -17,7 +17,6 @@ async def problems(config: Config, pool: db.Database) -> list[str]:
     codes = [r["currency"] for r in await pool.fetch(Q.customer_currencies)]
     return [
         *config.missing_secrets(),
-        *config.alerts.missing_secrets(),  # a bot token that is not set: no Telegram alerts
         *_redis_url_problems(config.api.rate_limit_redis_env),
         *currencies.unpriced_customers(config, codes),
     ]

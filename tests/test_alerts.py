@@ -463,3 +463,14 @@ def test_the_alerts_section_is_read_with_key_paths() -> None:
         "  alerts.destinations[2].url: not a URL (expected http:// or https://)",
         "  alerts.destinations[2].chat_id: unknown key",
     ]
+
+
+async def test_a_service_the_operator_disabled_is_not_alerted(alerts, receiver) -> None:
+    from reseller.audit import Actor
+    from reseller.catalog import overrides
+
+    await alerts.jobs.catalog()
+    await overrides.disable(alerts.pool, 2, by=Actor("alice", "complaints"))
+    assert not await alerts.pool.fetchval("SELECT enabled FROM services WHERE id = 2")
+    assert await alerts.jobs.alerts() == {}
+    assert receiver.hooks == []

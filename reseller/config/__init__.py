@@ -169,11 +169,15 @@ class Config:
     source: Path | None = None
 
     def missing_secrets(self) -> list[str]:
-        """Environment variables the file names that are not set."""
+        """Environment variables the file names that are not set (`serve` warns of them,
+        `config check` and a reload refuse)."""
         return [
-            f"providers[{i}].key_env: environment variable {p.key_env} is not set"
-            for i, p in enumerate(self.providers)
-            if p.key() is None
+            *(
+                f"providers[{i}].key_env: environment variable {p.key_env} is not set"
+                for i, p in enumerate(self.providers)
+                if p.key() is None
+            ),
+            *self.alerts.missing_secrets(),  # a bot token that is not set: no Telegram alerts
         ]
 
 

@@ -38,11 +38,12 @@ ORDER BY id;
 -- Off sale for a reason the operator did not choose (below cost, gone upstream, a currency
 -- mismatch ...). Left out, as catalog.sync and catalog.build word them: services the config no
 -- longer lists or imports, and a provider's services before its first sync (a provider that
--- never answers is its own alert).
+-- never answers is its own alert); and those the operator disabled (`services disable`).
 SELECT id, name, disabled_reason FROM services
 WHERE NOT enabled
   AND coalesce(disabled_reason, '') NOT IN
       ('not in config', 'no import rule covers it any more', 'not synced yet')
+  AND id NOT IN (SELECT service_id FROM service_overrides)
 ORDER BY id;
 
 -- name: database_started
