@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from reseller import db
+from reseller.catalog import sync as catalog_sync
 from reseller.config import Config
 from reseller.db import Q
 
@@ -36,7 +37,9 @@ async def current(pool: db.Database, config: Config) -> list[Condition]:
         *_orders(
             await pool.fetch(Q.alert_uncertain_orders), await pool.fetch(Q.alert_flagged_orders)
         ),
-        *_services(await pool.fetch(Q.alert_services_off_sale)),
+        *_services(
+            await pool.fetch(Q.alert_services_off_sale, list(catalog_sync.EXPECTED_OFF_SALE))
+        ),
         _restart(await pool.fetchval(Q.database_started)),
     ]
 

@@ -19,6 +19,9 @@ from reseller.config import Config, ProviderConfig, ServiceConfig
 from reseller.service_types import SERVICE_TYPES
 
 MAX_QUANTITY = 2**31 - 1
+# Off-sale reasons that are the operator's own doing or not known yet (alerts leave them out).
+NO_IMPORT_RULE = "no import rule covers it any more"
+NOT_SYNCED = "not synced yet"
 UpstreamKey = tuple[str, str]  # (provider, upstream service ID)
 
 
@@ -129,7 +132,7 @@ def _imports(
         if upstream is None and key[0] in imported_providers:
             entries.append(_gone(local_id, candidate, f"gone from {key[0]}"))
         elif upstream is None or index is None:
-            entries.append(_gone(local_id, candidate, "no import rule covers it any more"))
+            entries.append(_gone(local_id, candidate, NO_IMPORT_RULE))
         else:
             markup = config.imports[index].markup_percent
             entries.append(_priced(config, local_id, upstream, (candidate,), markup, None))
@@ -190,7 +193,7 @@ def _explicit(
         if static is not None:
             return static
         first = service.upstreams[0]
-        reason = f"gone from {first.provider}" if first.provider in synced else "not synced yet"
+        reason = f"gone from {first.provider}" if first.provider in synced else NOT_SYNCED
         return _gone(service.id, candidates[0], reason, candidates)
     return _priced(config, service.id, base, candidates, service.markup_percent, service)
 

@@ -29,6 +29,9 @@ from reseller.upstream import ProviderClient, Upstreams, UpstreamService
 log = structlog.get_logger()
 
 NOT_IN_CONFIG = "not in config"
+# Off sale by the operator's choice (dropped from the config or the imports), or before the
+# provider's first sync (a provider that never answers is its own alert): nothing to alert.
+EXPECTED_OFF_SALE = (NOT_IN_CONFIG, catalog_build.NO_IMPORT_RULE, catalog_build.NOT_SYNCED)
 # A `catalog_changed` line names at most this many services per list, each reason cut to
 # _LOGGED_REASON characters (an import of thousands must not make a line of megabytes); the
 # counts beside the lists are whole.
@@ -103,9 +106,7 @@ async def sync(
     report.disabled = [
         (e.service.id, e.disabled_reason or "") for e in built.entries if not e.enabled
     ]
-    for service_id, reason in report.disabled:
-        log.warning("service_disabled", service=service_id, reason=reason)
-    return report
+    return report  # what changed is logged by log_changes, not every disabled service again
 
 
 async def _fetch(client: ProviderClient) -> list[Offer]:

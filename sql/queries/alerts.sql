@@ -36,13 +36,12 @@ ORDER BY id;
 
 -- name: alert_services_off_sale
 -- Off sale for a reason the operator did not choose (below cost, gone upstream, a currency
--- mismatch ...). Left out, as catalog.sync and catalog.build word them: services the config no
--- longer lists or imports, and a provider's services before its first sync (a provider that
--- never answers is its own alert); and those the operator disabled (`services disable`).
+-- mismatch ...). Left out: the reasons in $1 (catalog.sync.EXPECTED_OFF_SALE), and the
+-- services the operator disabled (`services disable`).
+-- $1: expected reasons (text[])
 SELECT id, name, disabled_reason FROM services
 WHERE NOT enabled
-  AND coalesce(disabled_reason, '') NOT IN
-      ('not in config', 'no import rule covers it any more', 'not synced yet')
+  AND NOT (coalesce(disabled_reason, '') = ANY($1::text[]))
   AND id NOT IN (SELECT service_id FROM service_overrides)
 ORDER BY id;
 
