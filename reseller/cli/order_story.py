@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from reseller import db, errors, money
-from reseller.cli import common
+from reseller.cli import common, output
 from reseller.db import Q
 
 FOREVER = datetime.max.replace(tzinfo=UTC)  # sent to PostgreSQL as 'infinity'
@@ -47,8 +47,7 @@ def show(args: argparse.Namespace) -> int:
         raise errors.NotFound(f"no order {args.id}")
     fields, story = order_fields(facts.order), events(facts)
     if args.json:
-        record = {**fields, "story": [_event_record(e) for e in story]}
-        print(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode())
+        output.emit_document({**fields, "story": [_event_record(e) for e in story]})
         return 0
     for label, value in fields.items():
         print(f"{label:18} {_text(value)}")

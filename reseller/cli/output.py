@@ -15,6 +15,18 @@ import orjson
 from reseller.cli import common
 
 
+def records(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """The rows as JSON objects, keyed by the columns."""
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def emit_document(document: Any) -> None:
+    """One JSON value (an object holding a listing beside its context: a period, an order's
+    fields), as `--json` prints everything: indented, money already text."""
+    sys.stdout.write(orjson.dumps(document, default=str, option=orjson.OPT_INDENT_2).decode())
+    sys.stdout.write("\n")
+
+
 def add_format_options(parser: argparse.ArgumentParser) -> None:
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
@@ -31,9 +43,7 @@ def emit(
     """`columns` name the JSON keys and CSV header (lower_snake); the table shows them upper
     case. `title` (a line above the table) is left out of CSV and JSON."""
     if getattr(args, "json", False):
-        records = [dict(zip(columns, row, strict=True)) for row in rows]
-        sys.stdout.write(orjson.dumps(records, default=str, option=orjson.OPT_INDENT_2).decode())
-        sys.stdout.write("\n")
+        emit_document(records(columns, rows))
     elif getattr(args, "csv", False):
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)

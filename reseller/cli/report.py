@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-
 from reseller import errors, money, report
 from reseller.cli import common, output
 
@@ -59,17 +57,8 @@ def _report(args: argparse.Namespace) -> int:
     )
     rows = [_row(line) for line in [*result.lines, result.total]]
     if args.json:
-        print(
-            orjson.dumps(
-                {
-                    "from": start.date().isoformat(),
-                    "to": end.date().isoformat(),
-                    "by": args.by,
-                    "lines": [dict(zip(COLUMNS, row, strict=True)) for row in rows],
-                },
-                option=orjson.OPT_INDENT_2,
-            ).decode()
-        )
+        period = {"from": start.date().isoformat(), "to": end.date().isoformat(), "by": args.by}
+        output.emit_document({**period, "lines": output.records(COLUMNS, rows)})
         return 0
     base = result.total.currency
     title = (
