@@ -22,6 +22,9 @@ CHECK_SECONDS = 0.25  # how often the postmaster is looked at: a death is seen t
 FIRST_RETRY_SECONDS = 0.1  # a restart can fail while the dead server's backends still exit
 MAX_RETRY_SECONDS = 5.0
 ATTEMPT_SECONDS = 30.0  # one start may replay a long WAL before it accepts connections
+# `serve` or `worker` finding a server a short command started (`customers list` …) waits this
+# long for it to end rather than lean on a server it could not restart.
+OWN_WAIT_SECONDS = 60.0
 
 
 @dataclass
@@ -31,9 +34,10 @@ class Database:
 
 
 @contextmanager
-def database(config: DatabaseConfig) -> Iterator[Database]:
-    """The database to use; with no DSN configured, an embedded server runs for the duration,
-    with a supervisor for whoever keeps it alive (`serve`, `worker`).
+def database(config: DatabaseConfig, *, supervised: bool = False) -> Iterator[Database]:
+    """The database to use; with no DSN configured, an embedded server runs for the duration.
+    `supervised` (`serve`, `worker`): the server is this process's own, with a supervisor to
+    keep it alive; otherwise a server another process runs on the folder is shared.
 
     Call from the main thread: the embedded server is tied to the thread that starts it, so that
     it dies with this process however the process ends.
@@ -41,11 +45,15 @@ def database(config: DatabaseConfig) -> Iterator[Database]:
     if dsn := config.dsn():
         yield Database(dsn, None)
         return
-    with EmbeddedPostgres(config.embedded_dir() / "postgres") as server:
+    server = EmbeddedPostgres(config.embedded_dir() / "postgres")
+    server.start(own=OWN_WAIT_SECONDS if supervised else None)
+    try:
         supervisor = None
-        if server.owned:  # one another process started is that process's to keep alive
+        if supervised:
             supervisor = Supervisor(server, give_up_after=float(config.embedded_restart_seconds))
         yield Database(server.dsn, supervisor)
+    finally:
+        server.stop()
 
 
 @contextmanager

@@ -169,15 +169,21 @@ class EmbeddedPostgres:
         code = self._proc.poll() if self._proc is not None else None
         return f"PostgreSQL exited with code {code}: {self._log_tail()}"
 
-    def start(self, timeout: float = 30.0) -> str:
+    def start(self, timeout: float = 30.0, *, own: float | None = None) -> str:
         """Start (or reattach to) the server and return its DSN once it accepts connections.
+        `own`: a server another process runs on this folder is not reattached to but waited
+        for, this many seconds, and then ours is started (`serve` keeps its server alive and
+        cannot restart one it did not start).
 
         Call it from a long-lived thread: the server is killed when the starting thread exits.
         """
         if self._dsn is not None:
             return self._dsn
-        deadline = time.monotonic() + timeout
         pid = self._lock_pid()
+        if pid is not None and own is not None:
+            self._wait_until_gone(pid, own)
+            pid = None
+        deadline = time.monotonic() + timeout
         # A live server on this folder (another process, or an earlier object) is reused as is;
         # a stale lock file from a dead server is cleaned up by postgres itself.
         if pid is None or not self._wait_ready(pid, deadline, timeout):
@@ -196,6 +202,19 @@ class EmbeddedPostgres:
                 raise
         self._dsn = f"postgresql://postgres@/postgres?host={quote(str(self._dir))}&port={_PORT}"
         return self._dsn
+
+    def _wait_until_gone(self, pid: int, seconds: float) -> None:
+        """A server someone else started must end before we start ours: a short-lived command's
+        usually does within seconds. Past `seconds`, refuse."""
+        deadline = time.monotonic() + seconds
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                raise EmbeddedPostgresError(
+                    f"PostgreSQL in {self._dir} is run by another process (postmaster pid {pid})"
+                    f" and did not end within {seconds:g} s: this command needs a server of its"
+                    " own to keep alive; stop the other reseller process first"
+                )
+            time.sleep(_POLL * 10)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Fast-shutdown a server we own (SIGKILL if it hangs); forget one we only attached to."""

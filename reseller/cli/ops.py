@@ -73,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"reseller: warning: {problem}", file=sys.stderr)
     host = args.host or config.server.host
     port = args.port or config.server.port
-    with dbserver.database(config.database) as database:
+    with dbserver.database(config.database, supervised=True) as database:
         if args.workers > 1:
             child_args = [
                 *(["--config", args.config] if args.config else []),
@@ -132,7 +132,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     config = common.load_config(args, writes="worker")
     logs.configure()
-    with dbserver.database(config.database) as database:
+    with dbserver.database(config.database, supervised=True) as database:
         asyncio.run(server.work(config, database.dsn, supervisor=database.supervisor))
     return 0
 

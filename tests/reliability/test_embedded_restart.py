@@ -242,3 +242,33 @@ async def _none_queued(pool) -> bool:
 async def _none_in_flight(pool) -> bool:
     states = "('queued', 'sending')"
     return await pool.fetchval(f"SELECT count(*) FROM orders WHERE dispatch_state IN {states}") == 0
+
+
+async def test_serve_waits_for_a_commands_embedded_server_then_runs_and_keeps_its_own(
+    sim, data_dir: Path
+) -> None:
+    """A short command (`customers list`) may have started the embedded server when `serve`
+    starts: `serve` waits for it to end instead of leaning on a server it could not restart."""
+    commands = EmbeddedPostgres(data_dir / "postgres", fast=True)
+    commands.start()
+    service = Service(data_dir, sim.url)
+    starting = asyncio.create_task(service.start())
+    await asyncio.sleep(1.5)
+    assert not starting.done()  # waiting for the command's server to end
+    commands.stop()
+    await starting
+    try:
+        async with aiohttp.ClientSession() as session, session.get(service.url + "/readyz") as r:
+            assert r.status == 200
+        os.kill(postmaster_pid(service.cluster), signal.SIGKILL)  # its own: restarted
+        async with aiohttp.ClientSession() as session:
+
+            async def ready() -> bool:
+                async with session.get(service.url + "/readyz") as answer:
+                    return answer.status == 200
+
+            await poll_until(ready, within=10)
+    finally:
+        code, output = await service.finish()
+    assert code == 0, output[-3000:]
+    assert output.count('"embedded_postgres_restarted"') == 1
