@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from reseller import api_keys, audit, db, errors, money
 from reseller.audit import Actor
+from reseller.config.groups import NO_GROUP
 from reseller.db import Q
 
 
@@ -22,6 +23,7 @@ class Customer:
     suspended: bool
     rate_limit_per_minute: int | None
     created_at: datetime
+    price_group: str | None = None  # a name in pricing.groups; None: the price list
 
 
 async def create(
@@ -67,12 +69,14 @@ async def update(
     by: Actor,
     rate_limit: int | Literal["default"] | None = None,
     new_name: str | None = None,
+    price_group: str | None = None,
 ) -> Customer:
-    """Change a customer's rate limit (requests per minute, or DEFAULT_RATE_LIMIT) and/or its
-    name (unique: DuplicateName; its API key keeps working). None leaves a value as it is. The
-    audit entry says what changed, from what to what."""
-    if rate_limit is None and new_name is None:
-        raise ValueError("nothing to change: give --rate-limit and/or --name")
+    """Change a customer's rate limit (requests per minute, or DEFAULT_RATE_LIMIT), its name
+    (unique: DuplicateName; its API key keeps working) and/or its price group (a name, or
+    NO_GROUP; the caller checks it is in the config). None leaves a value as it is. The audit
+    entry says what changed, from what to what."""
+    if rate_limit is None and new_name is None and price_group is None:
+        raise ValueError("nothing to change: give --rate-limit, --name and/or --group")
     async with pool.transaction() as conn:
         old = await conn.fetchrow(Q.customer_for_update, name)
         if old is None:
@@ -80,7 +84,10 @@ async def update(
         limit = old["rate_limit_per_minute"]
         if rate_limit is not None:
             limit = None if rate_limit == DEFAULT_RATE_LIMIT else rate_limit
-        row = await conn.fetchrow(Q.update_customer, old["id"], new_name or name, limit)
+        group = old["price_group"]
+        if price_group is not None:
+            group = None if price_group == NO_GROUP else price_group
+        row = await conn.fetchrow(Q.update_customer, old["id"], new_name or name, limit, group)
         changed: dict[str, Any] = {}
         if row["name"] != name:
             changed["name"] = {"from": name, "to": row["name"]}
@@ -89,6 +96,8 @@ async def update(
                 "from": old["rate_limit_per_minute"] or DEFAULT_RATE_LIMIT,
                 "to": limit or DEFAULT_RATE_LIMIT,
             }
+        if group != old["price_group"]:
+            changed["group"] = {"from": old["price_group"] or NO_GROUP, "to": group or NO_GROUP}
         await audit.record(conn, by, "customer-set", name, changed)
     return Customer(**row)
 

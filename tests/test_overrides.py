@@ -155,6 +155,7 @@ async def test_customers_set_rate_limit_is_listed_enforced_and_audited(
             "currency": "USD",
             "state": "active",
             "rate_limit": 2,
+            "group": None,
         }
     ]
     for _ in range(2):
@@ -200,7 +201,7 @@ async def test_customers_set_refuses_bad_values_in_one_line(cli_env, pool, capsy
     await run(capsys, "customers", "add", "acme")
     code, _, err = await run(capsys, "customers", "set", "acme")
     assert code == 2
-    assert err == "reseller: nothing to change: give --rate-limit N and/or --name NEW\n"
+    assert err == "reseller: nothing to change: give --rate-limit N, --name NEW and/or --group G\n"
     code, _, err = await run(capsys, "customers", "set", "ghost", "--rate-limit", "5")
     assert (code, err) == (2, "reseller: no customer named 'ghost'\n")
     for value in ("0", "-1", "lots", "1000000001"):

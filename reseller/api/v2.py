@@ -30,18 +30,20 @@ from reseller.api.appkeys import (
 )
 from reseller.api.openapi import Action
 from reseller.catalog import Catalog
+from reseller.config import Config
 from reseller.db import Database
 from reseller.orders import place
 from reseller.states import DispatchState
 
 Params = dict[str, str]
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
     pool: Database
     customer: customers.Customer
-    base_catalog: Catalog
+    base_catalog: Catalog  # in the base currency, as the customer's price group sees it
     currency_rate: Decimal | None  # 1 customer currency unit in the base; None: no rate
     decimals: int  # the catalog's rounding, kept when converting
     dispatcher: OrderDispatcher | None
@@ -74,7 +76,7 @@ async def endpoint(request: web.Request) -> web.Response:
     call = Call(
         pool,
         customer,
-        request.app[CATALOG].current,
+        _catalog_of(request.app[CATALOG].current, customer, config),
         currencies.rate_of(config, customer.currency),
         config.pricing.decimals,
         request.app.get(DISPATCHER),
@@ -83,6 +85,25 @@ async def endpoint(request: web.Request) -> web.Response:
     answer = await handler(call, params)
     body = answer if isinstance(answer, bytes) else orjson.dumps(answer)
     return web.Response(body=body, content_type="application/json")
+
+
+def _catalog_of(catalog: Catalog, customer: customers.Customer, config: Config) -> Catalog:
+    """The catalog as the customer's price group sees it (base currency). A group the config
+    no longer names (a reload removed it) prices its customers as the price list does: the
+    operator removed the group's terms, not the customers' access; logged once per name."""
+    name = customer.price_group
+    if name is None:
+        return catalog
+    group = config.pricing.groups.get(name)
+    if group is None:
+        if name not in _MISSING_GROUPS:
+            _MISSING_GROUPS.add(name)
+            log.warning("price_group_not_in_config", group=name)
+        return catalog
+    return catalog.for_group(group, config.pricing)
+
+
+_MISSING_GROUPS: set[str] = set()
 
 
 async def _authenticate(request: web.Request, key: str | None) -> customers.Customer:

@@ -233,6 +233,7 @@ def _priced(
         refill=upstream.refill if o.refill is None else o.refill and upstream.refill,
         cancel=upstream.cancel if o.cancel is None else o.cancel and upstream.cancel,
         dripfeed=upstream.dripfeed if o.dripfeed is None else o.dripfeed and upstream.dripfeed,
+        cost=first.cost_rate,
     )
     reason = None
     if service.type not in SERVICE_TYPES:

@@ -8,13 +8,16 @@ once per change instead of once per request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import orjson
 
 from reseller import currencies, db, money
+from reseller.catalog import groups
+from reseller.config.catalog import PricingConfig
+from reseller.config.groups import GroupConfig
 from reseller.db import Q
 
 
@@ -47,6 +50,8 @@ class Service:
     refill: bool
     cancel: bool
     dripfeed: bool
+    # The primary candidate's cost in the base currency (None: not known); never in answers.
+    cost: Decimal | None = None
 
     def as_api(self) -> dict[str, object]:
         return {
@@ -70,6 +75,32 @@ class Catalog:
         self._by_id = {s.id: s for s in services}
         self.encoded = orjson.dumps([s.as_api() for s in self._by_id.values()])
         self._views: dict[tuple[Decimal, int], Catalog] = {}
+        # group name → (its config, the pricing terms, its view): see for_group
+        self._groups: dict[str, tuple[GroupConfig, tuple[Decimal, int, str], Catalog]] = {}
+
+    def for_group(self, group: GroupConfig, terms: PricingConfig) -> Catalog:
+        """The catalog as the group's customers see it (base currency): only the services it
+        lets them see that sell at or above cost at its rates. Built once per group and config:
+        a reload changing neither keeps the view (`priced_in` views included)."""
+        rounding = (terms.min_rate, terms.decimals, terms.rounding)
+        cached = self._groups.get(group.name)
+        if cached is not None and cached[1] == rounding:
+            if cached[0] is group:
+                return cached[2]
+            if cached[0] == group:  # a reload that did not change it
+                self._groups[group.name] = (group, rounding, cached[2])
+                return cached[2]
+        view = Catalog(self._group_services(group, terms))
+        self._groups[group.name] = (group, rounding, view)
+        return view
+
+    def _group_services(self, group: GroupConfig, terms: PricingConfig) -> Iterator[Service]:
+        for s in self._by_id.values():
+            if not groups.visible(group, s.id, s.category):
+                continue
+            rate = groups.group_rate(s.rate, groups.rule_for(group, s.id, s.category), terms)
+            if groups.sellable(rate, s.cost, s.rate):
+                yield replace(s, rate=rate)
 
     def priced_in(self, rate: Decimal, *, decimals: int) -> Catalog:
         """The catalog as a customer paying in a currency worth `rate` (base units each) sees
@@ -107,6 +138,7 @@ async def load(pool: db.Database) -> Catalog:
             refill=r["refill"],
             cancel=r["cancel"],
             dripfeed=r["dripfeed"],
+            cost=r["cost"],
         )
         for r in rows
     )

@@ -236,7 +236,19 @@ async def _write(conn: db.Transaction, built: Built) -> None:
     await conn.executemany(
         Q.upsert_service,
         [
-            (s.id, s.name, s.type, s.category, s.rate, s.min, s.max, s.refill, s.cancel, s.dripfeed)
+            (
+                s.id,
+                s.name,
+                s.type,
+                s.category,
+                s.rate,
+                s.min,
+                s.max,
+                s.refill,
+                s.cancel,
+                s.dripfeed,
+                s.cost,
+            )
             for s in enabled
         ],
     )

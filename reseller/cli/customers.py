@@ -13,6 +13,7 @@ import orjson
 from reseller import currencies, customers, db, errors, money
 from reseller.cli import common, output
 from reseller.config import Config
+from reseller.config.groups import NO_GROUP
 
 _MAX_RATE_LIMIT = 10**9  # as api.rate_limit_per_minute
 _STATEMENT_COLUMNS = ("at", "entry", "order", "kind", "amount", "balance", "reason")
@@ -33,7 +34,7 @@ def register(commands: Any) -> None:
     listing = cust.add_parser("list", help="list customers")
     output.add_format_options(listing)
     listing.set_defaults(command=_list)
-    change = cust.add_parser("set", help="change a customer's rate limit or name")
+    change = cust.add_parser("set", help="change a customer's rate limit, name or price group")
     change.add_argument("name")
     change.add_argument(
         "--rate-limit",
@@ -43,6 +44,12 @@ def register(commands: Any) -> None:
     )
     change.add_argument(
         "--name", dest="new_name", type=common.name, help="a new name; its API key keeps working"
+    )
+    change.add_argument(
+        "--group",
+        dest="price_group",
+        metavar="G",
+        help=f"a price group of pricing.groups, or `{NO_GROUP}` for the price list",
     )
     change.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
     change.set_defaults(command=_set)
@@ -109,7 +116,7 @@ def _list(args: argparse.Namespace) -> int:
     rows = common.with_database(args, lambda pool, _: customers.list_all(pool))
     output.emit(
         args,
-        ("id", "name", "balance", "currency", "state", "rate_limit"),
+        ("id", "name", "balance", "currency", "state", "rate_limit", "group"),
         [
             (
                 c.id,
@@ -118,6 +125,7 @@ def _list(args: argparse.Namespace) -> int:
                 c.currency,
                 "suspended" if c.suspended else "active",
                 c.rate_limit_per_minute or customers.DEFAULT_RATE_LIMIT,
+                c.price_group,
             )
             for c in rows
         ],
@@ -126,19 +134,29 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _set(args: argparse.Namespace) -> int:
-    if args.rate_limit is None and args.new_name is None:
-        raise errors.ResellerError("nothing to change: give --rate-limit N and/or --name NEW")
-    try:
-        customer = common.with_database(
-            args,
-            lambda pool, _: customers.update(
-                pool,
-                args.name,
-                by=common.actor(args),
-                rate_limit=args.rate_limit,
-                new_name=args.new_name,
-            ),
+    if args.rate_limit is None and args.new_name is None and args.price_group is None:
+        raise errors.ResellerError(
+            "nothing to change: give --rate-limit N, --name NEW and/or --group G"
         )
+
+    async def work(pool: db.Database, config: Config) -> customers.Customer:
+        group = args.price_group
+        if group is not None and group != NO_GROUP and group not in config.pricing.groups:
+            raise errors.ResellerError(
+                f"refused: no price group {group!r} in pricing.groups of the config; nothing"
+                " changed"
+            )
+        return await customers.update(
+            pool,
+            args.name,
+            by=common.actor(args),
+            rate_limit=args.rate_limit,
+            new_name=args.new_name,
+            price_group=group,
+        )
+
+    try:
+        customer = common.with_database(args, work)
     except errors.DuplicateName:
         raise errors.ResellerError(
             f"refused: a customer named {args.new_name!r} exists already; nothing changed"
@@ -147,6 +165,8 @@ def _set(args: argparse.Namespace) -> int:
         print(f"{args.name} is now {customer.name} (its API key keeps working)")
     limit = customer.rate_limit_per_minute
     print(f"{customer.name}: rate limit {f'{limit} per minute' if limit else 'default'}")
+    if args.price_group is not None:
+        print(f"{customer.name}: price group {customer.price_group or NO_GROUP}")
     return 0
 
 

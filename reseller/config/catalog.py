@@ -14,6 +14,7 @@ pricing:
   categories: {"Telegram*": {markup_percent: 50}}
   min_rate: 0.01
   rounding: {decimals: 2, mode: up}
+  groups: {wholesale: {discount_percent: 10}}   # see config.groups
 currency_rates: {EUR: 1.08}     # 1 EUR = 1.08 of api.currency
 ```
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from reseller.config.groups import GroupConfig, known_service_ids, read_groups
 from reseller.config.reader import (
     Section,
     boolean,
@@ -82,6 +84,7 @@ class PricingConfig:
     min_rate: Decimal = Decimal(0)
     decimals: int = 5
     rounding: str = "up"
+    groups: dict[str, GroupConfig] = field(default_factory=dict)
 
 
 def read_services(root: Section, providers: list[str]) -> tuple[ServiceConfig, ...]:
@@ -106,7 +109,13 @@ def read_imports(root: Section, providers: list[str]) -> tuple[ImportConfig, ...
     return tuple(imports)
 
 
-def read_pricing(root: Section, providers: list[str]) -> PricingConfig:
+def read_pricing(
+    root: Section,
+    providers: list[str],
+    services: tuple[ServiceConfig, ...] = (),
+    imports: tuple[ImportConfig, ...] = (),
+) -> PricingConfig:
+    """`services` and `imports`: the IDs price groups may name."""
     s = root.section("pricing")
     rounding = s.section("rounding")
     by_provider = s.section("providers")
@@ -121,6 +130,11 @@ def read_pricing(root: Section, providers: list[str]) -> PricingConfig:
         **rounding.read(PricingConfig, decimals=integer(0, 5)),
         rounding=rounding.get(
             "mode", _choice(ROUNDING_MODES), default_of(PricingConfig, "rounding")
+        ),
+        groups=read_groups(
+            s,
+            known_service_ids([c.id for c in services], [rule.first_id for rule in imports]),
+            unknown_hint="not in services, nor at or above an import's first_id",
         ),
     )
     for name in pricing.providers:

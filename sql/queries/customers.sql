@@ -2,16 +2,19 @@
 -- $1: name, $2: api_key_hash, $3: currency
 INSERT INTO customers (name, api_key_hash, currency)
 VALUES ($1, $2, $3)
-RETURNING id, name, balance, currency, suspended, rate_limit_per_minute, created_at;
+RETURNING id, name, balance, currency, suspended, rate_limit_per_minute, created_at,
+       price_group;
 
 -- name: list_customers
-SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at
+SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at,
+       price_group
 FROM customers
 ORDER BY id;
 
 -- name: customer_by_name
 -- $1: name
-SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at
+SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at,
+       price_group
 FROM customers
 WHERE name = $1;
 
@@ -39,7 +42,8 @@ UPDATE customers SET api_key_hash = $2 WHERE name = $1 RETURNING id;
 
 -- name: customer_by_key_hash
 -- $1: api_key_hash
-SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at
+SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at,
+       price_group
 FROM customers
 WHERE api_key_hash = $1;
 
@@ -54,12 +58,14 @@ SELECT DISTINCT currency FROM customers;
 
 -- name: customer_for_update
 -- $1: name
-SELECT id, name, rate_limit_per_minute FROM customers WHERE name = $1 FOR UPDATE;
+SELECT id, name, rate_limit_per_minute, price_group FROM customers WHERE name = $1 FOR UPDATE;
 
 -- name: update_customer
--- $1: id, $2: name, $3: rate limit per minute (NULL: the config's api.rate_limit_per_minute)
-UPDATE customers SET name = $2, rate_limit_per_minute = $3 WHERE id = $1
-RETURNING id, name, balance, currency, suspended, rate_limit_per_minute, created_at;
+-- $1: id, $2: name, $3: rate limit per minute (NULL: the config's api.rate_limit_per_minute),
+-- $4: price group (NULL: none)
+UPDATE customers SET name = $2, rate_limit_per_minute = $3, price_group = $4 WHERE id = $1
+RETURNING id, name, balance, currency, suspended, rate_limit_per_minute, created_at,
+       price_group;
 
 -- name: ledger_sum_before
 -- $1: customer id, $2: before (NULL: nothing is before)

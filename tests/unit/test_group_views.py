@@ -1,0 +1,43 @@
+"""`Catalog.for_group`: a group's view is built once per group and config, and rebuilt when a
+reload changes either."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from reseller import config
+from reseller.catalog import Catalog
+from reseller.catalog.model import Service
+
+GROUPS = """
+providers: [{name: p, url: 'http://p/api', key_env: P}]
+services: [{id: 1, provider: p, upstream_service: 1}]
+pricing: {rounding: {decimals: 2}, groups: {g: {discount_percent: %s}}}
+"""
+
+
+def catalog() -> Catalog:
+    """One service at 1.00 costing 0.50."""
+    rate, cost = Decimal("1.00"), Decimal("0.50")
+    return Catalog([Service(1, "Likes", "Default", "IG", rate, 10, 100, False, False, False, cost)])
+
+
+def test_a_group_view_is_kept_across_a_reload_that_does_not_change_it() -> None:
+    live = catalog()
+    first, same = config.parse(GROUPS % 10), config.parse(GROUPS % 10)
+    view = live.for_group(first.pricing.groups["g"], first.pricing)
+    assert view.get(1).rate == Decimal("0.90")
+    assert live.for_group(same.pricing.groups["g"], same.pricing) is view
+    assert live.for_group(first.pricing.groups["g"], first.pricing) is view
+
+
+def test_a_reload_changing_the_group_or_the_rounding_rebuilds_its_view() -> None:
+    live = catalog()
+    before = config.parse(GROUPS % 10)
+    view = live.for_group(before.pricing.groups["g"], before.pricing)
+    deeper = config.parse(GROUPS % 60)
+    assert live.for_group(deeper.pricing.groups["g"], deeper.pricing).get(1) is None  # 0.40
+    coarser = config.parse((GROUPS % 10).replace("decimals: 2", "decimals: 0"))
+    rebuilt = live.for_group(coarser.pricing.groups["g"], coarser.pricing)
+    assert rebuilt is not view
+    assert rebuilt.get(1).rate == Decimal("1")
