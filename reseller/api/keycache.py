@@ -50,11 +50,16 @@ class KeyCache:
 
     async def stop(self) -> None:
         conn, self._listener = self._listener, None
-        if conn is not None and not conn.is_closed():
-            conn.remove_termination_listener(self._lost)
-            await conn.remove_listener("customers_changed", self._changed)
-            await conn.execute(Q.unlisten_customers)
-            await self._pool.release(conn)
+        if conn is None:
+            return
+        conn.remove_termination_listener(self._lost)
+        try:
+            if not conn.is_closed():
+                await conn.remove_listener("customers_changed", self._changed)
+                await conn.execute(Q.unlisten_customers)
+        except Exception:  # lost with a database that went away: dropped, never reused
+            conn.terminate()
+        await self._pool.release(conn)
 
     async def customer(self, key: str) -> customers.Customer | None:
         digest = api_keys.key_hash(key)

@@ -261,6 +261,11 @@ async def test_serve_waits_for_a_commands_embedded_server_then_runs_and_keeps_it
         async with aiohttp.ClientSession() as session, session.get(service.url + "/readyz") as r:
             assert r.status == 200
         os.kill(postmaster_pid(service.cluster), signal.SIGKILL)  # its own: restarted
+
+        async def restarted() -> bool:
+            return '"embedded_postgres_restarted"' in service.log.read_text()
+
+        await poll_until(restarted, within=10)
         async with aiohttp.ClientSession() as session:
 
             async def ready() -> bool:
