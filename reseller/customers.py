@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from reseller import api_keys, audit, db, errors, money
 from reseller.audit import Actor
+from reseller.catalog.customer_prices import PriceOverride
 from reseller.config.groups import NO_GROUP
 from reseller.db import Q
 
@@ -24,6 +25,8 @@ class Customer:
     rate_limit_per_minute: int | None
     created_at: datetime
     price_group: str | None = None  # a name in pricing.groups; None: the price list
+    # Its own prices, by service ID (loaded for the API by `by_hash`; empty elsewhere).
+    prices: tuple[PriceOverride, ...] = ()
 
 
 async def create(
@@ -144,7 +147,92 @@ async def by_hash(pool: db.Database, key_hash: bytes) -> Customer | None:
     """The customer an API key belongs to, by the key's hash: the lookup costs the same whether
     or not the key exists."""
     row = await pool.fetchrow(Q.customer_by_key_hash, key_hash)
-    return Customer(**row) if row is not None else None
+    if row is None:
+        return None
+    fields = dict(row)
+    services, rates, discounts = (
+        fields.pop(k) or [] for k in ("price_services", "price_rates", "price_discounts")
+    )
+    prices = tuple(map(PriceOverride, services, rates, discounts))
+    return Customer(**fields, prices=prices)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPrice:
+    override: PriceOverride
+    reason: str | None
+    created_at: datetime
+
+
+async def prices(pool: db.Database, name: str) -> tuple[Customer, list[StoredPrice]]:
+    """The customer and its overrides, by service ID."""
+    async with pool.transaction() as conn:
+        row = await conn.fetchrow(Q.customer_by_name, name)
+        if row is None:
+            raise errors.NotFound(f"no customer named {name!r}")
+        found = await conn.fetch(Q.customer_prices, row["id"])
+    return Customer(**row), [
+        StoredPrice(
+            PriceOverride(r["service_id"], r["rate"], r["discount_percent"]),
+            r["reason"],
+            r["created_at"],
+        )
+        for r in found
+    ]
+
+
+async def set_price(
+    pool: db.Database, name: str, override: PriceOverride, *, by: Actor
+) -> PriceOverride | None:
+    """Store the customer's override for its service (replacing any), with `by.reason`;
+    returns the one it replaced. The caller checks it sells at or above cost."""
+    async with pool.transaction() as conn:
+        customer_id = await conn.fetchval(Q.customer_id_for_update, name)
+        if customer_id is None:
+            raise errors.NotFound(f"no customer named {name!r}")
+        old = await conn.fetchrow(Q.customer_price, customer_id, override.service_id)
+        await conn.execute(
+            Q.upsert_customer_price,
+            customer_id,
+            override.service_id,
+            override.rate,
+            override.discount_percent,
+            by.reason,
+        )
+        replaced = _override(old)
+        await audit.record(
+            conn, by, "customer-price", name, _price_change(override.service_id, replaced, override)
+        )
+    return replaced
+
+
+async def clear_price(pool: db.Database, name: str, service_id: int, *, by: Actor) -> PriceOverride:
+    """Remove the customer's override for the service (NotFound: it has none); returns it."""
+    async with pool.transaction() as conn:
+        customer_id = await conn.fetchval(Q.customer_id_for_update, name)
+        if customer_id is None:
+            raise errors.NotFound(f"no customer named {name!r}")
+        old = _override(await conn.fetchrow(Q.delete_customer_price, customer_id, service_id))
+        if old is None:
+            raise errors.NotFound(f"{name} has no price of its own for service {service_id}")
+        await audit.record(conn, by, "customer-price", name, _price_change(service_id, old, None))
+    return old
+
+
+def _override(row: db.Record | None) -> PriceOverride | None:
+    if row is None:
+        return None
+    return PriceOverride(row["service_id"], row["rate"], row["discount_percent"])
+
+
+def _price_change(
+    service_id: int, old: PriceOverride | None, new: PriceOverride | None
+) -> dict[str, Any]:
+    return {
+        "service": service_id,
+        "from": old.describe() if old else "none",
+        "to": new.describe() if new else "none",
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from reseller.api.appkeys import (
 from reseller.api.openapi import Action
 from reseller.catalog import Catalog
 from reseller.config import Config
+from reseller.config.groups import GroupConfig
 from reseller.db import Database
 from reseller.orders import place
 from reseller.states import DispatchState
@@ -43,7 +44,7 @@ log = structlog.get_logger()
 class Call:
     pool: Database
     customer: customers.Customer
-    base_catalog: Catalog  # in the base currency, as the customer's price group sees it
+    base_catalog: Catalog  # in the base currency, at the customer's group's and own prices
     currency_rate: Decimal | None  # 1 customer currency unit in the base; None: no rate
     decimals: int  # the catalog's rounding, kept when converting
     dispatcher: OrderDispatcher | None
@@ -88,19 +89,25 @@ async def endpoint(request: web.Request) -> web.Response:
 
 
 def _catalog_of(catalog: Catalog, customer: customers.Customer, config: Config) -> Catalog:
-    """The catalog as the customer's price group sees it (base currency). A group the config
-    no longer names (a reload removed it) prices its customers as the price list does: the
-    operator removed the group's terms, not the customers' access; logged once per name."""
+    """The catalog as the customer's price group and its own prices make it (base currency).
+    A group the config no longer names (a reload removed it) prices its customers as the price
+    list does: the operator removed the group's terms, not the customers' access; logged once
+    per name."""
+    group = _group_of(customer, config)
+    if customer.prices:
+        return catalog.for_customer(group, customer.prices, config.pricing)
+    return catalog if group is None else catalog.for_group(group, config.pricing)
+
+
+def _group_of(customer: customers.Customer, config: Config) -> GroupConfig | None:
     name = customer.price_group
     if name is None:
-        return catalog
+        return None
     group = config.pricing.groups.get(name)
-    if group is None:
-        if name not in _MISSING_GROUPS:
-            _MISSING_GROUPS.add(name)
-            log.warning("price_group_not_in_config", group=name)
-        return catalog
-    return catalog.for_group(group, config.pricing)
+    if group is None and name not in _MISSING_GROUPS:
+        _MISSING_GROUPS.add(name)
+        log.warning("price_group_not_in_config", group=name)
+    return group
 
 
 _MISSING_GROUPS: set[str] = set()

@@ -15,7 +15,8 @@ from decimal import Decimal
 import orjson
 
 from reseller import currencies, db, money
-from reseller.catalog import groups
+from reseller.catalog import customer_prices, groups
+from reseller.catalog.customer_prices import PriceOverride
 from reseller.config.catalog import PricingConfig
 from reseller.config.groups import GroupConfig
 from reseller.db import Q
@@ -77,6 +78,11 @@ class Catalog:
         self._views: dict[tuple[Decimal, int], Catalog] = {}
         # group name → (its config, the pricing terms, its view): see for_group
         self._groups: dict[str, tuple[GroupConfig, tuple[Decimal, int, str], Catalog]] = {}
+        # (group name, overrides) → (the group's config, the pricing terms, the view)
+        self._customers: dict[
+            tuple[str | None, tuple[PriceOverride, ...]],
+            tuple[GroupConfig | None, tuple[Decimal, int, str], Catalog],
+        ] = {}
 
     def for_group(self, group: GroupConfig, terms: PricingConfig) -> Catalog:
         """The catalog as the group's customers see it (base currency): only the services it
@@ -100,6 +106,48 @@ class Catalog:
                 continue
             rate = groups.group_rate(s.rate, groups.rule_for(group, s.id, s.category), terms)
             if groups.sellable(rate, s.cost, s.rate):
+                yield replace(s, rate=rate)
+
+    def for_customer(
+        self,
+        group: GroupConfig | None,
+        overrides: tuple[PriceOverride, ...],
+        terms: PricingConfig,
+    ) -> Catalog:
+        """The catalog as a customer with its own overrides sees it (base currency): its
+        group's view (or this one), each overridden service at its override's rate where that
+        sells at or above cost and left out where not. Built once per group and set of
+        overrides: customers sharing both share the view and its encoded answer."""
+        rounding = (terms.min_rate, terms.decimals, terms.rounding)
+        key = (group.name if group is not None else None, overrides)
+        cached = self._customers.get(key)
+        if (
+            cached is not None
+            and cached[1] == rounding
+            and (cached[0] is group or cached[0] == group)
+        ):
+            return cached[2]
+        view = Catalog(self._customer_services(group, overrides, terms))
+        self._customers[key] = (group, rounding, view)
+        return view
+
+    def _customer_services(
+        self,
+        group: GroupConfig | None,
+        overrides: tuple[PriceOverride, ...],
+        terms: PricingConfig,
+    ) -> Iterator[Service]:
+        otherwise = self.for_group(group, terms) if group is not None else self
+        by_service = {o.service_id: o for o in overrides}
+        for s in self._by_id.values():  # in the catalog's order
+            override = by_service.get(s.id)
+            if override is None:
+                found = otherwise.get(s.id)
+                if found is not None:
+                    yield found
+                continue
+            rate = customer_prices.rate(s, group, override, terms)
+            if customer_prices.off_sale(s, group, rate) is None:
                 yield replace(s, rate=rate)
 
     def priced_in(self, rate: Decimal, *, decimals: int) -> Catalog:

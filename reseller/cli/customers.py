@@ -10,10 +10,12 @@ from typing import Any, Literal
 
 import orjson
 
-from reseller import currencies, customers, db, errors, money
+from reseller import catalog, currencies, customers, db, errors, money
+from reseller.catalog import customer_prices, groups
+from reseller.catalog.customer_prices import PriceOverride
 from reseller.cli import common, output
 from reseller.config import Config
-from reseller.config.groups import NO_GROUP
+from reseller.config.groups import NO_GROUP, GroupConfig
 
 _MAX_RATE_LIMIT = 10**9  # as api.rate_limit_per_minute
 _STATEMENT_COLUMNS = ("at", "entry", "order", "kind", "amount", "balance", "reason")
@@ -53,6 +55,28 @@ def register(commands: Any) -> None:
     )
     change.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
     change.set_defaults(command=_set)
+    price = cust.add_parser(
+        "price", help="a customer's own rate or discount for a service, on top of its group"
+    )
+    price.add_argument("name")
+    price.add_argument("--service", type=_service_id, required=True, metavar="ID")
+    how = price.add_mutually_exclusive_group(required=True)
+    how.add_argument("--rate", type=_rate, metavar="X", help="the sell rate, base currency")
+    how.add_argument(
+        "--discount",
+        type=_discount,
+        metavar="P",
+        help="percent off what the customer would otherwise pay (group or price list)",
+    )
+    how.add_argument("--clear", action="store_true", help="back to the group's or list's rate")
+    price.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
+    price.set_defaults(command=_price)
+    prices = cust.add_parser(
+        "prices", help="a customer's own prices: what it pays now, on sale or why not"
+    )
+    prices.add_argument("name")
+    output.add_format_options(prices)
+    prices.set_defaults(command=_prices)
     statement = cust.add_parser(
         "statement", help="ledger entries with order, reason and running balance"
     )
@@ -168,6 +192,105 @@ def _set(args: argparse.Namespace) -> int:
     if args.price_group is not None:
         print(f"{customer.name}: price group {customer.price_group or NO_GROUP}")
     return 0
+
+
+def _service_id(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) < 2**31:
+        raise argparse.ArgumentTypeError(f"not a service ID: {text!r}")
+    return int(text)
+
+
+def _rate(text: str) -> Decimal:
+    rate = common.amount(text)
+    if rate < 0:
+        raise argparse.ArgumentTypeError(f"a rate is not negative: {text!r}")
+    return rate
+
+
+def _discount(text: str) -> Decimal:
+    percent = common.amount(text)
+    if not 0 <= percent <= 100:
+        raise argparse.ArgumentTypeError(f"a discount is 0 to 100 percent: {text!r}")
+    return percent
+
+
+def _price(args: argparse.Namespace) -> int:
+    if args.clear:
+        old = common.with_database(
+            args,
+            lambda pool, _: customers.clear_price(
+                pool, args.name, args.service, by=common.actor(args)
+            ),
+        )
+        print(f"{args.name}: service {args.service} no longer at its own {old.describe()}")
+        return 0
+    override = PriceOverride(args.service, args.rate, args.discount)
+
+    async def work(pool: db.Database, config: Config) -> tuple[Decimal, PriceOverride | None]:
+        customer = await customers.get(pool, args.name)
+        service = (await catalog.load(pool)).get(args.service)
+        if service is None:
+            raise errors.ResellerError(
+                f"refused: service {args.service} is not on sale; nothing changed"
+            )
+        group = _group(customer, config)
+        rate = customer_prices.rate(service, group, override, config.pricing)
+        if group is not None and not groups.visible(group, service.id, service.category):
+            raise errors.ResellerError(
+                f"refused: service {service.id} is hidden by {customer.name}'s group"
+                f" {group.name}; nothing changed"
+            )
+        if not groups.sellable(rate, service.cost, service.rate):
+            floor, what = (
+                (service.rate, "price-list rate (its cost is not known yet)")
+                if service.cost is None
+                else (service.cost, "cost")
+            )
+            raise errors.ResellerError(
+                f"refused: {money.format_amount(rate)} is below service {service.id}'s {what}"
+                f" {money.format_amount(floor)}; nothing changed"
+            )
+        return rate, await customers.set_price(pool, args.name, override, by=common.actor(args))
+
+    rate, old = common.with_database(args, work)
+    print(
+        f"{args.name}: service {args.service} at {override.describe()}, pays"
+        f" {money.format_amount(rate)} (was {old.describe() if old else 'the group or list rate'})"
+    )
+    return 0
+
+
+def _prices(args: argparse.Namespace) -> int:
+    async def work(pool: db.Database, config: Config) -> tuple[str, list[tuple[Any, ...]]]:
+        customer, stored = await customers.prices(pool, args.name)
+        current = await catalog.load(pool)
+        group = _group(customer, config)
+        rows = []
+        for price in stored:
+            service = current.get(price.override.service_id)
+            rate, state = None, "off sale: service not on sale"
+            if service is not None:
+                rate = customer_prices.rate(service, group, price.override, config.pricing)
+                why = customer_prices.off_sale(service, group, rate)
+                state = "on sale" if why is None else f"off sale: {why}"
+            shown = money.format_amount(rate) if rate is not None else None
+            rows.append(
+                (price.override.service_id, price.override.describe(), shown, state, price.reason)
+            )
+        title = (
+            f"{customer.name}: group {customer.price_group or NO_GROUP},"
+            f" rates in {config.api.currency}"
+        )
+        return title, rows
+
+    title, rows = common.with_database(args, work)
+    output.emit(args, ("service", "price", "rate", "state", "reason"), rows, title=title)
+    return 0
+
+
+def _group(customer: customers.Customer, config: Config) -> GroupConfig | None:
+    """The customer's group's terms (None: no group, or one the config no longer names)."""
+    return config.pricing.groups.get(customer.price_group) if customer.price_group else None
 
 
 def _statement(args: argparse.Namespace) -> int:

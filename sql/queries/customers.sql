@@ -41,11 +41,18 @@ UPDATE customers SET suspended = $2 WHERE name = $1 RETURNING id;
 UPDATE customers SET api_key_hash = $2 WHERE name = $1 RETURNING id;
 
 -- name: customer_by_key_hash
+-- With the customer's own prices, in one round trip (NULL arrays: none).
 -- $1: api_key_hash
-SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at,
-       price_group
-FROM customers
-WHERE api_key_hash = $1;
+SELECT c.id, c.name, c.balance, c.currency, c.suspended, c.rate_limit_per_minute,
+       c.created_at, c.price_group, p.price_services, p.price_rates, p.price_discounts
+FROM customers c
+CROSS JOIN LATERAL (
+    SELECT array_agg(service_id ORDER BY service_id) AS price_services,
+           array_agg(rate ORDER BY service_id) AS price_rates,
+           array_agg(discount_percent ORDER BY service_id) AS price_discounts
+    FROM customer_prices WHERE customer_id = c.id
+) p
+WHERE c.api_key_hash = $1;
 
 -- name: listen_customers
 LISTEN customers_changed;
@@ -80,3 +87,33 @@ WHERE customer_id = $1
   AND ($2::timestamptz IS NULL OR created_at >= $2)
   AND ($3::timestamptz IS NULL OR created_at < $3)
 ORDER BY created_at, id;
+
+-- name: customer_id_for_update
+-- Serialises changes to one customer's prices. $1: name
+SELECT id FROM customers WHERE name = $1 FOR UPDATE;
+
+-- name: customer_prices
+-- $1: customer id
+SELECT service_id, rate, discount_percent, reason, created_at
+FROM customer_prices
+WHERE customer_id = $1
+ORDER BY service_id;
+
+-- name: customer_price
+-- $1: customer id, $2: service id
+SELECT service_id, rate, discount_percent FROM customer_prices
+WHERE customer_id = $1 AND service_id = $2;
+
+-- name: upsert_customer_price
+-- $1: customer id, $2: service id, $3: rate (NULL: a discount), $4: discount percent,
+-- $5: reason
+INSERT INTO customer_prices (customer_id, service_id, rate, discount_percent, reason)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (customer_id, service_id) DO UPDATE SET
+    rate = EXCLUDED.rate, discount_percent = EXCLUDED.discount_percent,
+    reason = EXCLUDED.reason, created_at = now();
+
+-- name: delete_customer_price
+-- No row: there was none. $1: customer id, $2: service id
+DELETE FROM customer_prices WHERE customer_id = $1 AND service_id = $2
+RETURNING service_id, rate, discount_percent;
