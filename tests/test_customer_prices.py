@@ -9,33 +9,22 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
-import aiohttp
 import orjson
 import pytest_asyncio
-from aiohttp.test_utils import TestServer
-from conftest import ApiClient
 from support import poll_until
 from test_cli import run
-from test_price_groups import YAML, Shop, charge_of
+from test_price_groups import YAML, Shop, charge_of, open_shop
 
 from reseller import config
-from reseller.api.app import create_app
 from reseller.catalog import Catalog, Service
 from reseller.catalog.customer_prices import PriceOverride
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def shop(pool, sim, cli_env, tmp_path: Path) -> AsyncIterator[Shop]:
-    (tmp_path / "config.yaml").write_text(YAML.format(url=sim.url))
-    cfg = config.parse(YAML.format(url=sim.url))
-    server = TestServer(create_app(config.LiveConfig(cfg), pool=pool), host="127.0.0.1")
-    s = Shop(None, pool, sim, cfg)  # type: ignore[arg-type]
-    await s.sync()
-    await server.start_server()
-    async with aiohttp.ClientSession() as session:
-        s.api = ApiClient(session, str(server.make_url("")).rstrip("/"))
+    (tmp_path / "config.yaml").write_text(YAML.format(url=sim.url))  # what the CLI reads
+    async with open_shop(pool, sim) as s:
         yield s
-    await server.close()
 
 
 async def until_rate(shop: Shop, key: str, service: int, rate: str | None) -> None:

@@ -5,6 +5,7 @@ price list. Real PostgreSQL, the real app over HTTP, the simulated panel as the 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -81,17 +82,26 @@ class Shop:
             await upstreams.close()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def shop(pool, sim) -> AsyncIterator[Shop]:
+@contextlib.asynccontextmanager
+async def open_shop(pool, sim) -> AsyncIterator[Shop]:
+    """The app on YAML's catalog, synced from the simulated panel, served over HTTP."""
     cfg = config.parse(YAML.format(url=sim.url))
     server = TestServer(create_app(config.LiveConfig(cfg), pool=pool), host="127.0.0.1")
     s = Shop(None, pool, sim, cfg)  # type: ignore[arg-type]
     await s.sync()
     await server.start_server()
-    async with aiohttp.ClientSession() as session:
-        s.api = ApiClient(session, str(server.make_url("")).rstrip("/"))
+    try:
+        async with aiohttp.ClientSession() as session:
+            s.api = ApiClient(session, str(server.make_url("")).rstrip("/"))
+            yield s
+    finally:
+        await server.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def shop(pool, sim) -> AsyncIterator[Shop]:
+    async with open_shop(pool, sim) as s:
         yield s
-    await server.close()
 
 
 async def charge_of(shop: Shop, order_id: int) -> tuple[Decimal, str]:
