@@ -132,12 +132,7 @@ async def test_sigkill_at_random_points_loses_and_doubles_nothing(dsn, pool, sim
         await traffic
     await server.start()  # the last restart settles what the kills left
     try:
-        await poll_until(lambda: _none_queued(pool), within=30)
-        await pool.execute(
-            "UPDATE orders SET updated_at = now() - interval '1 hour'"
-            " WHERE dispatch_state = 'sending'"
-        )
-        await poll_until(lambda: _none_in_flight(pool), within=30)
+        await dispatch_settled(pool)
         await asyncio.sleep(1.0)  # a few sync rounds
     finally:
         code = await server.signal(signal.SIGTERM)
@@ -147,6 +142,17 @@ async def test_sigkill_at_random_points_loses_and_doubles_nothing(dsn, pool, sim
     tally = await invariants.check(pool, sim.state)
     print(f"\n3 SIGKILLs under load: {len(acknowledged)} orders acknowledged, {tally}")
     assert len(acknowledged) > 20
+
+
+async def dispatch_settled(pool) -> None:
+    """Every order queued is sent, and every order left "sending" (its upstream answer could
+    not be recorded: a kill, a lost database) is made uncertain by the stale sweep — aged
+    here instead of waiting the 5 minutes that sweep allows a call."""
+    await poll_until(lambda: _none_queued(pool), within=30)
+    await pool.execute(
+        "UPDATE orders SET updated_at = now() - interval '1 hour' WHERE dispatch_state = 'sending'"
+    )
+    await poll_until(lambda: _none_in_flight(pool), within=30)
 
 
 async def _none_queued(pool) -> bool:

@@ -22,7 +22,7 @@ from reseller import config, db, server
 from reseller.dbserver import Supervisor
 from reseller.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 from tests.reliability import invariants
-from tests.reliability.test_crashes import YAML, load, prepare
+from tests.reliability.test_crashes import YAML, dispatch_settled, load, prepare
 
 pytestmark = pytest.mark.slow
 UNAVAILABLE = {"error": "Service temporarily unavailable, try again shortly"}
@@ -139,14 +139,7 @@ async def test_sigkilled_embedded_postgres_under_load_restarts_and_loses_nothing
         await poll_until(lambda: _true(len(acknowledged) > placed_before + 10), within=30)
         stop.set()
         await traffic
-        # Orders whose upstream answer could not be recorded stay "sending" until the stale
-        # sweep makes them uncertain (for the operator): age them instead of waiting 5 min.
-        await poll_until(lambda: _none_queued(pool), within=30)
-        await pool.execute(
-            "UPDATE orders SET updated_at = now() - interval '1 hour'"
-            " WHERE dispatch_state = 'sending'"
-        )
-        await poll_until(lambda: _none_in_flight(pool), within=30)
+        await dispatch_settled(pool)
         stored = {r["id"] for r in await pool.fetch("SELECT id FROM orders")}
         assert set(acknowledged) <= stored, "an acknowledged order is missing"
         tally = await invariants.check(pool, sim.state)
@@ -233,15 +226,6 @@ async def _failing(ask) -> tuple[int, dict] | None:
 
 async def _true(value: bool) -> bool:
     return value
-
-
-async def _none_queued(pool) -> bool:
-    return await pool.fetchval("SELECT count(*) FROM orders WHERE dispatch_state = 'queued'") == 0
-
-
-async def _none_in_flight(pool) -> bool:
-    states = "('queued', 'sending')"
-    return await pool.fetchval(f"SELECT count(*) FROM orders WHERE dispatch_state IN {states}") == 0
 
 
 async def test_serve_waits_for_a_commands_embedded_server_then_runs_and_keeps_its_own(
