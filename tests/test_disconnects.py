@@ -1,6 +1,6 @@
 """A client that hangs up mid-body is a client disconnect, never a database outage.
 
-The app runs as `reseller serve` runs it (`web.AppRunner`, no handler cancellation), over a
+The app runs as `reseller serve` runs it (`listener.serve_app`, no handler cancellation), over a
 real socket: aiohttp's test server cancels the handler when the client goes, which `serve`
 does not, so the `api` fixture would not show what production logs.
 """
@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from conftest import CATALOG_YAML
 from structlog.testing import capture_logs
 
 from reseller import config, db, errors, metrics
+from reseller.api import listener
 from reseller.api.app import create_app
 from reseller.catalog import sync as catalog_sync
 
@@ -39,11 +39,11 @@ CUT_SHORT = {
 async def port(pool: db.Database) -> AsyncIterator[int]:
     settings = config.parse(CATALOG_YAML)
     await catalog_sync.rebuild(pool, settings)
-    runner = web.AppRunner(create_app(settings, pool=pool), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield runner.addresses[0][1]
-    await runner.cleanup()
+    served = await listener.serve_app(
+        create_app(settings, pool=pool), settings.server, "127.0.0.1", 0, grace=1
+    )
+    yield served.port
+    await served.close()
 
 
 def counted(outcome: str) -> float:
