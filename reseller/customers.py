@@ -25,6 +25,8 @@ class Customer:
     rate_limit_per_minute: int | None
     created_at: datetime
     price_group: str | None = None  # a name in pricing.groups; None: the price list
+    # Paid in the last 30 days (base currency, net of refunds) when the tiers job last looked.
+    spent_30d: Decimal = Decimal(0)
     # Its own prices, by service ID (loaded for the API by `by_hash`; empty elsewhere).
     prices: tuple[PriceOverride, ...] = ()
 
@@ -155,6 +157,13 @@ async def by_hash(pool: db.Database, key_hash: bytes) -> Customer | None:
     )
     prices = tuple(map(PriceOverride, services, rates, discounts))
     return Customer(**fields, prices=prices)
+
+
+async def evaluate_spend(pool: db.Database) -> int:
+    """Re-evaluate what every customer paid in the last 30 days, which its spend tier follows;
+    how many figures changed. One statement: an order placed meanwhile counts next time, and
+    the API prices each order by the figure it read before it (never a tier mid-order)."""
+    return int(await pool.fetchval(Q.evaluate_spend))
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,10 @@ class Line:
     refunds: Decimal = Decimal(0)
     revenue_base: Decimal = Decimal(0)  # the same in the base currency, at each sale's rate
     refunds_base: Decimal = Decimal(0)
+    # Less than the price list would have charged, on what was finally paid (groups, tiers,
+    # customers' own prices; negative for a markup).
+    discount: Decimal = Decimal(0)
+    discount_base: Decimal = Decimal(0)
     cost: Decimal = Decimal(0)  # what providers charged us, in the base currency
     cost_unknown: int = 0  # placed orders whose provider has not reported a charge yet
     service_id: int | None = None  # the key's service, when grouped by service
@@ -65,6 +69,8 @@ async def build(
         line.refunds += row["refunded"]
         line.revenue_base += row["revenue_base"]
         line.refunds_base += row["refunds_base"]
+        line.discount += row["discount"]
+        line.discount_base += row["discount_base"]
         line.cost += cost
         line.cost_unknown += row["cost_unknown"]
     # Services by their ID as a number (2 before 10, not "10 …" before "2 …"), else by key.
@@ -75,7 +81,9 @@ async def build(
         total.orders += line.orders
         total.revenue_base += line.revenue_base
         total.refunds_base += line.refunds_base
+        total.discount_base += line.discount_base
         total.cost += line.cost
         total.cost_unknown += line.cost_unknown
     total.revenue, total.refunds = total.revenue_base, total.refunds_base
+    total.discount = total.discount_base
     return report

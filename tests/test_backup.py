@@ -49,7 +49,9 @@ async def seed(dsn: str) -> str:
             request = OrderRequest(f"https://ig.com/p/{quantity}", quantity, Decimal(charge))
             service_ = catalog.get(service)
             assert service_ is not None
-            return await place.place(pool, customer, service_, request, currency_rate=Decimal(1))
+            return await place.place(
+                pool, customer, service_, request, currency_rate=Decimal(1), list_charge=None
+            )
 
         await order(acme, 1, 1000, "0.90")
         refused = await order(bolt, 2, 100, "0.12346")
@@ -256,7 +258,12 @@ async def test_a_dsn_backup_restored_into_an_empty_database_is_identical(
         service = (await catalog_model.load(pool)).get(1)
         assert service is not None
         request = OrderRequest("https://ig.com/next", 100, Decimal("0.09"))
-        assert await place.place(pool, acme, service, request, currency_rate=Decimal(1)) == 4
+        assert (
+            await place.place(
+                pool, acme, service, request, currency_rate=Decimal(1), list_charge=None
+            )
+            == 4
+        )
     finally:
         await pool.close()
 

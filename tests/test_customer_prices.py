@@ -186,8 +186,8 @@ def test_customers_with_the_same_overrides_share_one_encoded_answer() -> None:
         ]
     )  # fmt: skip
     overrides = (PriceOverride(1, rate=Decimal("0.60")), PriceOverride(2, rate=Decimal("1")))
-    view = base.for_customer(None, overrides, terms)
-    assert base.for_customer(None, tuple(overrides), terms) is view
+    view = base.for_customer(None, Decimal(0), overrides, terms)
+    assert base.for_customer(None, Decimal(0), tuple(overrides), terms) is view
     assert [(s.id, s.rate) for s in (view.get(1), view.get(2)) if s] == [(1, Decimal("0.60"))]
 
 

@@ -156,6 +156,7 @@ async def test_customers_set_rate_limit_is_listed_enforced_and_audited(
             "state": "active",
             "rate_limit": 2,
             "group": None,
+            "paid_30d": "0.00",
         }
     ]
     for _ in range(2):

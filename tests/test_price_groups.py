@@ -215,7 +215,7 @@ async def test_customers_set_group_changes_the_next_answer_and_is_audited(
 
     await poll_until(await priced("0.91"), within=5)
     _, out, _ = await run(capsys, "customers", "list", "--csv")
-    assert out.splitlines()[1].endswith(",wholesale")
+    assert out.splitlines()[1].endswith(",wholesale,0.00")
     code, out, _ = await run(capsys, "customers", "set", "acme", "--group", "none")
     assert (code, out.splitlines()[-1]) == (0, "acme: price group none")
     await poll_until(await priced("1.13"), within=5)

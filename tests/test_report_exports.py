@@ -20,6 +20,8 @@ COLUMNS = [
     "refunds",
     "revenue_base",
     "refunds_base",
+    "discount",
+    "discount_base",
     "cost",
     "margin",
     "margin_percent",
@@ -60,10 +62,13 @@ async def test_table_csv_and_json_share_one_column_list(api, pool, cli_env, caps
     assert code == 0
     header, *rows = list(csv.reader(io.StringIO(out)))
     assert header == COLUMNS
-    numbers = ["USD", "2", "0.05735", "0.00", "0.05735", "0.00", "0.00", "0.05735", "100.0", "0"]
+    numbers = ["USD", "2", "0.05735", "0.00", "0.05735", "0.00", "0.00", "0.00", "0.00"]
+    numbers += ["0.05735", "100.0", "0"]
     assert rows == [["acme", *numbers], ["TOTAL", *numbers]]  # one customer: it is the total
     title, head, *lines = table.splitlines()
-    assert title.endswith("by customer; revenue base, refunds base, cost and margin in USD")
+    assert title.endswith(
+        "by customer; revenue base, refunds base, discount base, cost and margin in USD"
+    )
     assert head.split() == " ".join(COLUMNS).upper().replace("_", " ").split()
     assert [line.split() for line in lines] == rows
     _, out, _ = await run(capsys, *argv, "--json")
@@ -82,6 +87,6 @@ async def test_a_margin_without_revenue_is_null_in_json_and_empty_in_csv(
     _, out, _ = await run(capsys, "report", "--json")
     assert [line["margin_percent"] for line in orjson.loads(out)["lines"]] == [None, None]
     _, out, _ = await run(capsys, "report", "--csv")
-    assert [row[9] for row in csv.reader(io.StringIO(out))] == ["margin_percent", "", ""]
+    assert [row[11] for row in csv.reader(io.StringIO(out))] == ["margin_percent", "", ""]
     _, out, _ = await run(capsys, "report")
-    assert [line.split()[9] for line in out.splitlines()[2:]] == ["-", "-"]
+    assert [line.split()[11] for line in out.splitlines()[2:]] == ["-", "-"]

@@ -29,7 +29,7 @@ from reseller.api.appkeys import (
     OrderDispatcher,
 )
 from reseller.api.openapi import Action
-from reseller.catalog import Catalog
+from reseller.catalog import Catalog, Service
 from reseller.config import Config
 from reseller.config.groups import GroupConfig
 from reseller.db import Database
@@ -45,6 +45,7 @@ class Call:
     pool: Database
     customer: customers.Customer
     base_catalog: Catalog  # in the base currency, at the customer's group's and own prices
+    price_list: Catalog  # in the base currency, as customers without a group see it
     currency_rate: Decimal | None  # 1 customer currency unit in the base; None: no rate
     decimals: int  # the catalog's rounding, kept when converting
     dispatcher: OrderDispatcher | None
@@ -53,9 +54,25 @@ class Call:
     def catalog(self) -> Catalog:
         """The catalog in the customer's currency. Without a rate for it nothing is priced,
         and nothing can be sold: never a base price read as a number in another currency."""
+        return self._in_currency(self.base_catalog)
+
+    def list_charge(self, service: Service, params: Params, charge: Decimal) -> Decimal | None:
+        """What the price list would have charged for the order in the customer's currency
+        (`charge`: what it is charged), for the discount `report` shows; None: not known."""
+        listed = self._in_currency(self.price_list).get(service.id)
+        if listed is None:
+            return None
+        if listed.rate == service.rate:
+            return charge
+        try:
+            return service_types.validate(listed, params).charge
+        except errors.ApiError:  # the list's rate would take the charge over the limit
+            return None
+
+    def _in_currency(self, catalog: Catalog) -> Catalog:
         if self.currency_rate is None:
             raise errors.CurrencyNotPriced()
-        return self.base_catalog.priced_in(self.currency_rate, decimals=self.decimals)
+        return catalog.priced_in(self.currency_rate, decimals=self.decimals)
 
 
 async def endpoint(request: web.Request) -> web.Response:
@@ -78,6 +95,7 @@ async def endpoint(request: web.Request) -> web.Response:
         pool,
         customer,
         _catalog_of(request.app[CATALOG].current, customer, config),
+        request.app[CATALOG].current,
         currencies.rate_of(config, customer.currency),
         config.pricing.decimals,
         request.app.get(DISPATCHER),
@@ -89,14 +107,16 @@ async def endpoint(request: web.Request) -> web.Response:
 
 
 def _catalog_of(catalog: Catalog, customer: customers.Customer, config: Config) -> Catalog:
-    """The catalog as the customer's price group and its own prices make it (base currency).
+    """The catalog as the customer's price group, spend tier and own prices make it (base
+    currency).
     A group the config no longer names (a reload removed it) prices its customers as the price
     list does: the operator removed the group's terms, not the customers' access; logged once
     per name."""
     group = _group_of(customer, config)
+    tier = group.tier_discount(customer.spent_30d) if group is not None else Decimal(0)
     if customer.prices:
-        return catalog.for_customer(group, customer.prices, config.pricing)
-    return catalog if group is None else catalog.for_group(group, config.pricing)
+        return catalog.for_customer(group, tier, customer.prices, config.pricing)
+    return catalog if group is None else catalog.for_group(group, config.pricing, tier)
 
 
 def _group_of(customer: customers.Customer, config: Config) -> GroupConfig | None:
@@ -168,7 +188,12 @@ async def _add(call: Call, params: Params) -> dict[str, int]:
     request = service_types.validate(service, params)
     assert call.currency_rate is not None  # catalog() refused otherwise
     order_id = await place.place(
-        call.pool, call.customer, service, request, currency_rate=call.currency_rate
+        call.pool,
+        call.customer,
+        service,
+        request,
+        currency_rate=call.currency_rate,
+        list_charge=call.list_charge(service, params, request.charge),
     )
     sending = call.dispatcher.kick(order_id) if call.dispatcher is not None else None
     if sending is not None and call.inline_errors:

@@ -34,23 +34,32 @@ class PriceOverride:
         return f"discount {(self.discount_percent or Decimal(0)).normalize():f}%"
 
 
-def otherwise(service: Service, group: GroupConfig | None, terms: PricingConfig) -> Decimal:
-    """What the customer would pay without the override: its group's rate, or the list's."""
+def otherwise(
+    service: Service, group: GroupConfig | None, tier: Decimal, terms: PricingConfig
+) -> Decimal:
+    """What the customer would pay without the override: its group's rate less its spend
+    tier's discount (`tier`, in percent), or the list's."""
     if group is None:
         return service.rate
     rule = groups.rule_for(group, service.id, service.category)
-    return groups.group_rate(service.rate, rule, terms)
+    rate = groups.group_rate(service.rate, rule, terms)
+    return groups.tier_rate(rate, tier, service.cost, terms)
 
 
 def rate(
-    service: Service, group: GroupConfig | None, override: PriceOverride, terms: PricingConfig
+    service: Service,
+    group: GroupConfig | None,
+    tier: Decimal,
+    override: PriceOverride,
+    terms: PricingConfig,
 ) -> Decimal:
-    """The overridden sell rate: a fixed rate as written, a discount rounded like every sell
-    rate; never below the floor."""
+    """The overridden sell rate: a fixed rate as written (the partner's deal, tier or not), a
+    discount on what the customer would otherwise pay rounded like every sell rate; never
+    below the floor."""
     if override.rate is not None:
         return max(override.rate, terms.min_rate)
     discount = override.discount_percent or Decimal(0)
-    discounted = otherwise(service, group, terms) * (1 - discount / 100)
+    discounted = otherwise(service, group, tier, terms) * (1 - discount / 100)
     return pricing.round_rate(max(discounted, terms.min_rate), terms)
 
 

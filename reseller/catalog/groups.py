@@ -43,6 +43,20 @@ def group_rate(base_rate: Decimal, rule: PriceRule, terms: PricingConfig) -> Dec
     return pricing.round_rate(max(rate, terms.min_rate), terms)
 
 
+def tier_rate(
+    group_rate: Decimal, tier_percent: Decimal, cost: Decimal | None, terms: PricingConfig
+) -> Decimal:
+    """The group's rate less the customer's spend-tier discount, rounded like every sell rate,
+    where that still sells at or above cost; elsewhere the group's rate: a tier earns a
+    discount, it never takes a service off sale nor sells one at a loss (nor one whose cost
+    is not known yet)."""
+    if not tier_percent or cost is None:
+        return group_rate
+    discounted = group_rate * (1 - tier_percent / 100)
+    rate = pricing.round_rate(max(discounted, terms.min_rate), terms)
+    return rate if rate >= cost else group_rate
+
+
 def sellable(rate: Decimal, cost: Decimal | None, base_rate: Decimal) -> bool:
     """Never at a loss: at or above the upstream cost. A cost not known yet (a static price
     before its first sync) allows nothing below the price list, which sells it as written."""

@@ -76,50 +76,60 @@ class Catalog:
         self._by_id = {s.id: s for s in services}
         self.encoded = orjson.dumps([s.as_api() for s in self._by_id.values()])
         self._views: dict[tuple[Decimal, int], Catalog] = {}
-        # group name → (its config, the pricing terms, its view): see for_group
-        self._groups: dict[str, tuple[GroupConfig, tuple[Decimal, int, str], Catalog]] = {}
-        # (group name, overrides) → (the group's config, the pricing terms, the view)
+        # (group name, tier discount) → (its config, the pricing terms, its view): for_group
+        self._groups: dict[
+            tuple[str, Decimal], tuple[GroupConfig, tuple[Decimal, int, str], Catalog]
+        ] = {}
+        # (group name, tier discount, overrides) → (its config, the pricing terms, the view)
         self._customers: dict[
-            tuple[str | None, tuple[PriceOverride, ...]],
+            tuple[str | None, Decimal, tuple[PriceOverride, ...]],
             tuple[GroupConfig | None, tuple[Decimal, int, str], Catalog],
         ] = {}
 
-    def for_group(self, group: GroupConfig, terms: PricingConfig) -> Catalog:
-        """The catalog as the group's customers see it (base currency): only the services it
-        lets them see that sell at or above cost at its rates. Built once per group and config:
-        a reload changing neither keeps the view (`priced_in` views included)."""
+    def for_group(
+        self, group: GroupConfig, terms: PricingConfig, tier: Decimal = Decimal(0)
+    ) -> Catalog:
+        """The catalog as the group's customers in spend tier `tier` (its discount, percent)
+        see it (base currency): only the services it lets them see that sell at or above cost
+        at its rates. Built once per group, tier and config: a reload changing neither keeps
+        the view (`priced_in` views included)."""
         rounding = (terms.min_rate, terms.decimals, terms.rounding)
-        cached = self._groups.get(group.name)
+        key = (group.name, tier)
+        cached = self._groups.get(key)
         if cached is not None and cached[1] == rounding:
             if cached[0] is group:
                 return cached[2]
             if cached[0] == group:  # a reload that did not change it
-                self._groups[group.name] = (group, rounding, cached[2])
+                self._groups[key] = (group, rounding, cached[2])
                 return cached[2]
-        view = Catalog(self._group_services(group, terms))
-        self._groups[group.name] = (group, rounding, view)
+        view = Catalog(self._group_services(group, terms, tier))
+        self._groups[key] = (group, rounding, view)
         return view
 
-    def _group_services(self, group: GroupConfig, terms: PricingConfig) -> Iterator[Service]:
+    def _group_services(
+        self, group: GroupConfig, terms: PricingConfig, tier: Decimal
+    ) -> Iterator[Service]:
         for s in self._by_id.values():
             if not groups.visible(group, s.id, s.category):
                 continue
             rate = groups.group_rate(s.rate, groups.rule_for(group, s.id, s.category), terms)
             if groups.sellable(rate, s.cost, s.rate):
-                yield replace(s, rate=rate)
+                yield replace(s, rate=groups.tier_rate(rate, tier, s.cost, terms))
 
     def for_customer(
         self,
         group: GroupConfig | None,
+        tier: Decimal,
         overrides: tuple[PriceOverride, ...],
         terms: PricingConfig,
     ) -> Catalog:
         """The catalog as a customer with its own overrides sees it (base currency): its
-        group's view (or this one), each overridden service at its override's rate where that
-        sells at or above cost and left out where not. Built once per group and set of
-        overrides: customers sharing both share the view and its encoded answer."""
+        group's view at its tier (or this one), each overridden service at its override's
+        rate where that sells at or above cost and left out where not. Built once per group,
+        tier and set of overrides: customers sharing all three share the view and its encoded
+        answer."""
         rounding = (terms.min_rate, terms.decimals, terms.rounding)
-        key = (group.name if group is not None else None, overrides)
+        key = (group.name if group is not None else None, tier, overrides)
         cached = self._customers.get(key)
         if (
             cached is not None
@@ -127,17 +137,18 @@ class Catalog:
             and (cached[0] is group or cached[0] == group)
         ):
             return cached[2]
-        view = Catalog(self._customer_services(group, overrides, terms))
+        view = Catalog(self._customer_services(group, tier, overrides, terms))
         self._customers[key] = (group, rounding, view)
         return view
 
     def _customer_services(
         self,
         group: GroupConfig | None,
+        tier: Decimal,
         overrides: tuple[PriceOverride, ...],
         terms: PricingConfig,
     ) -> Iterator[Service]:
-        otherwise = self.for_group(group, terms) if group is not None else self
+        otherwise = self.for_group(group, terms, tier) if group is not None else self
         by_service = {o.service_id: o for o in overrides}
         for s in self._by_id.values():  # in the catalog's order
             override = by_service.get(s.id)
@@ -146,7 +157,7 @@ class Catalog:
                 if found is not None:
                     yield found
                 continue
-            rate = customer_prices.rate(s, group, override, terms)
+            rate = customer_prices.rate(s, group, tier, override, terms)
             if customer_prices.off_sale(s, group, rate) is None:
                 yield replace(s, rate=rate)
 

@@ -140,7 +140,7 @@ def _list(args: argparse.Namespace) -> int:
     rows = common.with_database(args, lambda pool, _: customers.list_all(pool))
     output.emit(
         args,
-        ("id", "name", "balance", "currency", "state", "rate_limit", "group"),
+        ("id", "name", "balance", "currency", "state", "rate_limit", "group", "paid_30d"),
         [
             (
                 c.id,
@@ -150,6 +150,7 @@ def _list(args: argparse.Namespace) -> int:
                 "suspended" if c.suspended else "active",
                 c.rate_limit_per_minute or customers.DEFAULT_RATE_LIMIT,
                 c.price_group,
+                money.format_amount(c.spent_30d),
             )
             for c in rows
         ],
@@ -234,7 +235,9 @@ def _price(args: argparse.Namespace) -> int:
                 f"refused: service {args.service} is not on sale; nothing changed"
             )
         group = _group(customer, config)
-        rate = customer_prices.rate(service, group, override, config.pricing)
+        rate = customer_prices.rate(
+            service, group, _tier(customer, group), override, config.pricing
+        )
         if group is not None and not groups.visible(group, service.id, service.category):
             raise errors.ResellerError(
                 f"refused: service {service.id} is hidden by {customer.name}'s group"
@@ -265,20 +268,23 @@ def _prices(args: argparse.Namespace) -> int:
         customer, stored = await customers.prices(pool, args.name)
         current = await catalog.load(pool)
         group = _group(customer, config)
+        tier = _tier(customer, group)
         rows = []
         for price in stored:
             service = current.get(price.override.service_id)
             rate, state = None, "off sale: service not on sale"
             if service is not None:
-                rate = customer_prices.rate(service, group, price.override, config.pricing)
+                rate = customer_prices.rate(service, group, tier, price.override, config.pricing)
                 why = customer_prices.off_sale(service, group, rate)
                 state = "on sale" if why is None else f"off sale: {why}"
             shown = money.format_amount(rate) if rate is not None else None
             rows.append(
                 (price.override.service_id, price.override.describe(), shown, state, price.reason)
             )
+        spent = f"{money.format_amount(customer.spent_30d)} {config.api.currency}"
         title = (
             f"{customer.name}: group {customer.price_group or NO_GROUP},"
+            f" tier {tier.normalize():f}% (paid {spent} in 30 days),"
             f" rates in {config.api.currency}"
         )
         return title, rows
@@ -291,6 +297,11 @@ def _prices(args: argparse.Namespace) -> int:
 def _group(customer: customers.Customer, config: Config) -> GroupConfig | None:
     """The customer's group's terms (None: no group, or one the config no longer names)."""
     return config.pricing.groups.get(customer.price_group) if customer.price_group else None
+
+
+def _tier(customer: customers.Customer, group: GroupConfig | None) -> Decimal:
+    """The customer's spend-tier discount in percent, as the API prices it now."""
+    return group.tier_discount(customer.spent_30d) if group is not None else Decimal(0)
 
 
 def _statement(args: argparse.Namespace) -> int:

@@ -20,6 +20,8 @@ COLUMNS = (
     "refunds",
     "revenue_base",
     "refunds_base",
+    "discount",
+    "discount_base",
     "cost",
     "margin",
     "margin_percent",
@@ -63,7 +65,7 @@ def _report(args: argparse.Namespace) -> int:
     base = result.total.currency
     title = (
         f"{start:%Y-%m-%d} to {end:%Y-%m-%d} (exclusive), by {args.by};"
-        f" revenue base, refunds base, cost and margin in {base}"
+        f" revenue base, refunds base, discount base, cost and margin in {base}"
     )
     output.emit(args, COLUMNS, rows, title=title)
     return 0
@@ -79,6 +81,8 @@ def _row(line: report.Line) -> Sequence[Any]:
         money.format_amount(line.refunds),
         money.format_amount(line.revenue_base),
         money.format_amount(line.refunds_base),
+        money.format_amount(line.discount),
+        money.format_amount(line.discount_base),
         money.format_amount(line.cost),
         money.format_amount(line.margin),
         None if percent is None else f"{percent:.1f}",

@@ -133,6 +133,7 @@ class SyncConfig:
     refill_seconds: Decimal = Decimal(120)
     balance_seconds: Decimal = Decimal(300)
     catalog_seconds: Decimal = Decimal(3600)
+    tier_seconds: Decimal = Decimal(600)  # how often spend tiers are re-evaluated
     max_poll_errors: int = 10  # "Incorrect order ID" answers before an order is flagged
     max_age_days: int = 90  # older unsettled orders stop being polled and are reported
 
@@ -333,6 +334,7 @@ def _sync(s: Section) -> SyncConfig:
             refill_seconds=seconds,
             balance_seconds=seconds,
             catalog_seconds=seconds,
+            tier_seconds=seconds,
             max_poll_errors=integer(1, 1000),
             max_age_days=integer(1, 3650),
         )

@@ -8,6 +8,9 @@ pricing:
       categories: {"Telegram*": {markup_percent: 0}}   # first matching glob wins
       services: {1: {rate: 0.95}}   # or discount_percent / markup_percent; most specific wins
       deny: [3, "Web*"]             # or allow: [...]; service IDs and category globs
+      tiers:                        # more off for what the customer paid in the last 30 days
+        - {spent: 1000, discount_percent: 3}    # in api.currency, net of refunds
+        - {spent: 10000, discount_percent: 6}
 ```
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from reseller.config.reader import Section, decimal, matching
@@ -26,6 +30,7 @@ _NAME = matching(r"[A-Za-z0-9_-]+", "a group name is letters, digits, - and _")
 _DISCOUNT = decimal(Decimal(0), Decimal(100))
 _MARKUP = decimal(Decimal(0), Decimal(100_000))
 _RATE = decimal(Decimal(0), Decimal("1e9"))
+_SPENT = decimal(Decimal(0), Decimal("1e12"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,15 @@ class PriceRule:
 
 
 @dataclass(frozen=True, slots=True)
+class SpendTier:
+    """From `spent` (paid in the last 30 days, base currency) on, `discount_percent` more off
+    the group's rates."""
+
+    spent: Decimal
+    discount_percent: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class GroupConfig:
     name: str
     rule: PriceRule = PriceRule()  # the group's own: a discount or a markup, never a rate
@@ -47,6 +61,12 @@ class GroupConfig:
     # Service IDs and category globs; with `allow` only those are seen, with `deny` all but those.
     allow: tuple[int | str, ...] | None = None
     deny: tuple[int | str, ...] = ()
+    tiers: tuple[SpendTier, ...] = ()  # by spent, ascending
+
+    def tier_discount(self, spent: Decimal) -> Decimal:
+        """The discount of the highest tier `spent` reaches (0: none)."""
+        reached = [t.discount_percent for t in self.tiers if spent >= t.spent]
+        return reached[-1] if reached else Decimal(0)
 
 
 KnownService = Callable[[int], bool]
@@ -95,9 +115,27 @@ def _group(s: Section, name: str, known: KnownService, hint: str) -> GroupConfig
     deny = _visibility(s, "deny", known, hint)
     if allow is not None and deny is not None:
         s.problem("deny", "set either allow or deny, not both")
+    tiers = _tiers(s)
     for section in (by_category, by_service, s):
         section.finish()
-    return GroupConfig(name, rule, tuple(categories), services, allow, deny or ())
+    return GroupConfig(name, rule, tuple(categories), services, allow, deny or (), tiers)
+
+
+def _tiers(s: Section) -> tuple[SpendTier, ...]:
+    """Ascending in both: spending more never earns less off (an order of tiers that says
+    otherwise is a typo, refused rather than guessed at)."""
+    tiers = []
+    for item in s.items("tiers"):
+        tier = item.read(SpendTier, spent=_SPENT, discount_percent=_DISCOUNT)
+        item.finish()
+        if None not in tier.values():
+            tiers.append(SpendTier(**tier))
+    for i, (low, high) in enumerate(pairwise(tiers), start=1):
+        if high.spent <= low.spent:
+            s.problem(f"tiers[{i}]", "spent must grow from one tier to the next")
+        elif high.discount_percent < low.discount_percent:
+            s.problem(f"tiers[{i}]", "a higher tier must not give less off than a lower one")
+    return tuple(tiers)
 
 
 def _override(parent: Section, key: Any, s: Section) -> PriceRule:

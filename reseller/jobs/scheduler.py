@@ -1,11 +1,11 @@
 """The scheduled jobs (APScheduler 3.x, AsyncIOScheduler): status sync, refill sync, provider
-balances, catalog resync, alerts.
+balances, catalog resync, spend tiers, alerts.
 
 Jobs coalesce and never overlap themselves (max_instances=1); each logs one line per run with
 its counts and duration, and one provider failing never stops the others. Across processes,
-status and refill polling share the work through row claims; the balance, catalog and alerts
-jobs, which would only repeat each other, run in one process at a time (PostgreSQL advisory
-lock).
+status and refill polling share the work through row claims; the balance, catalog, tiers and
+alerts jobs, which would only repeat each other, run in one process at a time (PostgreSQL
+advisory lock).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from reseller import db, errors, locks, metrics
+from reseller import customers, db, errors, locks, metrics
 from reseller.alerts.notifier import Notifier
 from reseller.catalog import sync as catalog_sync
 from reseller.config import LiveConfig
@@ -53,6 +53,7 @@ class Jobs:
             ("refills", settings.refill_seconds),
             ("balances", settings.balance_seconds),
             ("catalog", settings.catalog_seconds),
+            ("tiers", settings.tier_seconds),
             ("alerts", alerts.check_seconds),  # scheduled with none: a reload may add some
         ):
             self._scheduler.add_job(
@@ -144,6 +145,13 @@ class Jobs:
                 enabled=report.enabled,
                 disabled=len(report.disabled),
             )
+
+    async def tiers(self) -> Counter[str]:
+        """What each customer paid in the last 30 days, which its spend tier follows."""
+        async with self._exclusive(locks.TIERS_JOB) as mine:
+            if not mine:
+                return Counter(skipped=1)
+            return Counter(changed=await customers.evaluate_spend(self._pool))
 
     async def alerts(self) -> Counter[str]:
         """Tell the destinations what changed; sent from one process at a time, never from a

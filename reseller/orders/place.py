@@ -24,9 +24,11 @@ async def place(
     request: OrderRequest,
     *,
     currency_rate: Decimal,
+    list_charge: Decimal | None,
 ) -> int:
     """`request.charge` is in the customer's currency, priced at `currency_rate` (what 1 unit
-    of it is worth in the base currency): both are stored with the order."""
+    of it is worth in the base currency): both are stored with the order, and `list_charge`,
+    what the price list would have charged (the customer's discount is the difference)."""
     order_id = await pool.fetchval(
         Q.place_order,
         customer.id,
@@ -39,6 +41,7 @@ async def place(
         request.fields,
         customer.currency,
         currency_rate,
+        list_charge,
     )
     if order_id is None:
         raise errors.InsufficientBalance()

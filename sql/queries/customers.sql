@@ -3,18 +3,18 @@
 INSERT INTO customers (name, api_key_hash, currency)
 VALUES ($1, $2, $3)
 RETURNING id, name, balance, currency, suspended, rate_limit_per_minute, created_at,
-       price_group;
+       price_group, spent_30d;
 
 -- name: list_customers
 SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at,
-       price_group
+       price_group, spent_30d
 FROM customers
 ORDER BY id;
 
 -- name: customer_by_name
 -- $1: name
 SELECT id, name, balance, currency, suspended, rate_limit_per_minute, created_at,
-       price_group
+       price_group, spent_30d
 FROM customers
 WHERE name = $1;
 
@@ -44,7 +44,7 @@ UPDATE customers SET api_key_hash = $2 WHERE name = $1 RETURNING id;
 -- With the customer's own prices, in one round trip (NULL arrays: none).
 -- $1: api_key_hash
 SELECT c.id, c.name, c.balance, c.currency, c.suspended, c.rate_limit_per_minute,
-       c.created_at, c.price_group, p.price_services, p.price_rates, p.price_discounts
+       c.created_at, c.price_group, c.spent_30d, p.price_services, p.price_rates, p.price_discounts
 FROM customers c
 CROSS JOIN LATERAL (
     SELECT array_agg(service_id ORDER BY service_id) AS price_services,
@@ -72,7 +72,7 @@ SELECT id, name, rate_limit_per_minute, price_group FROM customers WHERE name = 
 -- $4: price group (NULL: none)
 UPDATE customers SET name = $2, rate_limit_per_minute = $3, price_group = $4 WHERE id = $1
 RETURNING id, name, balance, currency, suspended, rate_limit_per_minute, created_at,
-       price_group;
+       price_group, spent_30d;
 
 -- name: ledger_sum_before
 -- $1: customer id, $2: before (NULL: nothing is before)
@@ -117,3 +117,19 @@ ON CONFLICT (customer_id, service_id) DO UPDATE SET
 -- No row: there was none. $1: customer id, $2: service id
 DELETE FROM customer_prices WHERE customer_id = $1 AND service_id = $2
 RETURNING service_id, rate, discount_percent;
+
+-- name: evaluate_spend
+-- What each customer paid for the orders it placed in the last 30 days (charges less refunds,
+-- in the base currency at each order's rate), stored where it changed; how many changed.
+WITH spent AS (
+    SELECT c.id, COALESCE(SUM((o.charge - o.refunded) * o.currency_rate), 0) AS spent
+    FROM customers c
+    LEFT JOIN orders o ON o.customer_id = c.id AND o.created_at > now() - interval '30 days'
+    GROUP BY c.id
+), changed AS (
+    UPDATE customers c SET spent_30d = s.spent
+    FROM spent s
+    WHERE c.id = s.id AND c.spent_30d <> s.spent
+    RETURNING c.id
+)
+SELECT count(*) FROM changed;

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from reseller import config
 from reseller.catalog import Catalog
+from reseller.catalog.customer_prices import PriceOverride
 from reseller.catalog.model import Service
 
 GROUPS = """
@@ -41,3 +42,28 @@ def test_a_reload_changing_the_group_or_the_rounding_rebuilds_its_view() -> None
     rebuilt = live.for_group(coarser.pricing.groups["g"], coarser.pricing)
     assert rebuilt is not view
     assert rebuilt.get(1).rate == Decimal("1")
+
+
+def test_customers_in_one_group_and_tier_share_a_view_and_each_tier_has_its_own() -> None:
+    live, terms = catalog(), config.parse(GROUPS % 10).pricing
+    group = terms.groups["g"]
+    tier = live.for_group(group, terms, Decimal(20))
+    assert live.for_group(group, terms, Decimal(20)) is tier
+    assert tier.get(1).rate == Decimal("0.72")  # 0.90 less 20 %
+    assert live.for_group(group, terms) is not tier
+    assert live.for_group(group, terms).get(1).rate == Decimal("0.90")
+
+
+def test_a_tier_never_sells_below_cost_nor_takes_a_service_off_sale() -> None:
+    live, terms = catalog(), config.parse(GROUPS % 10).pricing
+    # 0.90 less 50 % is 0.45, below the 0.50 cost: the group's rate stays.
+    assert live.for_group(terms.groups["g"], terms, Decimal(50)).get(1).rate == Decimal("0.90")
+
+
+def test_a_customer_discount_applies_on_top_of_its_tier_and_a_fixed_rate_replaces_both() -> None:
+    live, terms = catalog(), config.parse(GROUPS % 10).pricing
+    group = terms.groups["g"]
+    discount = (PriceOverride(1, discount_percent=Decimal(10)),)
+    assert live.for_customer(group, Decimal(20), discount, terms).get(1).rate == Decimal("0.65")
+    fixed = (PriceOverride(1, rate=Decimal("0.80")),)
+    assert live.for_customer(group, Decimal(20), fixed, terms).get(1).rate == Decimal("0.80")

@@ -36,6 +36,24 @@ from reseller import config, errors
         ("{g: {allow: 1}}", "pricing.groups.g.allow: must be a list"),
         ("{g g: {}}", "pricing.groups.g g: a group name is letters, digits, - and _"),
         ("{none: {}}", "pricing.groups.none: reserved"),
+        ("{g: {tiers: {spent: 1}}}", "pricing.groups.g.tiers: must be a list"),
+        ("{g: {tiers: [{spent: 1}]}}", "pricing.groups.g.tiers[0].discount_percent: required"),
+        (
+            "{g: {tiers: [{spent: -1, discount_percent: 2}]}}",
+            "pricing.groups.g.tiers[0].spent: must be between",
+        ),
+        (
+            "{g: {tiers: [{spent: 1, discount_percent: 2, rate: 1}]}}",
+            "pricing.groups.g.tiers[0].rate: unknown key",
+        ),
+        (
+            "{g: {tiers: [{spent: 10, discount_percent: 2}, {spent: 10, discount_percent: 3}]}}",
+            "pricing.groups.g.tiers[1]: spent must grow from one tier to the next",
+        ),
+        (
+            "{g: {tiers: [{spent: 10, discount_percent: 5}, {spent: 20, discount_percent: 3}]}}",
+            "pricing.groups.g.tiers[1]: a higher tier must not give less off than a lower one",
+        ),
     ],
 )
 def test_group_config_problems_are_named_by_their_key_path(groups: str, expected: str) -> None:
@@ -58,3 +76,16 @@ def test_imported_ids_may_be_named_from_the_lowest_first_id() -> None:
     )
     group = config.parse(text).pricing.groups["g"]
     assert (group.services[150].rate, group.allow) == (Decimal(1), (100,))
+
+
+def test_a_customer_gets_the_discount_of_the_highest_tier_its_spend_reaches() -> None:
+    text = (
+        "pricing: {groups: {g: {tiers: [{spent: 1000, discount_percent: 3},"
+        " {spent: 10000, discount_percent: 6}]}}}\n"
+    )
+    group = config.parse(text).pricing.groups["g"]
+    reached = [group.tier_discount(Decimal(spent)) for spent in ("0", "999.99", "1000", "10000.5")]
+    assert reached == [Decimal(0), Decimal(0), Decimal(3), Decimal(6)]
+    assert config.parse("pricing: {groups: {g: {}}}").pricing.groups["g"].tier_discount(
+        Decimal(10**9)
+    ) == Decimal(0)
