@@ -6,7 +6,7 @@ Two cores: the app (`create_app`, served as `reseller serve` serves it, in its o
 one, the load generator (wrk, or an aiohttp client when wrk is absent) on the other; PostgreSQL
 floats. The database is `$RESELLER_DSN`'s server, else an embedded one in a temporary folder;
 either way a fresh database is created, seeded, and dropped at the end. A run takes about two
-minutes.
+and a half minutes.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class Row:
     app: _load.Measured
     limit: _load.Measured
     target: float
+    note: str = ""  # printed under the table
 
     @property
     def ratio(self) -> float:
@@ -100,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
             asyncio.run(_seed.drop_database(server_dsn, dsn))
     print(_table(rows, markdown=args.markdown))
     print()
+    for row in rows:
+        if row.note:
+            print(f"{row.bench}: {row.note}")
     print(f"load generator: {_load.generator()}; {settings.connections} connections;")
     print(
         f"{settings.warmup} s warm-up then {settings.duration} s measured, best of {args.rounds}"
@@ -131,7 +135,7 @@ def _measure_all(
         f"--pool-size={settings.connections}",
     )
     with _procs.Server(app_argv, f"http://127.0.0.1:{port}/healthz", folder / "app.log"):
-        rows = [_services(url, bodies["services"], sizes, settings, rounds, folder)]
+        rows = _services(url, bodies, sizes, settings, rounds, folder)
         for bench in SQL_BENCHES:
             workload = bodies[bench.workload]
             _preflight(url, workload)
@@ -147,29 +151,86 @@ def _measure_all(
 
 def _services(
     url: str,
-    bodies: Path,
+    bodies: dict[str, Path],
     sizes: _seed.Sizes,
     settings: _load.Settings,
     rounds: int,
     folder: Path,
-) -> Row:
-    answer = _preflight(url, bodies)
-    if len(json.loads(answer)) != sizes.services:
+) -> list[Row]:
+    """Two rows: the price list's customers, and as many spread over the price groups (each
+    group, and each customer with prices of its own, served its own cached answer)."""
+    listed = _preflight(url, bodies["services"])
+    if len(json.loads(listed)) != sizes.services:
         raise RuntimeError(f"`services` did not list {sizes.services} services")
-    catalog = folder / "services.json"
+    grouped = _grouped_answers(url, bodies["services_groups"], listed)
+    # The bare handler serves one answer to every request, the app one per view: the grouped
+    # answer whose size is nearest the mean over the rotation, so both send as many bytes per
+    # request on average (at these sizes the bytes are much of a bare request's cost).
+    mean = sum(map(len, grouped)) / len(grouped)
+    typical = min(grouped, key=lambda answer: abs(len(answer) - mean))
+    sizes_kb = sorted(len(answer) / 1000 for answer in set(grouped))
+    note = (
+        f"{len(sizes_kb)} distinct answers of {sizes_kb[0]:.0f}–{sizes_kb[-1]:.0f} KB"
+        f" (mean {mean / 1000:.0f} KB); the limit serves one of {len(typical) / 1000:.0f} KB"
+    )
+    listed_name = f"services, {sizes.services:,} services"
+    grouped_name = f"services, {_seed.PRICE_GROUPS} groups × {sizes.customers:,} customers"
+    return [
+        _against_bare(listed_name, url, bodies["services"], listed, settings, rounds, folder),
+        _against_bare(
+            grouped_name,
+            url,
+            bodies["services_groups"],
+            typical,
+            settings,
+            rounds,
+            folder,
+            note=note,
+        ),
+    ]
+
+
+def _grouped_answers(url: str, bodies: Path, listed: bytes) -> list[bytes]:
+    """Every grouped customer's answer, asked by hand: each must list services and differ from
+    the price list's, or the row would measure groups silently priced as the list."""
+    answers = []
+    for line in bodies.read_text().splitlines():
+        answer = _ask(url, line)
+        if answer == listed or not json.loads(answer):
+            why = "the price list's answer" if answer == listed else "no services"
+            raise RuntimeError(f"{line[:80]}… (a customer in a price group) got {why}")
+        answers.append(answer)
+    return answers
+
+
+def _against_bare(
+    name: str,
+    url: str,
+    bodies: Path,
+    answer: bytes,
+    settings: _load.Settings,
+    rounds: int,
+    folder: Path,
+    *,
+    note: str = "",
+) -> Row:
+    """The app's `services`, rotating over `bodies`, against a bare handler serving `answer`
+    the same way."""
+    catalog = folder / f"{bodies.stem}.json"
     catalog.write_bytes(answer)
     port = _procs.free_port()
     bare_argv = _procs.python_argv("serve-bare", str(catalog), f"--port={port}")
     bare_url = f"http://127.0.0.1:{port}/api/v2"
-    with _procs.Server(bare_argv, f"http://127.0.0.1:{port}/healthz", folder / "bare.log"):
-        # The answer is 200 KB: having wrk copy each into Lua to check it would load the load
-        # core; the preflight checked it, and any non-2xx answer still counts as failed.
+    log = folder / f"{bodies.stem}.bare.log"
+    with _procs.Server(bare_argv, f"http://127.0.0.1:{port}/healthz", log):
+        # Answers of 100-200 KB: having wrk copy each into Lua to check it would load the load
+        # core; the preflight checked them, and any non-2xx answer still counts as failed.
         app, limit = _alternate(
             partial(_load.http, url, bodies, settings, check_bodies=False),
             partial(_load.http, bare_url, bodies, settings, check_bodies=False),
             rounds,
         )
-    return Row(f"services, {sizes.services:,} services", app, limit, SERVICES_TARGET)
+    return Row(name, app, limit, SERVICES_TARGET, note)
 
 
 def _alternate(app: Measure, limit: Measure, rounds: int) -> tuple[_load.Measured, _load.Measured]:
@@ -193,13 +254,17 @@ def _preflight(url: str, bodies: Path, count: int = 3) -> bytes:
     error answers at full speed; returns the last answer."""
     answer = b""
     for line in bodies.read_text().splitlines()[:count]:
-        request = urllib.request.Request(
-            url, data=line.encode(), headers={"Content-Type": _load.FORM}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            answer = response.read()
-        if answer.startswith(b'{"error":'):
-            raise RuntimeError(f"{line[:80]}… answered {answer[:200]!r}")
+        answer = _ask(url, line)
+    return answer
+
+
+def _ask(url: str, body: str) -> bytes:
+    """One request by hand; an error answer fails the bench."""
+    request = urllib.request.Request(url, data=body.encode(), headers={"Content-Type": _load.FORM})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer: bytes = response.read()
+    if answer.startswith(b'{"error":'):
+        raise RuntimeError(f"{body[:80]}… answered {answer[:200]!r}")
     return answer
 
 
