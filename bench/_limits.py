@@ -21,6 +21,7 @@ from bench import _load
 from reseller import api_keys, catalog, db, service_types
 from reseller.api import params as api_params
 from reseller.db import Q
+from reseller.orders import links
 
 
 def serve_bare(port: int, body: Path) -> None:
@@ -49,7 +50,7 @@ async def sql_only(
         }
         if action == "status":
             call = _status(pool)
-            items: list[object] = [
+            items: list[tuple[int, object]] = [
                 (owners[f["key"]], api_params.id_list(f["orders"])) for f in forms
             ]
         else:
@@ -60,34 +61,47 @@ async def sql_only(
         await pool.close()
 
 
-async def _orders(pool: db.Database, forms: list[dict[str, str]]) -> list[object]:
-    """The exact arguments the handler would pass to `place_order`, computed up front."""
+async def _orders(
+    pool: db.Database, forms: list[dict[str, str]]
+) -> list[tuple[str, tuple[object, ...]]]:
+    """The exact arguments the handler would pass to `place_order`, computed up front (in the
+    base currency, at the price list)."""
     services = await catalog.load(pool)
-    items: list[object] = []
+    items: list[tuple[str, tuple[object, ...]]] = []
     for form in forms:
         service = services.get(int(form["service"]))
         assert service is not None, form
         order = service_types.validate(service, form)
         args = (order.charge, service.id, order.link, order.quantity)
-        extra = (order.runs, order.interval, order.fields, "USD", Decimal(1))  # base currency
+        link_key = links.link_key(order.link) if order.link else None
+        extra = (
+            order.runs,
+            order.interval,
+            order.fields,
+            "USD",
+            Decimal(1),
+            order.charge,
+            link_key,
+        )
         items.append((form["key"], (*args, *extra)))
     return items
 
 
-Call = Callable[[object], Awaitable[bool]]
+Call = Callable[[tuple[int, object]], Awaitable[bool]]
 
 
 def _status(pool: db.Database) -> Call:
-    async def call(item: object) -> bool:
-        customer_id, tokens = item  # type: ignore[misc]
+    async def call(item: tuple[int, object]) -> bool:
+        customer_id, tokens = item
         return await pool.fetchval(Q.order_statuses_json, customer_id, tokens) is not None
 
     return call
 
 
 def _add(pool: db.Database) -> Call:
-    async def call(item: object) -> bool:
-        customer_id, args = item  # type: ignore[misc]
+    async def call(item: tuple[int, object]) -> bool:
+        customer_id, args = item
+        assert isinstance(args, tuple)
         return await pool.fetchval(Q.place_order, customer_id, *args) is not None
 
     return call

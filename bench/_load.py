@@ -11,12 +11,15 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 
 from bench import _procs
 
 FORM = "application/x-www-form-urlencoded"
+
+Item = TypeVar("Item")  # what one call is made with
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +153,8 @@ def _wrk_script(bodies: Path, *, check_bodies: bool) -> str:
 
 
 async def closed_loop(
-    call: Callable[[object], Awaitable[bool]],
-    items: Sequence[object],
+    call: Callable[[Item], Awaitable[bool]],
+    items: Sequence[Item],
     settings: Settings,
 ) -> Measured:
     """`connections` workers call `call(item)` back to back over `items` in rotation; the calls

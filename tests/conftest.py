@@ -239,7 +239,7 @@ providers:
   - {{name: sim, url: "{url}", key_env: SIM_TEST_KEY, timeout: 0.5,
      requests_per_minute: 600000, max_concurrency: 50}}
 dispatch: {{retry_seconds: 0.02, scan_seconds: 0.05, max_attempts: 3,
-           inline_errors: {inline}, stop_grace_seconds: 0.5}}
+           inline_errors: {inline}, stop_grace_seconds: 0.5, link_wait_seconds: 0.2}}
 sync: {{min_poll_seconds: 0.01, max_poll_errors: 2}}
 pricing: {{markup_percent: 50}}
 services:
@@ -269,7 +269,8 @@ class Stack:
         return await self.pool.fetchrow("SELECT * FROM orders WHERE id = $1", order_id)
 
     async def settle(self, within: float = 10.0) -> None:
-        """Run the queue until nothing is queued or in flight."""
+        """Run the queue until nothing is queued (but orders waiting for their link) or in
+        flight."""
         import asyncio
         import time
 
@@ -277,7 +278,8 @@ class Stack:
         while time.monotonic() < deadline:
             await self.dispatcher.scan_once()
             busy = await self.pool.fetchval(
-                "SELECT count(*) FROM orders WHERE dispatch_state IN ('queued', 'sending')"
+                "SELECT count(*) FROM orders WHERE dispatch_state = 'sending'"
+                " OR (dispatch_state = 'queued' AND waiting_since IS NULL)"
             )
             if busy == 0 and not self.dispatcher.busy():
                 return

@@ -57,7 +57,8 @@ async def seed(dsn: str) -> str:
         refused = await order(bolt, 2, 100, "0.12346")
         partial = await order(acme, 1, 500, "0.45")
         await lifecycle.refused(pool, refused, "no candidate left")
-        assert await lifecycle.claim(pool, partial, 0, "sim", "101")
+        claim = lifecycle.claim(pool, partial, 0, "sim", "101", link_key=None, wait_seconds=1)
+        assert (await claim).claimed
         await lifecycle.placed(pool, partial, "U-1")
         answer = StatusAnswer("Partial", Decimal("0.3"), 120, 37, "USD")
         assert await lifecycle.settle(pool, partial, answer, max_poll_errors=3) == Decimal("0.0333")

@@ -135,7 +135,22 @@ async def test_operator_resolves_uncertain_orders_by_link_or_refund(stack) -> No
     await money_holds(stack.pool)
 
 
+async def overlapping(stack) -> None:
+    """Service 1 as `allow_overlap: true` makes it: its orders never wait for each other here,
+    so what the dispatcher meets is the panel's own duplicate-link refusal (as it would for an
+    order placed before link keys were kept, or a link written two ways no key merges)."""
+    await stack.pool.execute("UPDATE services SET allow_overlap = true WHERE id = 1")
+
+
+async def dispatched_again(stack) -> None:
+    """One more pass once a link wait (`link_wait_seconds`) is over."""
+    await asyncio.sleep(float(stack.live.current.dispatch.link_wait_seconds) + 0.05)
+    await stack.dispatcher.scan_once()
+    await stack.dispatcher.idle()
+
+
 async def test_duplicate_link_refusal_proves_an_uncertain_order_was_placed(stack) -> None:
+    await overlapping(stack)
     stack.sim.state.config.refuse_duplicate_links = True
     stack.sim.state.config.tick = 60.0  # the first order stays active upstream
     stack.sim.state.config.faults.timeout = 1.0
@@ -151,14 +166,27 @@ async def test_duplicate_link_refusal_proves_an_uncertain_order_was_placed(stack
         "placed",
         str(placed_upstream[0].id),
     )
-    assert (two["status"], two["refunded"]) == ("Canceled", two["charge"])
+    # The refusal is a wait, not a cancel: for the order it proved, now known to be ours.
+    assert (two["status"], two["dispatch_state"], two["waiting_for"]) == (
+        "Pending",
+        "queued",
+        first,
+    )
+    assert two["refunded"] == 0
     assert len(placed_upstream) == 1
+    stack.sim.state.skip(600)  # the first completes upstream: the second goes at once
+    await stack.jobs.status()
+    await stack.settle()
+    assert (await stack.order(second))["dispatch_state"] == "placed"
+    assert len(stack.sim.state.orders_for_link("https://ig.com/dup")) == 2
+    await money_holds(stack.pool)
 
 
 async def test_duplicate_link_refusal_naming_someone_elses_order_never_links_an_unsent_order(
     stack,
 ) -> None:
     link = "https://ig.com/dup-outside"
+    await overlapping(stack)
     stack.sim.state.config.refuse_duplicate_links = True
     stack.sim.state.config.tick = 60.0
     stack.sim.state.config.faults.html = 1.0  # a Cloudflare page: unknown to us, never processed
@@ -172,12 +200,14 @@ async def test_duplicate_link_refusal_naming_someone_elses_order_never_links_an_
     await stack.settle()
     one, two = await stack.order(first), await stack.order(second)
     assert two["dispatch_error"].endswith(f"(active order: {outside})")
-    assert (two["status"], two["refunded"]) == ("Canceled", two["charge"])
+    assert (two["status"], two["waiting_for"], two["refunded"]) == ("Pending", None, 0)
     assert (one["dispatch_state"], one["upstream_order_id"]) == ("uncertain", None)
     stack.sim.state.skip(600)  # the outside order completes upstream
     await stack.jobs.status()
     one = await stack.order(first)
     assert (one["status"], one["settled_at"], one["refunded"]) == ("Pending", None, 0)
+    await dispatched_again(stack)  # the wait is over and the link is free
+    assert (await stack.order(second))["dispatch_state"] == "placed"
     await money_holds(stack.pool)
 
 
@@ -185,6 +215,7 @@ async def test_duplicate_link_refusal_naming_an_order_linked_to_another_never_li
     stack,
 ) -> None:
     link = "https://ig.com/dup-linked"
+    await overlapping(stack)
     stack.sim.state.config.refuse_duplicate_links = True
     stack.sim.state.config.tick = 60.0
     stack.sim.state.config.faults.html = 1.0
@@ -199,7 +230,12 @@ async def test_duplicate_link_refusal_naming_an_order_linked_to_another_never_li
     one, two = await stack.order(first), await stack.order(placed)
     assert two["dispatch_state"] == "placed"
     assert (one["dispatch_state"], one["upstream_order_id"]) == ("uncertain", None)
-    assert (await stack.order(third))["status"] == "Canceled"
+    three = await stack.order(third)
+    assert (three["status"], three["dispatch_state"], three["waiting_for"]) == (
+        "Pending",
+        "queued",
+        None,
+    )
     await money_holds(stack.pool)
 
 

@@ -134,8 +134,11 @@ def _imports(
         elif upstream is None or index is None:
             entries.append(_gone(local_id, candidate, NO_IMPORT_RULE))
         else:
-            markup = config.imports[index].markup_percent
-            entries.append(_priced(config, local_id, upstream, (candidate,), markup, None))
+            rule = config.imports[index]
+            entry = _priced(config, local_id, upstream, (candidate,), rule.markup_percent, None)
+            entries.append(
+                replace(entry, service=replace(entry.service, allow_overlap=rule.allow_overlap))
+            )
     return entries
 
 
@@ -234,6 +237,7 @@ def _priced(
         cancel=upstream.cancel if o.cancel is None else o.cancel and upstream.cancel,
         dripfeed=upstream.dripfeed if o.dripfeed is None else o.dripfeed and upstream.dripfeed,
         cost=first.cost_rate,
+        allow_overlap=o.allow_overlap,
     )
     reason = None
     if service.type not in SERVICE_TYPES:
@@ -264,6 +268,7 @@ def _static(service: ServiceConfig, candidates: tuple[CandidateCost, ...]) -> En
             refill=bool(service.refill),
             cancel=bool(service.cancel),
             dripfeed=bool(service.dripfeed),
+            allow_overlap=service.allow_overlap,
         ),
         candidates,
     )

@@ -53,6 +53,7 @@ class Service:
     dripfeed: bool
     # The primary candidate's cost in the base currency (None: not known); never in answers.
     cost: Decimal | None = None
+    allow_overlap: bool = False  # orders may run side by side on one link; never in answers
 
     def as_api(self) -> dict[str, object]:
         return {
@@ -198,6 +199,7 @@ async def load(pool: db.Database) -> Catalog:
             cancel=r["cancel"],
             dripfeed=r["dripfeed"],
             cost=r["cost"],
+            allow_overlap=r["allow_overlap"],
         )
         for r in rows
     )

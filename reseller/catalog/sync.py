@@ -248,6 +248,7 @@ async def _write(conn: db.Transaction, built: Built) -> None:
                 s.cancel,
                 s.dripfeed,
                 s.cost,
+                s.allow_overlap,
             )
             for s in enabled
         ],

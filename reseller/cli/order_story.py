@@ -105,6 +105,9 @@ def order_fields(order: db.Record) -> dict[str, Any]:
         "dispatch_attempts": order["dispatch_attempts"],
         "dispatch_candidate": order["dispatch_candidate"],
         "dispatch_error": order["dispatch_error"],  # the last one; cleared once placed
+        # Queued behind an active order on its link: since when, and which (None: not ours).
+        "waiting_since": _time(order["waiting_since"]),
+        "waiting_for": order["waiting_for"],
         "poll_errors": order["poll_errors"],  # unusable answers since the last usable one
         "flagged": order["poll_stopped"],  # why it is no longer polled
         "last_polled_at": _time(order["last_polled_at"]),

@@ -32,6 +32,11 @@ def register(commands: Any) -> None:
         action="store_true",
         help="only orders no longer polled (unusable answers, unknown upstream, too old)",
     )
+    listing.add_argument(
+        "--waiting",
+        action="store_true",
+        help="only orders held in the queue while their link has an active order upstream",
+    )
     listing.add_argument("--status", choices=tuple(OrderStatus))
     listing.add_argument("--customer")
     listing.add_argument("--provider")
@@ -100,6 +105,7 @@ def _list(args: argparse.Namespace) -> int:
             args.limit + 1,
             args.flagged,
             args.before,
+            args.waiting,
         )
         if not args.uncertain or args.before is not None:
             return orders, []
@@ -171,6 +177,7 @@ def _next_page(args: argparse.Namespace, before: int) -> str:
     """The same listing's next page, as a command to paste."""
     words = ["reseller", "orders", "list"]
     words += ["--uncertain"] * args.uncertain + ["--flagged"] * args.flagged
+    words += ["--waiting"] * args.waiting
     for option in ("status", "customer", "provider"):
         if getattr(args, option) is not None:
             words += [f"--{option}", getattr(args, option)]

@@ -124,6 +124,26 @@ class DispatchConfig:
     abandoned_after_seconds: int = 300  # a call in flight this long belongs to a dead process
     max_in_flight: int = 1000  # dispatch tasks per process
     stop_grace_seconds: Decimal = Decimal(10)  # in-flight calls may finish this long at SIGTERM
+    # A new order whose link has an active order on the same upstream service waits; it looks
+    # again this often (and at once when that order is final).
+    link_wait_seconds: Decimal = Decimal(60)
+    # A provider that keeps refusing a link as busy (an order we do not know of, placed on the
+    # panel by someone else) is waited for this long from the order's placing; then its
+    # refusal counts as one, and the next candidate is tried.
+    link_wait_max_minutes: int = 1440
+    # How providers word "this link already has an active order" (case-insensitive parts of
+    # the refusal): such a refusal is a wait, not a failover and not a cancel.
+    active_link_refusals: tuple[str, ...] = (
+        "active order",
+        "link duplicate",
+        "duplicate link",
+        "link is duplicated",
+        "already in progress",
+        "already have an order",
+        "already has an order",
+        "order with this link",
+        "wait until order",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +290,9 @@ def _read(root: Section, source: Path | None) -> Config:
                 abandoned_after_seconds=integer(30, 86400),
                 max_in_flight=integer(1, 100_000),
                 stop_grace_seconds=decimal(Decimal(0), Decimal(600)),
+                link_wait_seconds=decimal(Decimal("0.01"), Decimal(86400)),
+                link_wait_max_minutes=integer(1, 60 * 24 * 90),
+                active_link_refusals=_phrases,
             )
         ),
         sync=_sync(sync),
@@ -322,6 +345,12 @@ def _server(s: Section) -> ServerConfig:
             "the API's port; for /metrics on the API listener set server.metrics_on_api: true",
         )
     return server
+
+
+def _phrases(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError("must be a list of non-empty phrases")
+    return tuple(v.strip().lower() for v in value)
 
 
 def _sync(s: Section) -> SyncConfig:

@@ -66,6 +66,9 @@ class ServiceConfig:
     dripfeed: bool | None = None
     rate: Decimal | None = None  # a fixed sell rate
     markup_percent: Decimal | None = None
+    # Orders may run side by side on one link (views, likes on a post stack fine); otherwise a
+    # new order waits while its link has an active order on the same upstream service.
+    allow_overlap: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class ImportConfig:
     category: str  # a glob on the upstream category
     first_id: int
     markup_percent: Decimal | None = None
+    allow_overlap: bool = False  # as for a service, for every service the rule imports
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,7 @@ def read_imports(root: Section, providers: list[str]) -> tuple[ImportConfig, ...
                     category=text,
                     first_id=integer(1, MAX_ID),
                     markup_percent=_MARKUP,
+                    allow_overlap=boolean,
                 )
             )
         )
@@ -190,6 +195,7 @@ def _service(s: Section, providers: list[str]) -> ServiceConfig:
             dripfeed=boolean,
             rate=decimal(Decimal("0.00001"), Decimal("1e9")),
             markup_percent=_MARKUP,
+            allow_overlap=boolean,
         ),
     )
     if service.min is not None and service.max is not None and service.min > service.max:

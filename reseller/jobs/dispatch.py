@@ -7,6 +7,9 @@ out and only inside the provider's pacing slot, so a claimed order is always one
 is really leaving. The outcome then decides:
 
 - placed: the upstream ID is stored, status `Processing`;
+- waiting: its link already has an active order on that upstream service (one of ours, found
+  at the claim, or one the provider's refusal tells of): it stays queued and goes when that
+  one is final — two orders of one kind on one link underrun at the provider;
 - refused (a JSON error): the next failover candidate, else `Canceled` with a full refund;
 - not sent: back to the queue with backoff, and after `max_attempts` as refused;
 - unknown: `uncertain` — never re-sent automatically; the operator (or a later proof from the
@@ -19,12 +22,13 @@ import asyncio
 import contextlib
 import functools
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import structlog
 
 from reseller import db, errors, service_types
-from reseller.config import LiveConfig
+from reseller.config import DispatchConfig, LiveConfig
 from reseller.db import Q
 from reseller.jobs import requests
 from reseller.orders import lifecycle, upstream_match
@@ -34,7 +38,12 @@ from reseller.upstream import Upstreams
 log = structlog.get_logger()
 # The dispatch state the order reached, or: back in the queue, or not this task's to send.
 Outcome = Literal[
-    DispatchState.PLACED, DispatchState.REFUSED, DispatchState.UNCERTAIN, "retrying", "skipped"
+    DispatchState.PLACED,
+    DispatchState.REFUSED,
+    DispatchState.UNCERTAIN,
+    "retrying",
+    "waiting",
+    "skipped",
 ]
 PAUSED_RETRY_SECONDS = 30.0
 # Panels that refuse a duplicate link name the active order ("… active order: 10001").
@@ -152,9 +161,22 @@ class Dispatcher:
                 fields=order["fields"],
             ),
         }
+        dispatch = self._config.current.dispatch
         async with client.slot():
             provider, service = order["provider"], order["upstream_service"]
-            if not await lifecycle.claim(self._pool, order_id, candidate, provider, service):
+            claim = await lifecycle.claim(
+                self._pool,
+                order_id,
+                candidate,
+                provider,
+                service,
+                link_key=order["link_key"],
+                wait_seconds=float(dispatch.link_wait_seconds),
+            )
+            if claim.waiting_for is not None:
+                log.info("order_waiting_for_link", order=order_id, waiting_for=claim.waiting_for)
+                return "waiting", f"waiting for order {claim.waiting_for} on this link"
+            if not claim.claimed:
                 return "skipped", None
             refusal: str | None
             try:
@@ -172,9 +194,21 @@ class Dispatcher:
                 refusal = None
         if refusal is None:
             return await self._placed(order_id, upstream_id)
+        waited = datetime.now(UTC) - order["created_at"]
+        if (
+            link_busy(refusal, dispatch)
+            and order["link"] is not None
+            and waited < timedelta(minutes=dispatch.link_wait_max_minutes)
+        ):
+            # Outside the pacing slot: the proof asks the provider, which needs a slot of its own.
+            holder = await self._prove_twin(order, refusal)
+            why = f"waiting: {provider} says the link has an active order: {refusal}"
+            seconds = float(dispatch.link_wait_seconds)
+            await lifecycle.wait_for_link(self._pool, order_id, candidate, holder, seconds, why)
+            log.info("order_waiting_for_link", order=order_id, waiting_for=holder, reason=refusal)
+            return "waiting", why
         await lifecycle.requeued(self._pool, order_id, candidate + 1, why=refusal)
         log.info("order_refused_by_candidate", order=order_id, reason=refusal)
-        # Outside the pacing slot: the proof asks the provider, which needs a slot of its own.
         await self._prove_twin(order, refusal)
         return "next"
 
@@ -203,25 +237,26 @@ class Dispatcher:
         await lifecycle.uncertain(self._pool, order_id, why)
         return DispatchState.UNCERTAIN
 
-    async def _prove_twin(self, order: db.Record, message: str) -> None:
+    async def _prove_twin(self, order: db.Record, message: str) -> int | None:
         """A refusal naming an active upstream order for this link suggests that an uncertain
         earlier order with the same link did reach the provider. It proves nothing by itself
         (anyone may have ordered that link on the panel): the two are linked only when the
-        provider's own status for the named order fits ours (`upstream_match`)."""
+        provider's own status for the named order fits ours (`upstream_match`). The twin it
+        linked, if any."""
         found = _ACTIVE_ORDER.search(message)
         if found is None or order["link"] is None:
-            return
+            return None
         twins = await self._pool.fetch(
             Q.uncertain_twins, order["provider"], order["upstream_service"], order["link"]
         )
         if len(twins) != 1:
-            return
+            return None
         twin, upstream_id = twins[0]["id"], found.group(1)
         why = await upstream_match.check(self._pool, self._upstreams, twin, upstream_id)
         if why is None:
             try:
                 await lifecycle.resolved_placed(self._pool, twin, upstream_id)
-                return
+                return int(twin)
             except (errors.DuplicateUpstreamOrder, errors.NotFound) as exc:  # changed meanwhile
                 why = exc.message
         log.warning(
@@ -231,6 +266,14 @@ class Dispatcher:
             proof="duplicate-link refusal",
             reason=why,
         )
+        return None
+
+
+def link_busy(refusal: str, dispatch: DispatchConfig) -> bool:
+    """Whether a refusal says the link already has an active order (in any of the wordings
+    `dispatch.active_link_refusals` lists)."""
+    text = refusal.lower()
+    return any(phrase in text for phrase in dispatch.active_link_refusals)
 
 
 def costs_more_than_paid(order: db.Record) -> bool:

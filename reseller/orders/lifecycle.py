@@ -16,6 +16,7 @@ the statements are in `sql/queries/lifecycle.sql`, grouped the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import structlog
@@ -33,13 +34,56 @@ CANCELED = OrderStatus.CANCELED
 # --- on the way upstream ---
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    claimed: bool  # this process sends it now
+    waiting_for: int | None = None  # not claimed: this earlier order holds its link there
+
+
 async def claim(
-    pool: db.Database, order_id: int, candidate: int, provider: str, upstream_service: str
-) -> bool:
+    pool: db.Database,
+    order_id: int,
+    candidate: int,
+    provider: str,
+    upstream_service: str,
+    *,
+    link_key: str | None,
+    wait_seconds: float,
+) -> Claim:
     """queued → sending, committed before the request leaves: it is never sent twice. Only one
-    process wins; whether this one did."""
-    claimed = await pool.fetchval(Q.claim_order, order_id, candidate, provider, upstream_service)
-    return claimed is not None
+    process wins. With `link_key` (its service's orders must not overlap on one link), the
+    order instead waits, still queued, while another order holds that link on the same upstream
+    service; checked and claimed under one lock, so of two such orders only one is sent."""
+    async with pool.transaction() as conn:
+        if link_key is not None:
+            await conn.execute(Q.lock_link, link_key, provider, upstream_service)
+            holder = await conn.fetchval(
+                Q.active_order_on_link, order_id, link_key, provider, upstream_service
+            )
+            if holder is not None:
+                why = f"waiting: order {holder} is active on this link at {provider}"
+                await conn.execute(Q.wait_for_link, order_id, holder, wait_seconds, why)
+                return Claim(False, holder)
+        claimed = await conn.fetchval(
+            Q.claim_order, order_id, candidate, provider, upstream_service
+        )
+    return Claim(claimed is not None)
+
+
+async def wait_for_link(
+    pool: db.Database,
+    order_id: int,
+    candidate: int,
+    holder: int | None,
+    seconds: float,
+    why: str,
+) -> None:
+    """sending → queued on the same candidate: the provider says the link already has an
+    active order (`holder` when it is one of ours). A wait, not a refusal: looked at again
+    after `seconds`, or as soon as `holder` is final."""
+    async with pool.transaction() as conn:
+        await conn.execute(Q.requeue_order, order_id, candidate, 0.0, why)
+        await conn.execute(Q.wait_for_link, order_id, holder, seconds, why)
 
 
 async def skip_candidate(pool: db.Database, order_id: int, candidate: int) -> None:

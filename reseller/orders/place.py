@@ -14,6 +14,7 @@ from reseller import db, errors
 from reseller.catalog import Service
 from reseller.customers import Customer
 from reseller.db import Q
+from reseller.orders import links
 from reseller.service_types.rules import OrderRequest
 
 
@@ -28,7 +29,8 @@ async def place(
 ) -> int:
     """`request.charge` is in the customer's currency, priced at `currency_rate` (what 1 unit
     of it is worth in the base currency): both are stored with the order, and `list_charge`,
-    what the price list would have charged (the customer's discount is the difference)."""
+    what the price list would have charged (the customer's discount is the difference). The
+    link's key lets dispatch hold the order while that target has an active one upstream."""
     order_id = await pool.fetchval(
         Q.place_order,
         customer.id,
@@ -42,6 +44,7 @@ async def place(
         customer.currency,
         currency_rate,
         list_charge,
+        links.link_key(request.link) if request.link else None,
     )
     if order_id is None:
         raise errors.InsufficientBalance()

@@ -48,6 +48,9 @@ class SimOrder:
     pinned: bool = False  # status forced by a test: the clock no longer moves it
     cancel_at: float | None = None  # a cancel lands at this tick boundary …
     cancel_remains: int = 0  # … leaving this much undelivered
+    # Placed while another order of its service was active on the same target: the two
+    # underrun each other, with no way to recalculate (what a real panel warns of).
+    overlapped: bool = False
 
     @property
     def current_charge(self) -> Decimal:

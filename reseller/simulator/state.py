@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 
+from reseller.orders import links
 from reseller.simulator import catalog, outcomes
 from reseller.simulator.config import SimConfig
 from reseller.simulator.models import (
@@ -46,6 +47,9 @@ class Simulator:
         self._active: set[int] = set()
         self._adds: Counter[str] = Counter()
         self._last_for_link: dict[tuple[int, str], int] = {}
+        # Active orders by (service, link key): the real target, however the link is written.
+        self._on_target: dict[tuple[int, str], list[int]] = {}
+        self.duplicate_refusals = 0  # adds refused because their link had an active order
 
     # --- clock and request log ---
 
@@ -155,6 +159,7 @@ class Simulator:
             last = self._last_for_link.get((service.service, link))
             active = self.order(last) if last is not None else None
             if active is not None and not active.final:
+                self.duplicate_refusals += 1
                 raise SimError(
                     "You have active order with this link. Please wait until order being"
                     f" completed. (active order: {active.id})"
@@ -173,12 +178,24 @@ class Simulator:
             runs=runs,
             remains=quantity,
         )
+        on_target = self._on_target.setdefault((service.service, links.link_key(link)), [])
+        on_target[:] = [i for i in on_target if not self._is_final(i)]
+        order.overlapped = bool(on_target)
+        on_target.append(order.id)
         self._next_order += 1
         self._balance -= charge
         self.orders[order.id] = order
         self._active.add(order.id)
         self._last_for_link[(service.service, link)] = order.id
         return order
+
+    def _is_final(self, order_id: int) -> bool:
+        order = self.order(order_id)
+        return order is None or order.final
+
+    def overlapped(self) -> list[SimOrder]:
+        """Orders placed while their target had an active order of the same service."""
+        return [o for o in self.orders.values() if o.overlapped]
 
     def order(self, order_id: int | None) -> SimOrder | None:
         """The order as of now, or None."""

@@ -1,17 +1,26 @@
 -- name: due_orders
--- Orders waiting to be sent. Read without locks: the claim below decides who sends.
+-- Orders waiting to be sent: due, or waiting for an order of ours that is now final. Read
+-- without locks: the claim decides who sends.
 -- $1: limit
-SELECT id FROM orders
-WHERE dispatch_state = 'queued' AND dispatch_after <= now()
+(SELECT id FROM orders
+ WHERE dispatch_state = 'queued' AND dispatch_after <= now()
+ ORDER BY id
+ LIMIT $1)
+UNION
+(SELECT w.id FROM orders w JOIN orders b ON b.id = w.waiting_for
+ WHERE w.waiting_for IS NOT NULL AND w.dispatch_state = 'queued' AND b.settled_at IS NOT NULL
+ LIMIT $1)
 ORDER BY id
 LIMIT $1;
 
 -- name: order_for_dispatch
 -- The order with what it was paid (in the base currency: charge × currency_rate), its
--- service's type, and the candidate it is on (if any is left) with its cost.
+-- service's type, and the candidate it is on (if any is left) with its cost. Its link key only
+-- when its service's orders must not overlap on one link.
 -- $1: order id
 SELECT o.id, o.link, o.quantity, o.runs, o.run_interval, o.fields, o.dispatch_state,
        o.dispatch_attempts, o.dispatch_candidate, o.dispatch_error, o.charge, o.currency_rate,
+       o.created_at, CASE WHEN s.allow_overlap THEN NULL ELSE o.link_key END AS link_key,
        s.type, u.provider, u.upstream_service, u.cost_rate
 FROM orders o
 JOIN services s ON s.id = o.service_id

@@ -8,10 +8,38 @@
 -- next, it is never sent twice. Only one process wins; a locked row is skipped, not waited on.
 -- $1: order id, $2: candidate index expected, $3: provider, $4: upstream service
 UPDATE orders SET dispatch_state = 'sending', dispatch_attempts = dispatch_attempts + 1,
-                  provider = $3, upstream_service = $4, updated_at = now()
+                  provider = $3, upstream_service = $4, waiting_since = NULL, waiting_for = NULL,
+                  updated_at = now()
 WHERE id = (SELECT id FROM orders WHERE id = $1 AND dispatch_state = 'queued'
             AND dispatch_candidate = $2 FOR UPDATE SKIP LOCKED)
 RETURNING id;
+
+-- name: lock_link
+-- Serialises claims of one link on one upstream service (until the claim commits), so two
+-- orders for it can never both see the other as not active yet. The two-key form keeps these
+-- apart from the single-key locks of `reseller.locks`.
+-- $1: link key, $2: provider, $3: upstream service
+SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2 || ' ' || $3));
+
+-- name: active_order_on_link
+-- The earliest other order holding the link on that upstream service: sent or being sent,
+-- not final. An order no longer polled (too old, or flagged for the operator) holds nothing.
+-- $1: order id, $2: link key, $3: provider, $4: upstream service
+SELECT id FROM orders
+WHERE link_key = $2 AND provider = $3 AND upstream_service = $4 AND id <> $1
+  AND settled_at IS NULL AND poll_stopped IS NULL
+  AND dispatch_state IN ('sending', 'placed', 'uncertain')
+ORDER BY id
+LIMIT 1;
+
+-- name: wait_for_link
+-- Not now: its link is busy there. Stays queued (Pending, its charge held, cancellable), looked
+-- at again after $3 seconds, or as soon as order $2 (when known) is final.
+-- $1: order id, $2: the order it waits for (NULL: not one of ours), $3: seconds, $4: why
+UPDATE orders SET waiting_since = coalesce(waiting_since, now()), waiting_for = $2,
+                  dispatch_after = now() + make_interval(secs => $3), dispatch_error = $4,
+                  updated_at = now()
+WHERE id = $1 AND dispatch_state = 'queued';
 
 -- name: skip_candidate
 -- The candidate would cost more than the order was paid: move on without sending.

@@ -10,3 +10,7 @@ SELECT provider, balance, currency, low, paused FROM provider_balances;
 -- name: flagged_orders
 -- Orders no longer polled whose money is still held: the operator must look at them.
 SELECT count(*) FROM orders WHERE poll_stopped IS NOT NULL AND settled_at IS NULL;
+
+-- name: waiting_orders
+-- Orders held in the queue while their link has an active order upstream.
+SELECT count(*) FROM orders WHERE dispatch_state = 'queued' AND waiting_since IS NOT NULL;

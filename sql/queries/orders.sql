@@ -6,15 +6,15 @@
 -- one (it cannot change, but a price must never be read in another currency) is not debited.
 -- $1: customer id, $2: charge, $3: service id, $4: link, $5: quantity, $6: runs,
 -- $7: interval, $8: fields (jsonb), $9: currency, $10: its rate (1 unit in the base currency),
--- $11: what the price list would have charged (NULL: not known)
+-- $11: what the price list would have charged (NULL: not known), $12: the link's key
 WITH debit AS (
     UPDATE customers SET balance = balance - $2
     WHERE id = $1 AND balance >= $2 AND currency = $9
     RETURNING id, currency
 ), placed AS (
     INSERT INTO orders (customer_id, service_id, link, quantity, runs, run_interval, fields,
-                        charge, currency, currency_rate, list_charge)
-    SELECT id, $3, $4, $5, $6, $7, $8, $2, currency, $10, $11 FROM debit
+                        charge, currency, currency_rate, list_charge, link_key)
+    SELECT id, $3, $4, $5, $6, $7, $8, $2, currency, $10, $11, $12 FROM debit
     RETURNING id, customer_id, charge
 ), entry AS (
     INSERT INTO ledger (customer_id, amount, kind, order_id)

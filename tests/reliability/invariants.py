@@ -20,7 +20,7 @@ async def check(
     assert charges == 0, "an order without exactly one charge"
     orders = await pool.fetch(
         "SELECT id, link, quantity * coalesce(runs, 1) AS units, dispatch_state,"
-        " upstream_order_id, refunded, charge, status FROM orders"
+        " upstream_order_id, refunded, charge, status, waiting_since FROM orders"
     )
     upstream_ids = [o["upstream_order_id"] for o in orders if o["upstream_order_id"]]
     assert len(upstream_ids) == len(set(upstream_ids)), "two local orders share an upstream one"
@@ -38,8 +38,11 @@ async def check(
             assert order["refunded"] == 0, "an uncertain order was refunded"
         if order["dispatch_state"] == "refused":
             assert order["refunded"] == order["charge"]
+        waiting = order["dispatch_state"] == "queued" and order["waiting_since"] is not None
+        if waiting:  # for its link: behind an uncertain order, or one the panel names
+            assert (order["status"], order["refunded"]) == ("Pending", 0), order
         if settled:
-            assert order["dispatch_state"] in ("placed", "refused", "uncertain"), order
+            assert waiting or order["dispatch_state"] in ("placed", "refused", "uncertain"), order
     tally: dict[str, int] = {}
     for order in orders:
         tally[order["dispatch_state"]] = tally.get(order["dispatch_state"], 0) + 1
