@@ -87,6 +87,11 @@ FLAGGED = Gauge(
     "Orders no longer polled (unusable answers, unknown upstream, too old), money held",
     registry=REGISTRY,
 )
+FROZEN = Gauge(
+    "reseller_frozen_orders",
+    "Orders frozen on an answer outside the strict table (still polled), money held",
+    registry=REGISTRY,
+)
 REFUNDS = Gauge("reseller_refunds", "Refund ledger entries", registry=REGISTRY)
 REFUNDED = Gauge("reseller_refunded_amount", "Sum of refunds", registry=REGISTRY)
 PROVIDER_BALANCE = Gauge(
@@ -120,6 +125,7 @@ async def render(pool: db.Database) -> bytes:
     DISPATCH_QUEUE.set(queued)
     UNCERTAIN.set(uncertain)
     FLAGGED.set(await pool.fetchval(Q.flagged_orders))
+    FROZEN.set(await pool.fetchval(Q.frozen_orders))
     refunds = await pool.fetchrow(Q.refund_totals)
     REFUNDS.set(refunds["n"])
     REFUNDED.set(float(refunds["total"]))  # an export format, not money handling

@@ -10,3 +10,7 @@ SELECT provider, balance, currency, low, paused FROM provider_balances;
 -- name: flagged_orders
 -- Orders no longer polled whose money is still held: the operator must look at them.
 SELECT count(*) FROM orders WHERE poll_stopped IS NOT NULL AND settled_at IS NULL;
+
+-- name: frozen_orders
+-- Orders frozen on an answer outside the strict table, still polled, their money held.
+SELECT count(*) FROM orders WHERE frozen IS NOT NULL AND settled_at IS NULL;
