@@ -217,8 +217,9 @@ async def resolved_frozen(
         order = await conn.fetchrow(Q.lock_frozen, order_id)
         if order is None:
             raise errors.NotFound(f"order {order_id} is not frozen")
-        why = refunds.unusable(answer, order["total_quantity"])
-        if answer.status not in (OrderStatus.COMPLETED, OrderStatus.PARTIAL, CANCELED):
+        if answer.status in (OrderStatus.COMPLETED, OrderStatus.PARTIAL, CANCELED):
+            why = refunds.unusable(answer, order["total_quantity"])
+        else:
             why = f"{answer.status} is not a final status"
         if why is not None:
             raise errors.SettlementRefused(f"order {order_id} not settled: {why}")
