@@ -42,6 +42,10 @@ class LinkRefused(ResellerError):
     """Refused: the provider does not confirm this upstream ID can be ours; nothing changed"""
 
 
+class SettlementRefused(ResellerError):
+    """Refused: not a final status and remains to settle on; nothing changed"""
+
+
 class CatalogWouldEmpty(ResellerError):
     """Refused: this would take every service off sale"""
 

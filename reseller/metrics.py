@@ -92,6 +92,11 @@ WAITING = Gauge(
     "Orders held in the queue while their link has an active order upstream",
     registry=REGISTRY,
 )
+FROZEN = Gauge(
+    "reseller_frozen_orders",
+    "Orders frozen on an answer outside the strict table (still polled), money held",
+    registry=REGISTRY,
+)
 REFUNDS = Gauge("reseller_refunds", "Refund ledger entries", registry=REGISTRY)
 REFUNDED = Gauge("reseller_refunded_amount", "Sum of refunds", registry=REGISTRY)
 PROVIDER_BALANCE = Gauge(
@@ -126,6 +131,7 @@ async def render(pool: db.Database) -> bytes:
     UNCERTAIN.set(uncertain)
     FLAGGED.set(await pool.fetchval(Q.flagged_orders))
     WAITING.set(await pool.fetchval(Q.waiting_orders))
+    FROZEN.set(await pool.fetchval(Q.frozen_orders))
     refunds = await pool.fetchrow(Q.refund_totals)
     REFUNDS.set(refunds["n"])
     REFUNDED.set(float(refunds["total"]))  # an export format, not money handling

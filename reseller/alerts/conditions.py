@@ -37,6 +37,7 @@ async def current(pool: db.Database, config: Config) -> list[Condition]:
         *_orders(
             await pool.fetch(Q.alert_uncertain_orders), await pool.fetch(Q.alert_flagged_orders)
         ),
+        *_frozen(await pool.fetch(Q.alert_frozen_orders)),
         *_services(
             await pool.fetch(Q.alert_services_off_sale, list(catalog_sync.EXPECTED_OFF_SALE))
         ),
@@ -80,6 +81,17 @@ def _orders(uncertain: Sequence[db.Record], flagged: Sequence[db.Record]) -> Ite
         named = (f"#{r['id']} ({r['poll_stopped']})" for r in flagged)
         text = f"{_count(len(ids), 'order')} flagged, no longer polled (money held): "
         yield Condition("orders_flagged", "", text + _listed(named), frozenset(ids))
+
+
+def _frozen(rows: Sequence[db.Record]) -> Iterable[Condition]:
+    if rows:
+        ids = [str(r["id"]) for r in rows]
+        named = (f"#{r['id']} ({r['frozen']})" for r in rows)
+        text = (
+            f"{_count(len(ids), 'order')} frozen on an answer outside the strict table (money"
+            f" held, still polled; `reseller orders resolve --accept-status`): {_listed(named)}"
+        )
+        yield Condition("orders_frozen", "", text, frozenset(ids))
 
 
 def _services(rows: Sequence[db.Record]) -> Iterable[Condition]:

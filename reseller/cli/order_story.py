@@ -110,6 +110,10 @@ def order_fields(order: db.Record) -> dict[str, Any]:
         "waiting_for": order["waiting_for"],
         "poll_errors": order["poll_errors"],  # unusable answers since the last usable one
         "flagged": order["poll_stopped"],  # why it is no longer polled
+        "frozen": order["frozen"],  # why its last answer was outside the strict table
+        "frozen_answer": order["frozen_answer"],  # that answer, as the provider sent it
+        # The upstream service's rate when it was claimed, in the provider's currency.
+        "upstream_rate": None if order["upstream_rate"] is None else str(order["upstream_rate"]),
         "last_polled_at": _time(order["last_polled_at"]),
         "created_at": _time(order["created_at"]),
         "updated_at": _time(order["updated_at"]),

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from reseller import money
+from reseller import errors, money
 from reseller.cli import common, order_story, output
 from reseller.config import Config
 from reseller.db import Q
@@ -17,6 +17,7 @@ from reseller.states import DispatchState, OrderStatus
 from reseller.upstream import Upstreams
 
 PAGE = 50  # `orders list` rows unless --limit says otherwise
+FINAL_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED)
 
 
 def register(commands: Any) -> None:
@@ -30,7 +31,8 @@ def register(commands: Any) -> None:
     listing.add_argument(
         "--flagged",
         action="store_true",
-        help="only orders no longer polled (unusable answers, unknown upstream, too old)",
+        help="only orders no longer polled (unusable answers, unknown upstream, too old) or"
+        " frozen (an answer outside the strict table)",
     )
     listing.add_argument(
         "--waiting",
@@ -54,9 +56,16 @@ def register(commands: Any) -> None:
     show.add_argument("id", type=int)
     show.add_argument("--json", action="store_true", help="the same as one JSON object")
     show.set_defaults(command=order_story.show)
-    resolve = orders.add_parser("resolve", help="decide an uncertain order's outcome")
+    resolve = orders.add_parser(
+        "resolve", help="decide an uncertain order's outcome, or settle a frozen one"
+    )
     resolve.add_argument("id", type=int)
     how = resolve.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--accept-status",
+        choices=FINAL_STATUSES,
+        help="a frozen order: settle it on this final status, as read at the provider",
+    )
     how.add_argument(
         "--upstream-order",
         type=common.nonempty,
@@ -67,6 +76,11 @@ def register(commands: Any) -> None:
         "--refund",
         action="store_true",
         help="the provider does not have it: cancel and refund in full",
+    )
+    resolve.add_argument(
+        "--remains",
+        type=_positive,
+        help="with --accept-status Partial: the units not delivered (1 to the quantity)",
     )
     resolve.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
     resolve.set_defaults(command=_resolve)
@@ -193,7 +207,19 @@ def _upstream(row: Any) -> str:
 
 
 def _resolve(args: argparse.Namespace) -> int:
-    if args.refund:
+    if (args.remains is not None) != (args.accept_status == OrderStatus.PARTIAL):
+        raise errors.SettlementRefused(
+            "--remains goes with --accept-status Partial, and only with it; nothing changed"
+        )
+    if args.accept_status is not None:
+        moved = common.with_database(
+            args,
+            lambda pool, _: resolve.settle_frozen(
+                pool, args.id, args.accept_status, args.remains, by=common.actor(args)
+            ),
+        )
+        print(f"order {args.id}: {args.accept_status}, {money.format_amount(moved)} refunded")
+    elif args.refund:
         moved = common.with_database(
             args, lambda pool, _: resolve.refund(pool, args.id, by=common.actor(args))
         )

@@ -9,7 +9,7 @@ Secrets are never read from the file: it names environment variables (`key_env`,
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -39,6 +39,7 @@ from reseller.config.reader import (
     text,
     url,
 )
+from reseller.states import OrderStatus
 
 __all__ = [
     "Config",
@@ -169,6 +170,10 @@ class ProviderConfig:
     requests_per_minute: int = 600
     balance_alert: Decimal | None = None  # warn (log, CLI, metric) below this balance
     pause_below: Decimal | None = None  # below this balance, send no new orders (they wait)
+    # Its own status words (keyed by parse.alias_key) → API statuses, beside the built-in ones.
+    status_aliases: Mapping[str, str] = field(default_factory=dict)
+    # An answer outside the table (orders.strict) freezes its order; off: settled as before.
+    strict_answers: bool = True
 
     def key(self) -> str | None:
         return os.environ.get(self.key_env) or None
@@ -385,10 +390,35 @@ def _provider(s: Section) -> ProviderConfig:
             requests_per_minute=integer(1, 10**6),
             balance_alert=amount,
             pause_below=amount,
+            status_aliases=_status_aliases,
+            strict_answers=boolean,
         )
     )
     s.finish()
     return provider
+
+
+def _status_aliases(value: Any) -> dict[str, str]:
+    """`{"done": Completed, ...}`: each spelling (case-insensitively unique, not already a
+    built-in one) to one of the six API statuses."""
+    from reseller.upstream import parse  # not at the top: reseller.upstream imports this module
+
+    if not isinstance(value, dict):
+        raise ValueError('must be a mapping of spellings to statuses, e.g. {"done": Completed}')
+    aliases: dict[str, str] = {}
+    for spelling, status in value.items():
+        key = parse.alias_key(str(spelling))
+        if not key:
+            raise ValueError(f"{spelling!r}: an empty spelling")
+        if status not in tuple(OrderStatus):
+            known = ", ".join(OrderStatus)
+            raise ValueError(f"{spelling!r}: {status!r} is not an API status ({known})")
+        if key in aliases:
+            raise ValueError(f"{spelling!r}: given twice (spellings ignore case, '_' and '-')")
+        if (builtin := parse.status_name(key)) is not None:
+            raise ValueError(f"{spelling!r}: already a known spelling of {builtin}")
+        aliases[key] = str(status)
+    return aliases
 
 
 _name = matching(r"[A-Za-z0-9_.-]{1,64}", "use 1-64 letters, digits, '_', '.' or '-'")

@@ -17,7 +17,7 @@ import structlog
 from reseller import db, errors
 from reseller.config import SyncConfig
 from reseller.db import Q
-from reseller.orders import lifecycle
+from reseller.orders import lifecycle, strict
 from reseller.states import OrderStatus
 from reseller.upstream import ProviderClient
 from reseller.upstream.parse import StatusAnswer
@@ -51,10 +51,13 @@ async def poll_statuses(
     # write per worker waits, so memory stays flat however many orders there are.
     writing = asyncio.Semaphore(concurrency)
     writes: set[asyncio.Task[None]] = set()
+    strict_answers = client.provider.strict_answers
 
-    async def write(by_upstream: dict[str, int], answers: Answers) -> None:
+    async def write(by_upstream: dict[str, db.Record], answers: Answers) -> None:
         try:
-            counts.update(await _record(pool, by_upstream, answers, sync))
+            counts.update(
+                await _record(pool, by_upstream, answers, sync, strict_answers=strict_answers)
+            )
         except Exception as exc:  # its orders stay as they were (each transition is atomic)
             counts["write_failed"] += len(by_upstream)  # and are polled again next round
             if not db.is_unavailable(exc):
@@ -65,7 +68,7 @@ async def poll_statuses(
     async def worker() -> None:
         while batch := await claim():
             counts["requests"] += 1
-            by_upstream = {r["upstream_order_id"]: r["id"] for r in batch}
+            by_upstream = {r["upstream_order_id"]: r for r in batch}
             try:
                 answers = await client.statuses(list(by_upstream))
             except errors.UpstreamError as exc:
@@ -86,30 +89,45 @@ Answers = dict[str, StatusAnswer | errors.UpstreamRefused]
 
 
 async def _record(
-    pool: db.Database, by_upstream: dict[str, int], answers: Answers, sync: SyncConfig
+    pool: db.Database,
+    by_upstream: dict[str, db.Record],
+    answers: Answers,
+    sync: SyncConfig,
+    *,
+    strict_answers: bool,
 ) -> Counter[str]:
-    """Store one batch's answers: progress in one statement, final statuses settled."""
+    """Store one batch's answers: progress in one statement, final statuses settled, answers
+    outside the strict table (when `strict_answers`) freezing their orders."""
     counts: Counter[str] = Counter()
     progress: list[lifecycle.Progress] = []
+    thawed: list[db.Record] = []  # frozen until this sane answer
     for upstream_id, answer in answers.items():
-        order_id = by_upstream[upstream_id]
+        order = by_upstream[upstream_id]
+        order_id = order["id"]
         if isinstance(answer, errors.UpstreamRefused):
-            why = f"provider does not know it: {answer.message}"
-            flagged = await lifecycle.poll_error(pool, order_id, why, sync.max_poll_errors)
+            unknown = f"provider does not know it: {answer.message}"
+            flagged = await lifecycle.poll_error(pool, order_id, unknown, sync.max_poll_errors)
             counts["flagged" if flagged else "unknown_upstream"] += 1
+        elif strict_answers and (why := strict.outside(answer, strict.Limits.of(order))):
+            await lifecycle.frozen(pool, order_id, why, answer.raw)
+            counts["frozen"] += 1
         elif answer.status in FINAL:
             moved = await lifecycle.settle(
                 pool, order_id, answer, max_poll_errors=sync.max_poll_errors
             )
             counts["unusable" if moved is None else "refunded" if moved else "settled"] += 1
+            thawed += [order] if moved is not None and order["frozen"] else []
         elif answer.status is not None:
             progress.append(
                 (order_id, answer.status, answer.remains, answer.start_count, answer.charge)
             )
+            thawed += [order] if order["frozen"] else []
         else:
             counts["unreadable"] += 1
     await lifecycle.progressed(pool, progress)
     counts["progress"] += len(progress)
+    for order in thawed:
+        log.info("order_unfrozen", order=order["id"], was=order["frozen"])
     return counts
 
 

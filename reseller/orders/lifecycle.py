@@ -11,13 +11,17 @@ the statements are in `sql/queries/lifecycle.sql`, grouped the same way.
       │  ├─refused (no candidate left)──▶ refused, Canceled, refunded in full
       │  └─canceled before dispatch────▶ refused, Canceled, refunded in full
       └────────────────────────────────── uncertain ──resolved not placed──▶ refused, Canceled
+
+    placed ──answer outside the strict table──▶ frozen (money held, still polled)
+    frozen ──a sane answer──▶ progress / settle;  frozen ──resolved by the operator──▶ settled
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import structlog
 
@@ -188,6 +192,15 @@ async def settle(
     return moved
 
 
+async def frozen(pool: db.Database, order_id: int, why: str, answer: Mapping[str, Any]) -> None:
+    """An answer outside the strict table (`orders.strict`): nothing settles or moves, the
+    reason and the answer as sent are kept for the operator, and the order stays polled; a later
+    sane answer (`progressed`, `settle`) thaws it."""
+    newly = await pool.fetchval(Q.freeze_order, order_id, why, dict(answer))
+    if newly:
+        log.warning("order_frozen", order=order_id, reason=why, answer=dict(answer))
+
+
 async def poll_error(pool: db.Executor, order_id: int, why: str, max_poll_errors: int) -> bool:
     """An answer that cannot be used: polled again, and after `max_poll_errors` in a row no
     longer polled but flagged for the operator, its money held. Whether it is flagged now."""
@@ -235,4 +248,32 @@ async def resolved_not_placed(pool: db.Database, order_id: int, *, by: audit.Act
             Q.close_order, order_id, OrderStatus.CANCELED, DispatchState.REFUSED, reason
         )
         await audit.record(conn, by, "resolve-refund", f"order {order_id}")
+    return moved
+
+
+async def resolved_frozen(
+    pool: db.Database, order_id: int, answer: StatusAnswer, *, by: audit.Actor
+) -> Decimal:
+    """frozen → settled on the final status the operator found at the provider: refunded by
+    the poller's rule (`refunds`), in one transaction with its audit entry; what moved. Raises
+    NotFound when it is not frozen, SettlementRefused when the answer is not one to settle on."""
+    async with pool.transaction() as conn:
+        order = await conn.fetchrow(Q.lock_frozen, order_id)
+        if order is None:
+            raise errors.NotFound(f"order {order_id} is not frozen")
+        if answer.status in (OrderStatus.COMPLETED, OrderStatus.PARTIAL, CANCELED):
+            why = refunds.unusable(answer, order["total_quantity"])
+        else:
+            why = f"{answer.status} is not a final status"
+        if why is not None:
+            raise errors.SettlementRefused(f"order {order_id} not settled: {why}")
+        owed = refunds.owed_back(order["charge"], order["total_quantity"], answer)
+        moved = Decimal(0)
+        if owed > 0:
+            reason = f"{answer.status} (resolved by operator)"
+            moved = await refunds.refund_to(conn, order_id, owed, reason=reason)
+        await conn.execute(Q.settle_order, order_id, answer.status, answer.remains, None, None)
+        detail = {"status": answer.status, "remains": answer.remains, "refunded": str(moved)}
+        await audit.record(conn, by, "resolve-frozen", f"order {order_id}", detail)
+    log.info("order_frozen_resolved", order=order_id, status=answer.status, refunded=str(moved))
     return moved

@@ -1,7 +1,8 @@
 """The operator's resolution of uncertain orders and refills: an outcome we could not know,
 decided by someone who checked the provider. An upstream ID is linked only once the provider
 confirms it (the operator can mistype, or read another customer's order); every resolution is
-recorded (audit log, and ledger for money)."""
+recorded (audit log, and ledger for money). A frozen order (an answer outside the strict
+table) is settled on the final status the operator read at the provider."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from reseller import audit, db, errors
 from reseller.audit import Actor
 from reseller.db import Q
 from reseller.orders import lifecycle, upstream_match
-from reseller.states import DispatchState
-from reseller.upstream import Upstreams
+from reseller.states import DispatchState, OrderStatus
+from reseller.upstream import Upstreams, parse
 
 log = structlog.get_logger()
 
@@ -33,6 +34,16 @@ async def link(
 async def refund(pool: db.Database, order_id: int, *, by: Actor) -> Decimal:
     """The provider does not have it: cancel and give everything back."""
     return await lifecycle.resolved_not_placed(pool, order_id, by=by)
+
+
+async def settle_frozen(
+    pool: db.Database, order_id: int, status: str, remains: int | None, *, by: Actor
+) -> Decimal:
+    """A frozen order (`orders.strict`) ends as the operator found it at the provider:
+    Completed, Partial with `remains` undelivered, or Canceled; refunded as the poller would."""
+    remains = 0 if status == OrderStatus.COMPLETED else remains
+    answer = parse.StatusAnswer(status, None, None, remains, None)
+    return await lifecycle.resolved_frozen(pool, order_id, answer, by=by)
 
 
 async def link_refill(

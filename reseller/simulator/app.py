@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from reseller.simulator import actions, faults
+from reseller.simulator import actions, faults, oddities
 from reseller.simulator.config import SimConfig
 from reseller.simulator.state import Simulator
 
@@ -48,6 +48,8 @@ async def endpoint(request: web.Request) -> web.StreamResponse:
         await faults.sleep(closing, sim.config.latency)
         return faults.unprocessed(plan.transport)
     answer = actions.dispatch(sim, params)
+    if params.get("action") == "status":
+        answer = oddities.misanswer(sim, answer, params, plan)
     answer = faults.reshape(answer, params.get("action"), params, plan)
     body = orjson.dumps(answer)
     # Latency after processing: a client that gives up early still leaves its order behind.

@@ -24,6 +24,9 @@ class Faults:
     order_id_key: float = 0.0  # add answers {"order_id": N}
     bare_string_errors: float = 0.0  # multi-status: "Incorrect order ID" instead of {"error"}
     odd_remains: float = 0.0  # remains negative or "Unknown"
+    # Per order in a status answer (oddities.py): an unknown status word, remains above the
+    # quantity or a charge above the order's cost.
+    odd_answers: float = 0.0
 
     def __post_init__(self) -> None:
         for name in fault_names():

@@ -10,6 +10,7 @@ every way it can fail into one of three typed errors the dispatcher relies on:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -102,7 +103,8 @@ class ProviderClient:
         answer = await self._request("status", {"orders": _id_list(ids)})
         if not isinstance(answer, dict):
             raise errors.UpstreamUnknown("multi-status answer is not an object")
-        return {str(i): _item(answer.get(str(i)), parse.order_status) for i in ids}
+        read = functools.partial(parse.order_status, aliases=self.provider.status_aliases)
+        return {str(i): _item(answer.get(str(i)), read) for i in ids}
 
     async def balance(self) -> tuple[Decimal, str]:
         answer = await self._request("balance")

@@ -4,12 +4,13 @@ Panels send numbers as strings or numbers, statuses in many spellings (`Cancelle
 `in_progress`, `Refunded` …), `order` or `order_id`, per-ID errors as objects or bare strings,
 `remains` negative or "Unknown". Everything here is lenient about form and strict about meaning:
 a value that cannot be understood is None (or an UpstreamUnknown for a whole answer), never a
-guess.
+guess. Whether the values understood may move money is `orders.strict`'s question.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -46,15 +47,24 @@ _REFILL_STATUSES = {
 
 @dataclass(frozen=True, slots=True)
 class StatusAnswer:
-    status: str | None  # normalised; None: a spelling we do not know (keep polling)
+    status: str | None  # normalised; None: a spelling we do not know (orders.strict)
     charge: Decimal | None
     start_count: int | None
     remains: int | None  # None: unknown ("Unknown", missing); a negative one is kept as sent
     currency: str | None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)  # as the panel sent it
 
 
-def status_name(value: Any) -> str | None:
-    return _STATUSES.get(_key(value))
+def status_name(value: Any, aliases: Mapping[str, str] | None = None) -> str | None:
+    """The API status a spelling means: ours, or the provider's own (`status_aliases`, keyed
+    by `alias_key`)."""
+    key = _key(value)
+    return _STATUSES.get(key) or (aliases or {}).get(key)
+
+
+def alias_key(spelling: str) -> str:
+    """How a spelling is looked up: case, `_`, `-` and surrounding spaces do not count."""
+    return _key(spelling)
 
 
 def refill_status_name(value: Any) -> str | None:
@@ -100,17 +110,18 @@ def error_of(answer: Any) -> str | None:
     return None
 
 
-def order_status(answer: Any) -> StatusAnswer:
+def order_status(answer: Any, aliases: Mapping[str, str] | None = None) -> StatusAnswer:
     if isinstance(answer, str):  # a bare per-ID error string ("Incorrect order ID")
         raise ValueError(answer)
     if not isinstance(answer, dict):
         raise errors.UpstreamUnknown(f"status answer is not an object: {_preview(answer)}")
     return StatusAnswer(
-        status=status_name(answer.get("status")),
+        status=status_name(answer.get("status"), aliases),
         charge=decimal(answer.get("charge")),
         start_count=integer(answer.get("start_count")),
         remains=integer(answer.get("remains")),
         currency=str(answer["currency"]) if answer.get("currency") else None,
+        raw=answer,
     )
 
 

@@ -34,6 +34,12 @@ SELECT id, poll_stopped FROM orders
 WHERE poll_stopped IS NOT NULL AND settled_at IS NULL
 ORDER BY id;
 
+-- name: alert_frozen_orders
+-- The same orders as the reseller_frozen_orders gauge: an answer outside the strict table.
+SELECT id, frozen FROM orders
+WHERE frozen IS NOT NULL AND settled_at IS NULL
+ORDER BY id;
+
 -- name: alert_services_off_sale
 -- Off sale for a reason the operator did not choose (below cost, gone upstream, a currency
 -- mismatch ...). Left out: the reasons in $1 (catalog.sync.EXPECTED_OFF_SALE), and the

@@ -6,10 +6,13 @@
 -- name: claim_order
 -- Marks the order as in flight, committed before the request goes out: whatever happens
 -- next, it is never sent twice. Only one process wins; a locked row is skipped, not waited on.
+-- The upstream service's rate is kept with it: the most the order can cost us (strict.py).
 -- $1: order id, $2: candidate index expected, $3: provider, $4: upstream service
 UPDATE orders SET dispatch_state = 'sending', dispatch_attempts = dispatch_attempts + 1,
                   provider = $3, upstream_service = $4, waiting_since = NULL, waiting_for = NULL,
-                  updated_at = now()
+                  updated_at = now(),
+                  upstream_rate = (SELECT rate FROM upstream_services
+                                   WHERE provider = $3 AND service_id = $4)
 WHERE id = (SELECT id FROM orders WHERE id = $1 AND dispatch_state = 'queued'
             AND dispatch_candidate = $2 FOR UPDATE SKIP LOCKED)
 RETURNING id;
@@ -97,7 +100,7 @@ UPDATE orders SET dispatch_state = 'refused', status = 'Canceled',
 WHERE id = $1 AND dispatch_state = 'queued'
 RETURNING id;
 
--- === With the provider (progressed, settle, poll_error, too_old_to_poll) ===
+-- === With the provider (progressed, settle, frozen, poll_error, too_old_to_poll) ===
 
 -- name: apply_progress
 -- Progress of orders not final yet, in one statement for the whole batch.
@@ -106,7 +109,8 @@ UPDATE orders o SET status = u.status,
                     remains = CASE WHEN u.remains BETWEEN 0 AND o.quantity * coalesce(o.runs, 1)
                                    THEN u.remains ELSE o.remains END,
                     start_count = coalesce(u.start_count, o.start_count),
-                    cost = coalesce(u.cost, o.cost), poll_errors = 0, updated_at = now()
+                    cost = coalesce(u.cost, o.cost), poll_errors = 0, updated_at = now(),
+                    frozen = NULL, frozen_answer = NULL
 FROM unnest($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::numeric[])
      AS u(id, status, remains, start_count, cost)
 WHERE o.id = u.id AND o.settled_at IS NULL;
@@ -120,8 +124,18 @@ FROM orders WHERE id = $1 FOR UPDATE;
 -- $1: order id, $2: final status, $3: remains, $4: start count, $5: cost
 UPDATE orders SET status = $2, remains = coalesce($3, remains),
                   start_count = coalesce($4, start_count), cost = coalesce($5, cost),
-                  settled_at = now(), updated_at = now()
+                  settled_at = now(), updated_at = now(), frozen = NULL, frozen_answer = NULL
 WHERE id = $1;
+
+-- name: freeze_order
+-- An answer outside the strict table: nothing settles on it and the order stays polled; why,
+-- and the answer as the provider sent it, are kept for the operator. `newly`: it was not
+-- frozen before (the join reads the row as it was before this statement).
+-- $1: order id, $2: why, $3: the answer (jsonb)
+UPDATE orders o SET frozen = $2, frozen_answer = $3, updated_at = now()
+FROM orders before
+WHERE o.id = $1 AND before.id = o.id AND o.settled_at IS NULL
+RETURNING before.frozen IS NULL AS newly;
 
 -- name: count_poll_error
 -- An answer that cannot be used (the provider does not know the order, or a final status
@@ -139,7 +153,7 @@ WHERE dispatch_state = 'placed' AND settled_at IS NULL AND poll_stopped IS NULL
   AND created_at < now() - make_interval(days => $1)
 RETURNING id;
 
--- === Decided by the operator (resolved_placed, resolved_not_placed) ===
+-- === Decided by the operator (resolved_placed, resolved_not_placed, resolved_frozen) ===
 
 -- name: link_uncertain
 -- $1: order id, $2: upstream order id
@@ -151,6 +165,12 @@ RETURNING id;
 -- name: uncertain_order
 -- $1: order id
 SELECT id FROM orders WHERE id = $1 AND dispatch_state = 'uncertain' FOR UPDATE;
+
+-- name: lock_frozen
+-- A frozen order for the operator to settle, with what the strict table checks.
+-- $1: order id
+SELECT id, charge, refunded, quantity * coalesce(runs, 1) AS total_quantity
+FROM orders WHERE id = $1 AND frozen IS NOT NULL AND settled_at IS NULL FOR UPDATE;
 
 -- === Refunds (orders/refunds.py refund_to: the gap to what is owed, under the order's row lock) ===
 

@@ -14,3 +14,6 @@ SELECT count(*) FROM orders WHERE poll_stopped IS NOT NULL AND settled_at IS NUL
 -- name: waiting_orders
 -- Orders held in the queue while their link has an active order upstream.
 SELECT count(*) FROM orders WHERE dispatch_state = 'queued' AND waiting_since IS NOT NULL;
+-- name: frozen_orders
+-- Orders frozen on an answer outside the strict table, still polled, their money held.
+SELECT count(*) FROM orders WHERE frozen IS NOT NULL AND settled_at IS NULL;

@@ -1,17 +1,20 @@
 -- name: list_orders
--- Filters are optional (NULL: any). Flagged: polling stopped on it, its money still held.
+-- Filters are optional (NULL: any). Flagged: polling stopped on it, or frozen (an answer
+-- outside the strict table, shown as sent), its money still held.
 -- $1: dispatch state, $2: status, $3: customer name, $4: provider, $5: limit, $6: flagged only,
 -- $7: only ids below this one (the next page, newest first), $8: only orders waiting for
 -- their link
 SELECT o.id, c.name AS customer, o.service_id, o.status, o.dispatch_state, o.provider,
        o.upstream_order_id, o.charge, o.refunded, o.currency, o.quantity, o.created_at,
-       coalesce(o.poll_stopped, o.dispatch_error) AS note
+       coalesce(o.poll_stopped, 'frozen: ' || o.frozen || '; answer ' || o.frozen_answer::text,
+                o.dispatch_error) AS note
 FROM orders o JOIN customers c ON c.id = o.customer_id
 WHERE ($1::text IS NULL OR o.dispatch_state = $1)
   AND ($2::text IS NULL OR o.status = $2)
   AND ($3::text IS NULL OR c.name = $3)
   AND ($4::text IS NULL OR o.provider = $4)
-  AND (NOT $6 OR (o.poll_stopped IS NOT NULL AND o.settled_at IS NULL))
+  AND (NOT $6 OR ((o.poll_stopped IS NOT NULL OR o.frozen IS NOT NULL)
+                   AND o.settled_at IS NULL))
   AND ($7::bigint IS NULL OR o.id < $7)
   AND (NOT $8 OR (o.dispatch_state = 'queued' AND o.waiting_since IS NOT NULL))
 ORDER BY o.id DESC

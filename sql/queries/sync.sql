@@ -8,8 +8,9 @@ SELECT now() - make_interval(secs => $1);
 -- not polled since the cutoff. Stamping last_polled_at is the claim: another poller (another
 -- process) skips these rows (SKIP LOCKED) and, once committed, their fresh stamp. A pass walks
 -- the IDs from 0, so what was polled longest ago (before the cutoff) is polled in every pass.
+-- With each order, what the strict answer table checks its answer against (orders.strict).
 -- $1: provider, $2: cutoff (timestamptz), $3: batch size, $4: after this order ID
-UPDATE orders SET last_polled_at = now()
+UPDATE orders o SET last_polled_at = now()
 WHERE id IN (
     SELECT id FROM orders
     WHERE provider = $1 AND dispatch_state = 'placed' AND settled_at IS NULL
@@ -19,7 +20,8 @@ WHERE id IN (
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, upstream_order_id;
+RETURNING id, upstream_order_id, quantity * coalesce(runs, 1) AS total_quantity, runs,
+          upstream_rate, frozen, (SELECT type FROM services s WHERE s.id = o.service_id) AS type;
 
 -- name: claim_refill_poll_batch
 -- $1: provider, $2: cutoff (timestamptz), $3: batch size
