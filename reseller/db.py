@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -156,7 +156,15 @@ class Database:
             return await self._acquire()  # type: ignore[no-any-return]
 
     async def release(self, conn: Connection) -> None:
+        """Back to the pool; nothing to do for one asyncpg gave back itself when it was lost."""
         await self._pool.release(conn)
+
+    @staticmethod
+    def drop(conn: Connection) -> None:
+        """Close a held connection for good (`release` then replaces it in the pool), unless
+        asyncpg already detached it, lost with the database."""
+        with suppress(asyncpg.InterfaceError):
+            conn.terminate()
 
     async def close(self) -> None:
         await self._pool.close()

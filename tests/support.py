@@ -61,10 +61,10 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float 
         return proc.wait()
 
 
-async def spawn_reseller(*argv: str, env: dict[str, str], cwd: Path):  # -> asyncio Process
+async def spawn_reseller(*argv: str, env: dict[str, str], cwd: Path) -> Spawned:
     import asyncio
 
-    return await asyncio.create_subprocess_exec(
+    proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "reseller",
@@ -74,6 +74,38 @@ async def spawn_reseller(*argv: str, env: dict[str, str], cwd: Path):  # -> asyn
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+    return Spawned(proc)
+
+
+class Spawned:
+    """A `reseller` process whose output is read as it comes, kept for `communicate()`: left
+    in a full pipe (64 KB of log lines), the process would block on its next log line, its
+    whole event loop with it."""
+
+    def __init__(self, proc) -> None:  # an asyncio Process
+        import asyncio
+
+        self._proc = proc
+        self._chunks: list[bytes] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while chunk := await self._proc.stdout.read(65536):
+            self._chunks.append(chunk)
+
+    def output(self) -> str:
+        """The lines it has written so far (a line still being written is left out)."""
+        written = b"".join(self._chunks)
+        return written[: written.rfind(b"\n") + 1].decode()
+
+    def __getattr__(self, name: str):  # pid, returncode, send_signal, kill, wait
+        return getattr(self._proc, name)
+
+    async def communicate(self) -> tuple[bytes, None]:
+        """Its whole output once it has ended, as `asyncio.subprocess.Process.communicate`."""
+        await self._proc.wait()
+        await self._reader
+        return b"".join(self._chunks), None
 
 
 async def poll_until(check, *, within: float = 15.0, interval: float = 0.1):

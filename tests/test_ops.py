@@ -238,17 +238,12 @@ async def test_workers_share_one_port_and_the_metrics_port_and_stop_together(
         env=env,
         cwd=tmp_path,
     )
-    lines: list[dict] = []  # its log, read as it runs (a pipe left unread would stall it)
 
-    async def read_log() -> None:
-        async for raw in proc.stdout:
-            if raw.startswith(b"{"):
-                lines.append(orjson.loads(raw))
-
-    reader = asyncio.create_task(read_log())
+    def log() -> list[dict]:
+        return [orjson.loads(line) for line in proc.output().splitlines() if line.startswith("{")]
 
     async def listening() -> list[int]:
-        return sorted(line["worker"] for line in lines if line["event"] == "listening")
+        return sorted(line["worker"] for line in log() if line["event"] == "listening")
 
     try:
         async with aiohttp.ClientSession() as session:
@@ -268,10 +263,9 @@ async def test_workers_share_one_port_and_the_metrics_port_and_stop_together(
                     assert answer.status == 200
     finally:
         proc.send_signal(signal.SIGTERM)
-        await proc.wait()
-        await reader
+        await proc.communicate()
     assert proc.returncode == 0
-    assert {line.get("worker") for line in lines if line["event"] == "request"} <= {1, 2}
+    assert {line.get("worker") for line in log() if line["event"] == "request"} <= {1, 2}
     for pid in children:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

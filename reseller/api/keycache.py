@@ -25,10 +25,13 @@ class KeyCache:
     def __init__(self, pool: db.Database) -> None:
         self._pool = pool
         self._entries: dict[bytes, tuple[customers.Customer | None, float]] = {}
-        self._listener: db.Connection | None = None
+        self._listener: db.Connection | None = None  # held until `start` or `stop` gives it back
+        self._live = False  # the listener is up: until the database drops it
 
     async def start(self) -> None:
-        """Listen for changes; without a listener the cache stays off (never stale)."""
+        """Listen for changes; without a listener the cache stays off (never stale). The one
+        lost with the database is let go first."""
+        await self._release()
         try:
             conn = await self._pool.hold()
         except Exception as exc:  # no database now: run uncached, try again later
@@ -42,29 +45,30 @@ class KeyCache:
             await self._pool.release(conn)
             _off(exc)
             return
-        self._listener = conn
+        self._listener, self._live = conn, True
 
     @property
     def listening(self) -> bool:
-        return self._listener is not None and not self._listener.is_closed()
+        return self._live
 
     async def stop(self) -> None:
-        conn, self._listener = self._listener, None
+        await self._release()
+
+    async def _release(self) -> None:
+        conn, self._listener, self._live = self._listener, None, False
         if conn is None:
             return
-        conn.remove_termination_listener(self._lost)
         try:
-            if not conn.is_closed():
-                await conn.remove_listener("customers_changed", self._changed)
-                await conn.execute(Q.unlisten_customers)
+            conn.remove_termination_listener(self._lost)
+            await conn.remove_listener("customers_changed", self._changed)
+            await conn.execute(Q.unlisten_customers)
         except Exception:  # lost with a database that went away: dropped, never reused
-            conn.terminate()
+            self._pool.drop(conn)
         await self._pool.release(conn)
 
     async def customer(self, key: str) -> customers.Customer | None:
         digest = api_keys.key_hash(key)
         if not self.listening:
-            self._listener = None
             return await customers.by_hash(self._pool, digest)
         now = time.monotonic()
         cached = self._entries.get(digest)
@@ -85,7 +89,9 @@ class KeyCache:
         self._entries.clear()
 
     def _lost(self, *_: object) -> None:
-        self._listener = None
+        # Not to be touched any more (asyncpg detaches a lost pool connection): `start` or
+        # `stop` gives it back.
+        self._live = False
         self._entries.clear()
 
 
