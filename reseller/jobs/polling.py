@@ -17,7 +17,7 @@ import structlog
 from reseller import db, errors
 from reseller.config import SyncConfig
 from reseller.db import Q
-from reseller.orders import lifecycle
+from reseller.orders import lifecycle, provider_check
 from reseller.states import OrderStatus
 from reseller.upstream import ProviderClient
 from reseller.upstream.parse import StatusAnswer
@@ -99,7 +99,11 @@ async def _record(
             counts["flagged" if flagged else "unknown_upstream"] += 1
         elif answer.status in FINAL:
             moved = await lifecycle.settle(
-                pool, order_id, answer, max_poll_errors=sync.max_poll_errors
+                pool,
+                order_id,
+                answer,
+                max_poll_errors=sync.max_poll_errors,
+                loss_tolerance=sync.loss_tolerance,
             )
             counts["unusable" if moved is None else "refunded" if moved else "settled"] += 1
         elif answer.status is not None:
@@ -110,6 +114,8 @@ async def _record(
             counts["unreadable"] += 1
     await lifecycle.progressed(pool, progress)
     counts["progress"] += len(progress)
+    if progress:  # an overcharge shows before the order ends
+        await provider_check.check(pool, [p[0] for p in progress], tolerance=sync.loss_tolerance)
     return counts
 
 

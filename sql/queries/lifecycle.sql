@@ -6,9 +6,12 @@
 -- name: claim_order
 -- Marks the order as in flight, committed before the request goes out: whatever happens
 -- next, it is never sent twice. Only one process wins; a locked row is skipped, not waited on.
+-- The candidate's rate now is what its charge is checked against (orders/provider_check.py).
 -- $1: order id, $2: candidate index expected, $3: provider, $4: upstream service
 UPDATE orders SET dispatch_state = 'sending', dispatch_attempts = dispatch_attempts + 1,
-                  provider = $3, upstream_service = $4, updated_at = now()
+                  provider = $3, upstream_service = $4, updated_at = now(),
+                  upstream_rate = (SELECT rate FROM upstream_services
+                                   WHERE provider = $3 AND service_id = $4)
 WHERE id = (SELECT id FROM orders WHERE id = $1 AND dispatch_state = 'queued'
             AND dispatch_candidate = $2 FOR UPDATE SKIP LOCKED)
 RETURNING id;
@@ -36,7 +39,8 @@ WHERE id = $1 AND dispatch_state IN ('sending', 'uncertain');
 -- $1: order id, $2: candidate index, $3: seconds to wait, $4: why
 UPDATE orders SET dispatch_state = 'queued', dispatch_candidate = $2,
                   dispatch_after = now() + make_interval(secs => $3), dispatch_error = $4,
-                  provider = NULL, upstream_service = NULL, updated_at = now()
+                  provider = NULL, upstream_service = NULL, upstream_rate = NULL,
+                  updated_at = now()
 WHERE id = $1 AND dispatch_state = 'sending';
 
 -- name: mark_uncertain
