@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import aiohttp
@@ -13,8 +14,8 @@ import orjson
 from aiohttp.test_utils import TestServer
 from test_alerts import alerting, receiver  # noqa: F401 (a fixture)
 from test_cli import run
-from test_provider_losses import UNITS, finish
-from test_sync import placed
+from test_provider_losses import UNITS, finish, poll
+from test_sync import placed, upstream_of
 
 from reseller.api.metrics import metrics_app
 
@@ -27,11 +28,12 @@ async def unrefunded_and_overcharged(stack) -> tuple[int, int, int]:
     state.config.overcharge_ratio, state.config.overcharge_percent = 1.0, Decimal(20)
     [overcharged] = await placed(stack, quantity=UNITS)
     state.config.overcharge_ratio = 0.0
-    state.config.unrefunded_ratio = 1.0  # the panel decides when the order ends
-    await finish(stack, kept, "Partial", remains=400)
+    state.config.unrefunded_ratio = 1.0  # the panel decides when it ends the order
+    state.force_status(await upstream_of(stack, kept), "Partial", remains=400)
     state.config.unrefunded_ratio = 0.0
-    await finish(stack, honoured, "Canceled")
-    await finish(stack, overcharged, "Completed")
+    state.force_status(await upstream_of(stack, honoured), "Canceled")
+    state.force_status(await upstream_of(stack, overcharged), "Completed")
+    await poll(stack)
     return kept, honoured, overcharged
 
 
@@ -163,3 +165,36 @@ async def test_report_drift_compares_the_balance_drop_with_expected_spend(
     assert row.split()[:8] == ["sim", day["day"], "1000.00", "1498.02", "-498.02", "1.44", "-",
                                "USD"]  # fmt: skip
     assert row.endswith("balance rose: taken as a top-up (not known to reseller), no drift")
+
+
+async def test_each_day_of_drift_starts_from_the_last_balance_before_it(
+    stack, cli_env, capsys
+) -> None:
+    """Days follow each other reading to reading: an order placed after yesterday's last
+    reading counts today, and nothing twice."""
+    [yesterday, late, today] = await placed(stack, 3, quantity=UNITS)
+    for order_id in (yesterday, late, today):
+        await finish(stack, order_id, "Completed")
+    history = "INSERT INTO provider_balance_history VALUES ('sim', $1, 'USD', $2)"
+    midnight = "date_trunc('day', now())"
+    await stack.pool.execute(
+        f"UPDATE orders SET created_at = {midnight} - interval '12 hours' WHERE id = $1", yesterday
+    )
+    await stack.pool.execute(
+        f"UPDATE orders SET created_at = {midnight} - interval '1 hour' WHERE id = $1", late
+    )
+    start = await stack.pool.fetchval(f"SELECT {midnight}")
+    await stack.pool.execute(history, Decimal(1000), start - timedelta(hours=14))
+    await stack.pool.execute(history, Decimal("999.1"), start - timedelta(hours=2))
+    await stack.pool.execute(history, Decimal("997.3"), datetime.now(UTC))
+    code, out, _ = await run(
+        capsys, "report", "--drift", "--json", "--from", f"{start - timedelta(days=1):%Y-%m-%d}"
+    )
+    assert code == 0, out
+    days = [
+        (d["opening"], d["closing"], d["expected"], d["drift"]) for d in orjson.loads(out)["days"]
+    ]
+    assert days == [("1000.00", "999.10", "0.90", "0.00"), ("999.10", "997.30", "1.80", "0.00")]
+    code, out, _ = await run(capsys, "report", "--drift", "--json", "--from", f"{start:%Y-%m-%d}")
+    [day] = orjson.loads(out)["days"]
+    assert (day["opening"], day["expected"], day["note"]) == ("999.10", "1.80", "")

@@ -4,6 +4,7 @@ is refunded."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -19,9 +20,16 @@ async def losses(stack) -> dict[tuple[int, str], tuple[Decimal, Decimal, Decimal
     return {(r["order_id"], r["kind"]): (r["expected"], r["charged"], r["at_stake"]) for r in rows}
 
 
+async def poll(stack) -> None:
+    """One status pass that asks about every open order: the stack polls an order at most
+    every 0.01 s (sync.min_poll_seconds), and a pass right after another would skip it."""
+    await asyncio.sleep(0.02)
+    await stack.jobs.status()
+
+
 async def finish(stack, order_id: int, status: str, remains: int | None = None) -> None:
     stack.sim.state.force_status(await upstream_of(stack, order_id), status, remains=remains)
-    await stack.jobs.status()
+    await poll(stack)
 
 
 async def test_the_upstream_rate_is_kept_when_the_order_is_sent(stack) -> None:
@@ -68,7 +76,7 @@ async def test_an_overcharge_is_found_while_in_progress_and_when_settled(stack) 
     stack.sim.state.config.overcharge_percent = Decimal(20)
     [order_id] = await placed(stack, quantity=UNITS)
     stack.sim.state.force_status(await upstream_of(stack, order_id), "In progress")
-    await stack.jobs.status()
+    await poll(stack)
     found = {(order_id, "overcharged"): (Decimal("0.9"), Decimal("1.08"), Decimal("0.18"))}
     assert await losses(stack) == found
     await finish(stack, order_id, "Completed")
@@ -107,7 +115,7 @@ async def test_an_interrupted_settlement_records_no_loss_and_the_next_poll_does_
         await finish(stack, order_id, "Partial", remains=400)
     order = await stack.order(order_id)
     assert (order["settled_at"], order["refunded"], await losses(stack)) == (None, 0, {})
-    await stack.jobs.status()
+    await poll(stack)
     assert (await stack.order(order_id))["refunded"] == Decimal("0.54")
     assert (order_id, "unrefunded") in await losses(stack)
     await money_holds(stack.pool)
