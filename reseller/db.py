@@ -95,6 +95,13 @@ class Transaction:
         with translate_errors():
             await self._conn.executemany(query, args)
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Statements that may fail alone: undone back to here, the transaction carries on."""
+        with translate_errors():
+            async with self._conn.transaction():
+                yield
+
 
 class Database:
     """The pool, as the domain uses it. A wait for a free connection is bounded by

@@ -3,6 +3,8 @@ database at scrape time (so every process reports the same queue depth and balan
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from reseller import db
@@ -118,6 +120,29 @@ PROVIDER_PAUSED = Gauge(
     registry=REGISTRY,
 )
 
+# How providers treated the refunds they owed us and their rates, over the orders placed in
+# the last LOSS_DAYS days (orders/provider_check.py); amounts in each provider's currency.
+LOSS_DAYS = 30
+PROVIDER_REFUNDS_HONOURED = Gauge(
+    "reseller_provider_refunds_honoured_ratio",
+    f"Share of the refunds a provider owed us (settled Partial/Canceled) that it honoured,"
+    f" orders placed in the last {LOSS_DAYS} days",
+    ["provider"],
+    registry=REGISTRY,
+)
+PROVIDER_UNREFUNDED = Gauge(
+    "reseller_provider_unrefunded_amount",
+    f"What a provider kept of the refunds it owed us, its currency, last {LOSS_DAYS} days",
+    ["provider"],
+    registry=REGISTRY,
+)
+PROVIDER_OVERCHARGED = Gauge(
+    "reseller_provider_overcharged_amount",
+    f"What a provider charged above its rate, its currency, last {LOSS_DAYS} days",
+    ["provider"],
+    registry=REGISTRY,
+)
+
 
 async def render(pool: db.Database) -> bytes:
     """The exposition text, with the database gauges read now."""
@@ -140,4 +165,13 @@ async def render(pool: db.Database) -> bytes:
         PROVIDER_BALANCE.labels(row["provider"], row["currency"]).set(float(row["balance"]))
         PROVIDER_LOW.labels(row["provider"]).set(int(row["low"]))
         PROVIDER_PAUSED.labels(row["provider"]).set(int(row["paused"]))
+    now = datetime.now(UTC)
+    for gauge in (PROVIDER_REFUNDS_HONOURED, PROVIDER_UNREFUNDED, PROVIDER_OVERCHARGED):
+        gauge.clear()  # a provider with nothing in the window leaves no stale series
+    for row in await pool.fetch(Q.provider_loss_figures, now - timedelta(days=LOSS_DAYS), now):
+        if row["refunds_owed"]:
+            share = row["refunds_honoured"] / row["refunds_owed"]
+            PROVIDER_REFUNDS_HONOURED.labels(row["provider"]).set(share)
+        PROVIDER_UNREFUNDED.labels(row["provider"]).set(float(row["unrefunded"]))
+        PROVIDER_OVERCHARGED.labels(row["provider"]).set(float(row["overcharged"]))
     return generate_latest(REGISTRY)

@@ -61,7 +61,10 @@ async def seed(dsn: str) -> str:
         assert (await claim).claimed
         await lifecycle.placed(pool, partial, "U-1")
         answer = StatusAnswer("Partial", Decimal("0.3"), 120, 37, "USD")
-        assert await lifecycle.settle(pool, partial, answer, max_poll_errors=3) == Decimal("0.0333")
+        moved = await lifecycle.settle(
+            pool, partial, answer, max_poll_errors=3, loss_tolerance=Decimal("0.01")
+        )
+        assert moved == Decimal("0.0333")
     finally:
         await pool.close()
     return key

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from reseller import db
+from reseller import db, money, report_losses
 from reseller.catalog import sync as catalog_sync
 from reseller.config import Config
 from reseller.db import Q
@@ -42,6 +42,7 @@ async def current(pool: db.Database, config: Config) -> list[Condition]:
             await pool.fetch(Q.alert_services_off_sale, list(catalog_sync.EXPECTED_OFF_SALE))
         ),
         _restart(await pool.fetchval(Q.database_started)),
+        *await _losses(pool, config, providers),
     ]
 
 
@@ -59,6 +60,31 @@ def _balances(config: Config, rows: Sequence[db.Record]) -> Iterable[Condition]:
         if row["low"]:
             text = f"Provider {name}: {balance} is below balance_alert {provider.balance_alert}"
             yield Condition("provider_balance_low", name, text)
+
+
+async def _losses(pool: db.Database, config: Config, providers: list[str]) -> list[Condition]:
+    """Providers that kept more than `alerts.provider_losses_above` (api.currency) beyond their
+    rates over the last `provider_losses_hours` (orders/provider_check.py)."""
+    above, hours = config.alerts.provider_losses_above, config.alerts.provider_losses_hours
+    if above is None:
+        return []
+    found = []
+    for row in await pool.fetch(Q.alert_provider_losses, providers, hours):
+        name = row["provider"]
+        currency = report_losses.provider_currency(config, name)
+        total = row["unrefunded"] + row["overcharged"]
+        base = report_losses.in_base(config, total, currency)
+        if base is None or base <= above:
+            continue
+        ids = [str(i) for i in row["orders"]]
+        text = (
+            f"Provider {name} kept {money.format_amount(total)} {currency} beyond its rates in"
+            f" {hours} h (unrefunded {money.format_amount(row['unrefunded'])}, overcharged"
+            f" {money.format_amount(row['overcharged'])}), above provider_losses_above {above}"
+            f" {config.api.currency}: {_listed(f'#{i}' for i in ids)}"
+        )
+        found.append(Condition("provider_losses", name, text, frozenset(ids)))
+    return found
 
 
 def _down(minutes: int, rows: Sequence[db.Record]) -> Iterable[Condition]:

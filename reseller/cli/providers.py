@@ -1,6 +1,7 @@
-"""`reseller providers balance|ping`: ask each provider now. Both only read: neither touches
-the database (the balances job records balances and acts on them). Both exit 1 when a
-provider could not be asked, so a script or a timer notices."""
+"""`reseller providers balance|ping`: ask each provider now. Both only read: neither writes to
+the database (the balances job records balances and acts on them); `balance` reads from it how
+each provider treated the refunds it owed and its rates. Both exit 1 when a provider could not
+be asked, so a script or a timer notices."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import argparse
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reseller import errors, money
-from reseller.cli import common
+from reseller import errors, money, report_losses
+from reseller.cli import common, losses
 from reseller.config import Config
 from reseller.jobs import balances
 from reseller.upstream import ProviderClient, Upstreams
+
+FIGURES_DAYS = 30
 
 
 def register(commands: Any) -> None:
@@ -60,9 +64,29 @@ def _balance(args: argparse.Namespace) -> int:
             note += f"  CURRENCY MISMATCH: {check.mismatch}"
         return f"{money.format_amount(check.balance)} {check.currency}{note}"
 
-    rows = asyncio.run(_each_provider(common.load_config(args), one))
+    config = common.load_config(args)
+    rows = asyncio.run(_each_provider(config, one))
     print(common.table([("PROVIDER", "BALANCE"), *rows]))
+    _provider_figures(config)
     return 1 if unreachable else 0
+
+
+def _provider_figures(config: Config) -> None:
+    """How each provider treated the refunds it owed us and its rates, from the orders placed
+    in the last FIGURES_DAYS days (read from the database; the balances above need none)."""
+    end = datetime.now(UTC)
+    start = end - timedelta(days=FIGURES_DAYS)
+    try:
+        figures = common.on_database(
+            config, lambda pool, cfg: report_losses.figures(pool, cfg, start=start, end=end)
+        )
+    except errors.DatabaseUnavailable as exc:
+        print(f"\nRefunds honoured and overcharges: not shown ({exc.message})")
+        return
+    print(f"\nOrders placed in the last {FIGURES_DAYS} days (`reseller report --losses`):")
+    header = [c.upper().replace("_", " ") for c in losses.PROVIDER_COLUMNS]
+    cells = [["-" if v is None else str(v) for v in losses.figure_row(f)] for f in figures]
+    print(common.table([header, *cells]))
 
 
 def _ping(args: argparse.Namespace) -> int:

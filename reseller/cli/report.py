@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reseller import errors, money, report
-from reseller.cli import common, output
+from reseller.cli import common, losses, output
 
 # One column list for the table, CSV and the JSON lines (their keys as before output.py).
 # Money columns named *_base, cost and margin are in the base currency (`api.currency`).
@@ -38,6 +38,17 @@ def register(commands: Any) -> None:
         "--to", dest="end", type=common.date, help="YYYY-MM-DD, exclusive (default: tomorrow)"
     )
     rep.add_argument("--by", choices=report.GROUPINGS, default="provider")
+    other = rep.add_mutually_exclusive_group()
+    other.add_argument(
+        "--losses",
+        action="store_true",
+        help="instead: orders whose provider charged beyond its rate (unrefunded, overcharged)",
+    )
+    other.add_argument(
+        "--drift",
+        action="store_true",
+        help="instead: provider balances per day against our expected spend",
+    )
     # output.add_format_options would promise a JSON array; report's JSON has always been one
     # object (its period and grouping beside the lines), and programs read it that way.
     fmt = rep.add_mutually_exclusive_group()
@@ -54,6 +65,10 @@ def _report(args: argparse.Namespace) -> int:
     end = args.end or today + timedelta(days=1)
     if end <= start:
         raise errors.ResellerError("--to must be after --from")
+    if args.losses:
+        return losses.show_losses(args, start, end)
+    if args.drift:
+        return losses.show_drift(args, start, end)
     result = common.with_database(
         args, lambda pool, config: report.build(pool, config, start=start, end=end, by=args.by)
     )

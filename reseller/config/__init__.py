@@ -157,6 +157,9 @@ class SyncConfig:
     tier_seconds: Decimal = Decimal(600)  # how often spend tiers are re-evaluated
     max_poll_errors: int = 10  # "Incorrect order ID" answers before an order is flagged
     max_age_days: int = 90  # older unsettled orders stop being polled and are reported
+    # A provider's charge above what its rate and final status say by more than this (in its
+    # currency) is recorded as a loss; less is rounding.
+    loss_tolerance: Decimal = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +374,7 @@ def _sync(s: Section) -> SyncConfig:
             tier_seconds=seconds,
             max_poll_errors=integer(1, 1000),
             max_age_days=integer(1, 3650),
+            loss_tolerance=decimal(Decimal(0), Decimal(1000)),
         )
     )
 

@@ -7,6 +7,8 @@ alerts:
   provider_down_minutes: 10   # a provider failing every balance check this long is down
   retry_seconds: 2            # first wait before a failed delivery is tried again (doubles)
   timeout_seconds: 10         # one delivery attempt
+  provider_losses_above: 10   # a provider's unrefunded + overcharged amount (api.currency) ...
+  provider_losses_hours: 24   # ... found over this many hours fires an alert; unset: none
   destinations:
     - {type: webhook, url: "https://hooks.example.com/reseller"}
     - {type: telegram, token_env: RESELLER_TELEGRAM_TOKEN, chat_id: "-1001234567890"}
@@ -54,6 +56,10 @@ class AlertsConfig:
     provider_down_minutes: int = 10
     retry_seconds: Decimal = Decimal(2)
     timeout_seconds: Decimal = Decimal(10)
+    # A provider's unrefunded plus overcharged amount (api.currency) found over the last
+    # `provider_losses_hours` above this fires an alert; None: no such alert.
+    provider_losses_above: Decimal | None = None
+    provider_losses_hours: int = 24
 
     def missing_secrets(self) -> list[str]:
         """Bot tokens the file names that are not set."""
@@ -73,6 +79,8 @@ def read_alerts(root: Section) -> AlertsConfig:
         provider_down_minutes=integer(1, 10080),
         retry_seconds=decimal(Decimal("0.01"), Decimal(600)),
         timeout_seconds=decimal(Decimal("0.1"), Decimal(600)),
+        provider_losses_above=decimal(Decimal(0), Decimal("1e12")),
+        provider_losses_hours=integer(1, 8760),
     )
     destinations = tuple(
         found for item in s.items("destinations") if (found := _destination(item)) is not None

@@ -17,7 +17,7 @@ import structlog
 from reseller import db, errors
 from reseller.config import SyncConfig
 from reseller.db import Q
-from reseller.orders import lifecycle, strict
+from reseller.orders import lifecycle, provider_check, strict
 from reseller.states import OrderStatus
 from reseller.upstream import ProviderClient
 from reseller.upstream.parse import StatusAnswer
@@ -101,6 +101,7 @@ async def _record(
     counts: Counter[str] = Counter()
     progress: list[lifecycle.Progress] = []
     thawed: list[db.Record] = []  # frozen until this sane answer
+    checked: list[int] = []  # open orders whose charge the provider check compares
     for upstream_id, answer in answers.items():
         order = by_upstream[upstream_id]
         order_id = order["id"]
@@ -109,15 +110,21 @@ async def _record(
             flagged = await lifecycle.poll_error(pool, order_id, unknown, sync.max_poll_errors)
             counts["flagged" if flagged else "unknown_upstream"] += 1
         elif strict_answers and (why := strict.outside(answer, strict.Limits.of(order))):
-            await lifecycle.frozen(pool, order_id, why, answer.raw)
+            await lifecycle.frozen(pool, order_id, why, answer.raw, answer.charge)
+            checked.append(order_id)  # an overcharge it froze on is the provider's loss too
             counts["frozen"] += 1
         elif answer.status in FINAL:
             moved = await lifecycle.settle(
-                pool, order_id, answer, max_poll_errors=sync.max_poll_errors
+                pool,
+                order_id,
+                answer,
+                max_poll_errors=sync.max_poll_errors,
+                loss_tolerance=sync.loss_tolerance,
             )
             counts["unusable" if moved is None else "refunded" if moved else "settled"] += 1
             thawed += [order] if moved is not None and order["frozen"] else []
         elif answer.status is not None:
+            checked.append(order_id)
             progress.append(
                 (order_id, answer.status, answer.remains, answer.start_count, answer.charge)
             )
@@ -126,6 +133,8 @@ async def _record(
             counts["unreadable"] += 1
     await lifecycle.progressed(pool, progress)
     counts["progress"] += len(progress)
+    if checked:  # an overcharge shows before the order ends
+        await provider_check.check(pool, checked, tolerance=sync.loss_tolerance)
     for order in thawed:
         log.info("order_unfrozen", order=order["id"], was=order["frozen"])
     return counts

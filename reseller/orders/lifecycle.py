@@ -27,7 +27,7 @@ import structlog
 
 from reseller import audit, db, errors
 from reseller.db import Q
-from reseller.orders import refunds
+from reseller.orders import provider_check, refunds
 from reseller.states import DispatchState, OrderStatus
 from reseller.upstream.parse import StatusAnswer
 
@@ -162,11 +162,17 @@ async def progressed(pool: db.Database, rows: Sequence[Progress]) -> None:
 
 
 async def settle(
-    pool: db.Database, order_id: int, answer: StatusAnswer, *, max_poll_errors: int
+    pool: db.Database,
+    order_id: int,
+    answer: StatusAnswer,
+    *,
+    max_poll_errors: int,
+    loss_tolerance: Decimal,
 ) -> Decimal | None:
     """A final status: recorded and the order refunded what it owes (`refunds.owed_back`),
     once; what moved now. None: its numbers cannot be settled on (a poll error, nothing
-    moved)."""
+    moved). The provider's final charge is checked in the same transaction
+    (`provider_check`), which never changes the refund nor holds it up."""
     async with pool.transaction() as conn:
         order = await conn.fetchrow(Q.lock_for_settlement, order_id)
         if order["settled_at"] is not None:
@@ -188,15 +194,23 @@ async def settle(
             answer.start_count,
             answer.charge,
         )
+        await provider_check.check_within(conn, order_id, tolerance=loss_tolerance)
     log.info("order_settled", order=order_id, status=answer.status, refunded=str(moved))
     return moved
 
 
-async def frozen(pool: db.Database, order_id: int, why: str, answer: Mapping[str, Any]) -> None:
+async def frozen(
+    pool: db.Database,
+    order_id: int,
+    why: str,
+    answer: Mapping[str, Any],
+    charge: Decimal | None,
+) -> None:
     """An answer outside the strict table (`orders.strict`): nothing settles or moves, the
-    reason and the answer as sent are kept for the operator, and the order stays polled; a later
-    sane answer (`progressed`, `settle`) thaws it."""
-    newly = await pool.fetchval(Q.freeze_order, order_id, why, dict(answer))
+    reason and the answer as sent are kept for the operator (and the `charge` it reports, as
+    our cost), and the order stays polled; a later sane answer (`progressed`, `settle`) thaws
+    it."""
+    newly = await pool.fetchval(Q.freeze_order, order_id, why, dict(answer), charge)
     if newly:
         log.warning("order_frozen", order=order_id, reason=why, answer=dict(answer))
 

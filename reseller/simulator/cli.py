@@ -64,6 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cancel-ratio", type=_probability, default=0.0, metavar="P")
     parser.add_argument("--refill-reject-ratio", type=_probability, default=0.0, metavar="P")
     parser.add_argument(
+        "--unrefunded-ratio",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="share of Partial/Canceled orders whose refund the panel keeps",
+    )
+    parser.add_argument(
+        "--overcharge-ratio",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="share of orders charged above the service's rate",
+    )
+    parser.add_argument(
+        "--overcharge-percent",
+        type=_decimal,
+        default=Decimal(10),
+        metavar="PCT",
+        help="how far above the rate an overcharged order is charged (default 10)",
+    )
+    parser.add_argument(
         "--refuse-duplicate-links",
         action="store_true",
         help="refuse an add while an order for the same link and service is active",
@@ -102,6 +123,9 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         partial_ratio=args.partial_ratio,
         cancel_ratio=args.cancel_ratio,
         refill_reject_ratio=args.refill_reject_ratio,
+        unrefunded_ratio=args.unrefunded_ratio,
+        overcharge_ratio=args.overcharge_ratio,
+        overcharge_percent=args.overcharge_percent,
         faults=Faults(**{name: getattr(args, f"fault_{name}") for name in fault_names()}),
     )
 

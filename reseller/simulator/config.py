@@ -55,6 +55,10 @@ class SimConfig:
     partial_ratio: float = 0.0  # share of orders that end Partial
     cancel_ratio: float = 0.0  # share of orders that end Canceled (full refund)
     refill_reject_ratio: float = 0.0  # share of refills that end Rejected
+    # The panel's side of the money going wrong, per order (drawn from the seed and its ID):
+    unrefunded_ratio: float = 0.0  # share of Partial/Canceled orders it keeps the refund of
+    overcharge_ratio: float = 0.0  # share of orders charged above the service's rate …
+    overcharge_percent: Decimal = Decimal(10)  # … by this much
     max_recorded: int = 1_000_000  # the request log keeps the newest this many
     # Where its ID sequences start. A real panel never reuses an ID; a panel started again
     # against the same reseller database (the demo) must start past the IDs it already gave.

@@ -20,6 +20,17 @@ def remains_at_end(config: SimConfig, order: SimOrder) -> int:
     return 0
 
 
+def keeps_refund(config: SimConfig, order_id: int) -> bool:
+    """Whether the panel does not refund this order when it ends Partial or Canceled: its
+    charge stays full and its balance is not credited."""
+    return random.Random(f"{config.seed}:unrefunded:{order_id}").random() < config.unrefunded_ratio
+
+
+def overcharges(config: SimConfig, order_id: int) -> bool:
+    """Whether the panel charges this order above its service's rate."""
+    return random.Random(f"{config.seed}:overcharge:{order_id}").random() < config.overcharge_ratio
+
+
 def start_count(config: SimConfig, order_id: int) -> int:
     return random.Random(f"{config.seed}:start:{order_id}").randint(100, 50_000)
 

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 
+from reseller.money import quantize
 from reseller.orders import links
 from reseller.simulator import catalog, outcomes
 from reseller.simulator.config import SimConfig
@@ -141,6 +142,8 @@ class Simulator:
     def _settle(self, order: SimOrder, refund: Decimal) -> None:
         """Bring the order's refund to `refund`: the balance moves by the difference only."""
         refund = min(max(refund, Decimal(0)), order.charge)
+        if outcomes.keeps_refund(self.config, order.id):
+            refund = Decimal(0)
         self._balance += refund - order.refunded
         order.refunded = refund
 
@@ -164,6 +167,8 @@ class Simulator:
                     "You have active order with this link. Please wait until order being"
                     f" completed. (active order: {active.id})"
                 )
+        if outcomes.overcharges(self.config, self._next_order):
+            charge = quantize(charge * (100 + self.config.overcharge_percent) / 100)
         if charge > self._balance and charge > self.balance:  # settle refunds only if needed
             raise SimError("Not enough funds on balance")
         order = SimOrder(

@@ -6,7 +6,8 @@
 -- name: claim_order
 -- Marks the order as in flight, committed before the request goes out: whatever happens
 -- next, it is never sent twice. Only one process wins; a locked row is skipped, not waited on.
--- The upstream service's rate is kept with it: the most the order can cost us (strict.py).
+-- The upstream service's rate is kept with it: the most the order can cost us (strict.py),
+-- and what its charge is checked against (provider_check.py).
 -- $1: order id, $2: candidate index expected, $3: provider, $4: upstream service
 UPDATE orders SET dispatch_state = 'sending', dispatch_attempts = dispatch_attempts + 1,
                   provider = $3, upstream_service = $4, waiting_since = NULL, waiting_for = NULL,
@@ -67,7 +68,8 @@ WHERE id = $1 AND dispatch_state IN ('sending', 'uncertain');
 -- $1: order id, $2: candidate index, $3: seconds to wait, $4: why
 UPDATE orders SET dispatch_state = 'queued', dispatch_candidate = $2,
                   dispatch_after = now() + make_interval(secs => $3), dispatch_error = $4,
-                  provider = NULL, upstream_service = NULL, updated_at = now()
+                  provider = NULL, upstream_service = NULL, upstream_rate = NULL,
+                  updated_at = now()
 WHERE id = $1 AND dispatch_state = 'sending';
 
 -- name: mark_uncertain
@@ -130,9 +132,11 @@ WHERE id = $1;
 -- name: freeze_order
 -- An answer outside the strict table: nothing settles on it and the order stays polled; why,
 -- and the answer as the provider sent it, are kept for the operator. `newly`: it was not
--- frozen before (the join reads the row as it was before this statement).
--- $1: order id, $2: why, $3: the answer (jsonb)
-UPDATE orders o SET frozen = $2, frozen_answer = $3, updated_at = now()
+-- frozen before (the join reads the row as it was before this statement). The charge it reports
+-- is kept as our cost, as any answer's is: the provider check sees an overcharge it froze on.
+-- $1: order id, $2: why, $3: the answer (jsonb), $4: the charge it reports (NULL: none)
+UPDATE orders o SET frozen = $2, frozen_answer = $3, cost = coalesce($4, o.cost),
+                    updated_at = now()
 FROM orders before
 WHERE o.id = $1 AND before.id = o.id AND o.settled_at IS NULL
 RETURNING before.frozen IS NULL AS newly;

@@ -44,7 +44,11 @@ FROM unnest($1::bigint[], $2::text[]) AS u(id, status)
 WHERE r.id = u.id AND r.status IS DISTINCT FROM u.status;
 
 -- name: record_provider_balance
+-- The latest, and every reading in the history the daily drift is measured on.
 -- $1: provider, $2: balance, $3: currency, $4: low, $5: paused
+WITH logged AS (
+    INSERT INTO provider_balance_history (provider, balance, currency) VALUES ($1, $2, $3)
+)
 INSERT INTO provider_balances (provider, balance, currency, low, paused, checked_at)
 VALUES ($1, $2, $3, $4, $5, now())
 ON CONFLICT (provider) DO UPDATE SET balance = EXCLUDED.balance, currency = EXCLUDED.currency,
