@@ -16,6 +16,7 @@ RUNS = (
         "Resilience: customer latency under hostile traffic, recovery from a database crash",
         ["bench.resilience", "--markdown"],
     ),
+    ("Margin safeguards on and off, 1 000 orders", ["bench.margin", "--markdown"]),
 )
 
 

@@ -183,6 +183,23 @@ async def test_the_operator_sees_a_frozen_order_and_settles_it_exactly(
     assert (await poll(stack))["requests"] == 0  # settled: no longer polled
 
 
+async def test_an_operators_settlement_is_checked_against_the_providers_charge(
+    stack, operator, capsys
+) -> None:
+    """Frozen on a word we do not know, its charge kept (0.09, the full cost): the operator
+    finds it Partial at 60 of 100, so the provider owed us 0.036 back and did not refund it."""
+    order_id, upstream_id = await placed(stack, link="https://ig.com/strict-checked")
+    answer_with(stack, upstream_id, "Error")
+    await poll(stack)
+    code, _, _ = await run(
+        capsys, "orders", "resolve", str(order_id), "--accept-status", "Partial", "--remains", "40"
+    )
+    assert code == 0
+    losses = await stack.pool.fetch("SELECT kind, at_stake FROM provider_losses")
+    assert [(r["kind"], r["at_stake"]) for r in losses] == [("unrefunded", Decimal("0.036"))]
+    await money_holds(stack.pool)
+
+
 @pytest.mark.parametrize(
     ("argv", "refusal"),
     [

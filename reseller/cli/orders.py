@@ -214,8 +214,13 @@ def _resolve(args: argparse.Namespace) -> int:
     if args.accept_status is not None:
         moved = common.with_database(
             args,
-            lambda pool, _: resolve.settle_frozen(
-                pool, args.id, args.accept_status, args.remains, by=common.actor(args)
+            lambda pool, config: resolve.settle_frozen(
+                pool,
+                args.id,
+                args.accept_status,
+                args.remains,
+                by=common.actor(args),
+                loss_tolerance=config.sync.loss_tolerance,
             ),
         )
         print(f"order {args.id}: {args.accept_status}, {money.format_amount(moved)} refunded")

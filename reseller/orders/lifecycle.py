@@ -266,11 +266,17 @@ async def resolved_not_placed(pool: db.Database, order_id: int, *, by: audit.Act
 
 
 async def resolved_frozen(
-    pool: db.Database, order_id: int, answer: StatusAnswer, *, by: audit.Actor
+    pool: db.Database,
+    order_id: int,
+    answer: StatusAnswer,
+    *,
+    by: audit.Actor,
+    loss_tolerance: Decimal,
 ) -> Decimal:
     """frozen → settled on the final status the operator found at the provider: refunded by
-    the poller's rule (`refunds`), in one transaction with its audit entry; what moved. Raises
-    NotFound when it is not frozen, SettlementRefused when the answer is not one to settle on."""
+    the poller's rule (`refunds`), in one transaction with its audit entry, the provider's
+    charge checked as at any settlement (`provider_check`); what moved. Raises NotFound when
+    it is not frozen, SettlementRefused when the answer is not one to settle on."""
     async with pool.transaction() as conn:
         order = await conn.fetchrow(Q.lock_frozen, order_id)
         if order is None:
@@ -289,5 +295,6 @@ async def resolved_frozen(
         await conn.execute(Q.settle_order, order_id, answer.status, answer.remains, None, None)
         detail = {"status": answer.status, "remains": answer.remains, "refunded": str(moved)}
         await audit.record(conn, by, "resolve-frozen", f"order {order_id}", detail)
+        await provider_check.check_within(conn, order_id, tolerance=loss_tolerance)
     log.info("order_frozen_resolved", order=order_id, status=answer.status, refunded=str(moved))
     return moved

@@ -37,13 +37,21 @@ async def refund(pool: db.Database, order_id: int, *, by: Actor) -> Decimal:
 
 
 async def settle_frozen(
-    pool: db.Database, order_id: int, status: str, remains: int | None, *, by: Actor
+    pool: db.Database,
+    order_id: int,
+    status: str,
+    remains: int | None,
+    *,
+    by: Actor,
+    loss_tolerance: Decimal,
 ) -> Decimal:
     """A frozen order (`orders.strict`) ends as the operator found it at the provider:
     Completed, Partial with `remains` undelivered, or Canceled; refunded as the poller would."""
     remains = 0 if status == OrderStatus.COMPLETED else remains
     answer = parse.StatusAnswer(status, None, None, remains, None)
-    return await lifecycle.resolved_frozen(pool, order_id, answer, by=by)
+    return await lifecycle.resolved_frozen(
+        pool, order_id, answer, by=by, loss_tolerance=loss_tolerance
+    )
 
 
 async def link_refill(
