@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -24,17 +25,22 @@ from reseller.db import Q
 from reseller.orders import links
 
 
-def serve_bare(port: int, body: Path) -> None:
+def serve_bare(port: int, answers: Path) -> None:
     """Served like the app under test (`web.run_app`, default loop policy), doing nothing but
-    answer."""
-    answer = body.read_bytes()
+    answer each key the bytes the app answered it (`answers`: a JSON object, key → answer):
+    the same bytes per request, from as many distinct buffers as the app sends."""
+    by_key = {key: answer.encode() for key, answer in json.loads(answers.read_text()).items()}
 
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=answer, content_type="application/json")
+        form = await request.post()
+        return web.Response(body=by_key[str(form["key"])], content_type="application/json")
+
+    async def health(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
 
     app = web.Application()
     app.router.add_post("/api/v2", handler)
-    app.router.add_get("/healthz", handler)
+    app.router.add_get("/healthz", health)
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -163,25 +164,23 @@ def _services(
     if len(json.loads(listed)) != sizes.services:
         raise RuntimeError(f"`services` did not list {sizes.services} services")
     grouped = _grouped_answers(url, bodies["services_groups"], listed)
-    # The bare handler serves one answer to every request, the app one per view: the grouped
-    # answer whose size is nearest the mean over the rotation, so both send as many bytes per
-    # request on average (at these sizes the bytes are much of a bare request's cost).
-    mean = sum(map(len, grouped)) / len(grouped)
-    typical = min(grouped, key=lambda answer: abs(len(answer) - mean))
-    sizes_kb = sorted(len(answer) / 1000 for answer in set(grouped))
+    distinct = set(grouped.values())
+    sizes_kb = sorted(len(answer) / 1000 for answer in distinct)
+    mean = sum(map(len, grouped.values())) / len(grouped)
     note = (
-        f"{len(sizes_kb)} distinct answers of {sizes_kb[0]:.0f}–{sizes_kb[-1]:.0f} KB"
-        f" (mean {mean / 1000:.0f} KB); the limit serves one of {len(typical) / 1000:.0f} KB"
+        f"{len(distinct)} distinct answers of {sizes_kb[0]:.0f}–{sizes_kb[-1]:.0f} KB"
+        f" (mean {mean / 1000:.0f} KB); the limit answers each key the same bytes"
     )
     listed_name = f"services, {sizes.services:,} services"
     grouped_name = f"services, {_seed.PRICE_GROUPS} groups × {sizes.customers:,} customers"
+    every_key = {_key_of(line): listed for line in bodies["services"].read_text().splitlines()}
     return [
-        _against_bare(listed_name, url, bodies["services"], listed, settings, rounds, folder),
+        _against_bare(listed_name, url, bodies["services"], every_key, settings, rounds, folder),
         _against_bare(
             grouped_name,
             url,
             bodies["services_groups"],
-            typical,
+            grouped,
             settings,
             rounds,
             folder,
@@ -190,34 +189,39 @@ def _services(
     ]
 
 
-def _grouped_answers(url: str, bodies: Path, listed: bytes) -> list[bytes]:
-    """Every grouped customer's answer, asked by hand: each must list services and differ from
-    the price list's, or the row would measure groups silently priced as the list."""
-    answers = []
+def _grouped_answers(url: str, bodies: Path, listed: bytes) -> dict[str, bytes]:
+    """Every grouped customer's answer by key, asked by hand: each must list services and
+    differ from the price list's, or the row would measure groups silently priced as the
+    list."""
+    answers = {}
     for line in bodies.read_text().splitlines():
         answer = _ask(url, line)
         if answer == listed or not json.loads(answer):
             why = "the price list's answer" if answer == listed else "no services"
             raise RuntimeError(f"{line[:80]}… (a customer in a price group) got {why}")
-        answers.append(answer)
+        answers[_key_of(line)] = answer
     return answers
+
+
+def _key_of(body: str) -> str:
+    return dict(parse_qsl(body))["key"]
 
 
 def _against_bare(
     name: str,
     url: str,
     bodies: Path,
-    answer: bytes,
+    answers: dict[str, bytes],
     settings: _load.Settings,
     rounds: int,
     folder: Path,
     *,
     note: str = "",
 ) -> Row:
-    """The app's `services`, rotating over `bodies`, against a bare handler serving `answer`
-    the same way."""
+    """The app's `services`, rotating over `bodies`, against a bare handler answering each
+    key what the app answered it (`answers`), the same way."""
     catalog = folder / f"{bodies.stem}.json"
-    catalog.write_bytes(answer)
+    catalog.write_text(json.dumps({key: answer.decode() for key, answer in answers.items()}))
     port = _procs.free_port()
     bare_argv = _procs.python_argv("serve-bare", str(catalog), f"--port={port}")
     bare_url = f"http://127.0.0.1:{port}/api/v2"
@@ -371,7 +375,7 @@ def _parser() -> argparse.ArgumentParser:
     app.set_defaults(command=serve_app)
 
     bare = internal.add_parser("serve-bare")
-    bare.add_argument("body", help="file holding the answer")
+    bare.add_argument("body", help="JSON file: each key's answer")
     bare.add_argument("--port", type=int, required=True)
     bare.set_defaults(command=serve_bare)
 

@@ -58,6 +58,13 @@ async def rates_are(stack, expected: dict[int, str]) -> bool:
     return {s["service"]: s["rate"] for s in answer if s["service"] in expected} == expected
 
 
+async def ended_partial(stack, order_id: int, *, remains: int) -> None:
+    """The panel ends the order Partial with `remains` undelivered; the status job settles it."""
+    upstream = int((await stack.order(order_id))["upstream_order_id"])
+    stack.sim.state.force_status(upstream, "Partial", remains=remains)
+    await stack.jobs.status()
+
+
 async def charged(stack, order_id: int) -> tuple[Decimal, Decimal]:
     order = await stack.order(order_id)
     return order["charge"], order["list_charge"]
@@ -104,6 +111,7 @@ async def test_customers_prices_and_list_show_the_tier_and_what_it_follows(
     (tmp_path / "config.yaml").write_text(yaml_with_groups(stack, TIERS))
     await join_volume(stack)
     await stack.add(service=1, quantity=1000)
+    await stack.settle()  # its dispatch logs nothing into the command's output
     await stack.jobs.tiers()
     _, out, _ = await run(capsys, "customers", "prices", "acme")
     assert out.splitlines()[0] == (
@@ -118,9 +126,7 @@ async def test_refunds_count_against_the_spend_a_tier_follows(tiered) -> None:
     await join_volume(stack)
     order_id = (await stack.add(service=3, quantity=1000))["order"]  # 3.15
     await stack.settle()
-    upstream = int((await stack.order(order_id))["upstream_order_id"])
-    stack.sim.state.force_status(upstream, "Partial", remains=800)
-    await stack.jobs.status()  # 2.52 back: 0.63 paid
+    await ended_partial(stack, order_id, remains=800)  # 2.52 back: 0.63 paid
     await stack.jobs.tiers()
     assert (await customers.get(stack.pool, "acme")).spent_30d == Decimal("0.63")
     assert await rates_are(stack, {1: "1.215", 3: "3.15"})
@@ -177,9 +183,7 @@ async def test_status_and_refunds_follow_the_rate_a_group_customer_paid(tiered) 
     deeper = TIERS.replace("discount_percent: 10", "discount_percent: 15")
     stack.live.current = with_groups(stack, deeper)
     await poll_until(lambda: rates_are(stack, {1: "1.1475"}), within=5)
-    upstream = int((await stack.order(order_id))["upstream_order_id"])
-    stack.sim.state.force_status(upstream, "Partial", remains=40)
-    await stack.jobs.status()
+    await ended_partial(stack, order_id, remains=40)
     view = await stack.api.call(key=stack.key, action="status", order=order_id)
     assert (view["status"], view["charge"], view["remains"]) == ("Partial", "0.0729", "40")
     refund = await stack.pool.fetchval(
@@ -196,9 +200,7 @@ async def test_report_by_customer_shows_the_discount_on_what_was_paid(
     await join_volume(stack)
     order_id = (await stack.add(service=1, quantity=100))["order"]  # 0.1215 of the list's 0.135
     await stack.settle()
-    upstream = int((await stack.order(order_id))["upstream_order_id"])
-    stack.sim.state.force_status(upstream, "Partial", remains=40)
-    await stack.jobs.status()
+    await ended_partial(stack, order_id, remains=40)
     code, out, _ = await run(capsys, "report", "--by", "customer", "--json")
     assert code == 0
     [line, total] = orjson.loads(out)["lines"]
