@@ -8,10 +8,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from reseller import db, money, report_losses
+from reseller import db, money
 from reseller.catalog import sync as catalog_sync
 from reseller.config import Config
 from reseller.db import Q
+from reseller.reports import provider_losses
 
 LISTED = 10  # items named in a message; the rest are counted
 
@@ -71,9 +72,9 @@ async def _losses(pool: db.Database, config: Config, providers: list[str]) -> li
     found = []
     for row in await pool.fetch(Q.alert_provider_losses, providers, hours):
         name = row["provider"]
-        currency = report_losses.provider_currency(config, name)
+        currency = provider_losses.provider_currency(config, name)
         total = row["unrefunded"] + row["overcharged"]
-        base = report_losses.in_base(config, total, currency)
+        base = provider_losses.in_base(config, total, currency)
         if base is None or base <= above:
             continue
         ids = [str(i) for i in row["orders"]]

@@ -9,15 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from reseller import money
 from reseller.catalog import groups, pricing
 from reseller.config.catalog import PricingConfig
 from reseller.config.groups import GroupConfig
 
-if TYPE_CHECKING:  # model builds its views with these functions
-    from reseller.catalog.model import Service
+
+class Service(Protocol):
+    """What pricing reads of a catalog service (`model.Service`, which builds its views with
+    these functions)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def rate(self) -> Decimal: ...
+    @property
+    def cost(self) -> Decimal | None: ...
 
 
 @dataclass(frozen=True, slots=True)

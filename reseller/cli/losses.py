@@ -1,5 +1,5 @@
 """`reseller report --losses` and `--drift`: what providers kept beyond their rates, and their
-balances against our expected spend (`report_losses`, `report_drift`)."""
+balances against our expected spend (`reports.provider_losses`, `reports.balance_drift`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from reseller import db, money, report_drift, report_losses
+from reseller import db, money
 from reseller.cli import common, output
 from reseller.config import Config
+from reseller.reports import balance_drift, provider_losses
 
 LOSS_COLUMNS = (
     "order",
@@ -50,9 +51,9 @@ DRIFT_COLUMNS = (
 def show_losses(args: argparse.Namespace, start: datetime, end: datetime) -> int:
     async def read(
         pool: db.Database, config: Config
-    ) -> tuple[list[report_losses.LossLine], list[report_losses.ProviderFigures], str]:
-        lines = await report_losses.losses(pool, config, start=start, end=end)
-        figures = await report_losses.figures(pool, config, start=start, end=end)
+    ) -> tuple[list[provider_losses.LossLine], list[provider_losses.ProviderFigures], str]:
+        lines = await provider_losses.losses(pool, config, start=start, end=end)
+        figures = await provider_losses.figures(pool, config, start=start, end=end)
         return lines, figures, config.api.currency
 
     lines, figures, base = common.with_database(args, read)
@@ -80,9 +81,9 @@ def show_losses(args: argparse.Namespace, start: datetime, end: datetime) -> int
 
 
 def show_drift(args: argparse.Namespace, start: datetime, end: datetime) -> int:
-    async def read(pool: db.Database, config: Config) -> list[report_drift.DriftDay]:
+    async def read(pool: db.Database, config: Config) -> list[balance_drift.DriftDay]:
         tolerance = config.sync.loss_tolerance
-        return await report_drift.days(pool, start=start, end=end, tolerance=tolerance)
+        return await balance_drift.days(pool, start=start, end=end, tolerance=tolerance)
 
     rows = [_drift_row(d) for d in common.with_database(args, read)]
     if args.json:
@@ -97,7 +98,7 @@ def show_drift(args: argparse.Namespace, start: datetime, end: datetime) -> int:
     return 0
 
 
-def figure_row(f: report_losses.ProviderFigures) -> Sequence[Any]:
+def figure_row(f: provider_losses.ProviderFigures) -> Sequence[Any]:
     share = f.honoured_share
     return (
         f.provider,
@@ -110,7 +111,7 @@ def figure_row(f: report_losses.ProviderFigures) -> Sequence[Any]:
     )
 
 
-def _loss_row(line: report_losses.LossLine) -> Sequence[Any]:
+def _loss_row(line: provider_losses.LossLine) -> Sequence[Any]:
     return (
         line.order_id,
         line.provider,
@@ -124,7 +125,7 @@ def _loss_row(line: report_losses.LossLine) -> Sequence[Any]:
     )
 
 
-def _drift_row(d: report_drift.DriftDay) -> Sequence[Any]:
+def _drift_row(d: balance_drift.DriftDay) -> Sequence[Any]:
     return (
         d.provider,
         d.day.isoformat(),

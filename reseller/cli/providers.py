@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reseller import errors, money, report_losses
+from reseller import errors, money
 from reseller.cli import common, losses
 from reseller.config import Config
 from reseller.jobs import balances
+from reseller.reports import provider_losses
 from reseller.upstream import ProviderClient, Upstreams
 
 FIGURES_DAYS = 30
@@ -78,7 +79,7 @@ def _provider_figures(config: Config) -> None:
     start = end - timedelta(days=FIGURES_DAYS)
     try:
         figures = common.on_database(
-            config, lambda pool, cfg: report_losses.figures(pool, cfg, start=start, end=end)
+            config, lambda pool, cfg: provider_losses.figures(pool, cfg, start=start, end=end)
         )
     except errors.DatabaseUnavailable as exc:
         print(f"\nRefunds honoured and overcharges: not shown ({exc.message})")

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reseller import errors, money, report
+from reseller import errors, money
 from reseller.cli import common, losses, output
+from reseller.reports import revenue
 
 # One column list for the table, CSV and the JSON lines (their keys as before output.py).
 # Money columns named *_base, cost and margin are in the base currency (`api.currency`).
@@ -37,7 +38,7 @@ def register(commands: Any) -> None:
     rep.add_argument(
         "--to", dest="end", type=common.date, help="YYYY-MM-DD, exclusive (default: tomorrow)"
     )
-    rep.add_argument("--by", choices=report.GROUPINGS, default="provider")
+    rep.add_argument("--by", choices=revenue.GROUPINGS, default="provider")
     other = rep.add_mutually_exclusive_group()
     other.add_argument(
         "--losses",
@@ -70,7 +71,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.drift:
         return losses.show_drift(args, start, end)
     result = common.with_database(
-        args, lambda pool, config: report.build(pool, config, start=start, end=end, by=args.by)
+        args, lambda pool, config: revenue.build(pool, config, start=start, end=end, by=args.by)
     )
     rows = [_row(line) for line in [*result.lines, result.total]]
     if args.json:
@@ -86,7 +87,7 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _row(line: report.Line) -> Sequence[Any]:
+def _row(line: revenue.Line) -> Sequence[Any]:
     percent = line.margin_percent
     return (
         line.key,

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from reseller import errors
+from reseller import errors, spellings
 from reseller.config.alerts import AlertsConfig, read_alerts
 from reseller.config.catalog import (
     ImportConfig,
@@ -173,7 +173,8 @@ class ProviderConfig:
     requests_per_minute: int = 600
     balance_alert: Decimal | None = None  # warn (log, CLI, metric) below this balance
     pause_below: Decimal | None = None  # below this balance, send no new orders (they wait)
-    # Its own status words (keyed by parse.alias_key) → API statuses, beside the built-in ones.
+    # Its own status words (keyed by spellings.alias_key) → API statuses, beside the built-in
+    # ones.
     status_aliases: Mapping[str, str] = field(default_factory=dict)
     # An answer outside the table (orders.strict) freezes its order; off: settled as before.
     strict_answers: bool = True
@@ -405,13 +406,11 @@ def _provider(s: Section) -> ProviderConfig:
 def _status_aliases(value: Any) -> dict[str, str]:
     """`{"done": Completed, ...}`: each spelling (case-insensitively unique, not already a
     built-in one) to one of the six API statuses."""
-    from reseller.upstream import parse  # not at the top: reseller.upstream imports this module
-
     if not isinstance(value, dict):
         raise ValueError('must be a mapping of spellings to statuses, e.g. {"done": Completed}')
     aliases: dict[str, str] = {}
     for spelling, status in value.items():
-        key = parse.alias_key(str(spelling))
+        key = spellings.alias_key(str(spelling))
         if not key:
             raise ValueError(f"{spelling!r}: an empty spelling")
         if status not in tuple(OrderStatus):
@@ -419,7 +418,7 @@ def _status_aliases(value: Any) -> dict[str, str]:
             raise ValueError(f"{spelling!r}: {status!r} is not an API status ({known})")
         if key in aliases:
             raise ValueError(f"{spelling!r}: given twice (spellings ignore case, '_' and '-')")
-        if (builtin := parse.status_name(key)) is not None:
+        if (builtin := spellings.status_name(key)) is not None:
             raise ValueError(f"{spelling!r}: already a known spelling of {builtin}")
         aliases[key] = str(status)
     return aliases

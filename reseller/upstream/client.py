@@ -22,7 +22,7 @@ import aiohttp
 import orjson
 import structlog
 
-from reseller import errors, metrics
+from reseller import errors, metrics, spellings
 from reseller.config import ProviderConfig
 from reseller.upstream import parse
 from reseller.upstream.pacing import Pacer
@@ -212,7 +212,7 @@ def _item(value: Any, parse_ok: Callable[[Any], T]) -> T | errors.UpstreamRefuse
 
 
 def _refill_status(value: Any) -> str:
-    name = parse.refill_status_name(value)
+    name = spellings.refill_status_name(value)
     if name is None:
         raise ValueError(str(value))
     return name

@@ -15,34 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from reseller import errors
-
-_STATUSES = {
-    "pending": "Pending",
-    "processing": "Processing",
-    "in progress": "In progress",
-    "inprogress": "In progress",
-    "active": "In progress",  # subscriptions
-    "paused": "In progress",
-    "expired": "Completed",
-    "completed": "Completed",
-    "complete": "Completed",
-    "partial": "Partial",
-    "canceled": "Canceled",
-    "cancelled": "Canceled",
-    "refunded": "Canceled",
-}
-_REFILL_STATUSES = {
-    "pending": "Pending",
-    "in progress": "In progress",
-    "inprogress": "In progress",
-    "processing": "In progress",
-    "completed": "Completed",
-    "complete": "Completed",
-    "rejected": "Rejected",
-    "canceled": "Rejected",
-    "cancelled": "Rejected",
-    "error": "Rejected",
-}
+from reseller.spellings import status_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,26 +26,6 @@ class StatusAnswer:
     remains: int | None  # None: unknown ("Unknown", missing); a negative one is kept as sent
     currency: str | None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)  # as the panel sent it
-
-
-def status_name(value: Any, aliases: Mapping[str, str] | None = None) -> str | None:
-    """The API status a spelling means: ours, or the provider's own (`status_aliases`, keyed
-    by `alias_key`)."""
-    key = _key(value)
-    return _STATUSES.get(key) or (aliases or {}).get(key)
-
-
-def alias_key(spelling: str) -> str:
-    """How a spelling is looked up: case, `_`, `-` and surrounding spaces do not count."""
-    return _key(spelling)
-
-
-def refill_status_name(value: Any) -> str | None:
-    return _REFILL_STATUSES.get(_key(value))
-
-
-def _key(value: Any) -> str:
-    return str(value).strip().lower().replace("_", " ").replace("-", " ") if value else ""
 
 
 def decimal(value: Any) -> Decimal | None:
