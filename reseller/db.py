@@ -229,6 +229,7 @@ async def connection(dsn: str) -> AsyncIterator[Connection]:
 _CONSTRAINT_ERRORS: dict[str, type[errors.ResellerError]] = {
     "customers_balance_check": errors.InsufficientBalance,
     "customers_name_key": errors.DuplicateName,
+    "operators_name_key": errors.DuplicateName,
     "orders_provider_upstream_order_id_key": errors.DuplicateUpstreamOrder,
 }
 

@@ -15,7 +15,18 @@ import sys
 from collections.abc import Sequence
 
 from reseller import errors, logs
-from reseller.cli import audit, backup, common, customers, ops, orders, providers, report, services
+from reseller.cli import (
+    audit,
+    backup,
+    common,
+    customers,
+    operators,
+    ops,
+    orders,
+    providers,
+    report,
+    services,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,6 +58,6 @@ def _parser() -> common.Parser:
     commands = parser.add_subparsers(
         required=True, metavar="COMMAND", parser_class=common.CommandParser
     )
-    for module in (ops, customers, services, orders, report, providers, audit, backup):
+    for module in (ops, customers, services, orders, report, providers, audit, backup, operators):
         module.register(commands)
     return parser
