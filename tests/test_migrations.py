@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reseller import db, migrations
@@ -90,3 +91,33 @@ async def test_every_column_the_migrations_leave_is_named_by_a_query_or_the_code
         if not re.search(rf"\b{re.escape(c['column_name'])}\b", code)
     ]
     assert unnamed == []
+
+
+async def test_upgrading_to_link_keys_keys_the_orders_still_open(
+    database_factory, tmp_path: Path
+) -> None:
+    """Orders placed before link keys were kept and still open must hold their link too: the
+    migration that adds the key computes it for them (and leaves settled ones alone)."""
+    url = await database_factory()
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in migrations.migration_files():
+        if path.name < "017":
+            (before / path.name).write_text(path.read_text())
+    link = "https://www.instagram.com/p/CxYz123/?utm_source=ig_web_copy_link"
+    async with db.connection(url) as conn:
+        await migrations.migrate(conn, before)
+        await conn.execute(
+            "INSERT INTO customers (name, api_key_hash) VALUES ('acme', 'k');"
+            "INSERT INTO services (id, name, type, category, rate, min_quantity, max_quantity)"
+            " VALUES (1, 'Likes', 'Default', 'IG', 1, 10, 1000)"
+        )
+        insert = (
+            "INSERT INTO orders (customer_id, service_id, link, quantity, charge, currency,"
+            " settled_at) VALUES (1, 1, $1, 100, 0.1, 'USD', $2) RETURNING id"
+        )
+        still_open = await conn.fetchval(insert, link, None)
+        settled = await conn.fetchval(insert, link, datetime.now(UTC))
+        assert "017_link_wait.sql" in await migrations.migrate(conn)
+        keys = dict(await conn.fetch("SELECT id, link_key FROM orders"))
+    assert keys == {still_open: "instagram.com/p/CxYz123", settled: None}

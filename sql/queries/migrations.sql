@@ -19,3 +19,12 @@ SELECT name FROM schema_migrations ORDER BY name;
 -- name: record_migration
 -- $1: migration file name
 INSERT INTO schema_migrations (name) VALUES ($1);
+
+-- name: open_orders_without_link_key
+-- Orders still open from before link keys were kept (migration 017).
+SELECT id, link FROM orders
+WHERE settled_at IS NULL AND link IS NOT NULL AND link_key IS NULL;
+
+-- name: set_link_key
+-- $1: order id, $2: its link's key
+UPDATE orders SET link_key = $2 WHERE id = $1;
