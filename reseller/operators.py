@@ -91,6 +91,14 @@ async def sign_in(pool: db.Database, name: str, password: str) -> Operator | Non
     return Operator(**{k: v for k, v in row.items() if k != "password_hash"})
 
 
+async def active(pool: db.Database, operator_id: int) -> Operator | None:
+    """The operator, unless it was disabled (a signed-in session ends with its account)."""
+    row = await pool.fetchrow(Q.operator_by_id, operator_id)
+    if row is None or row["disabled_at"] is not None:
+        return None
+    return Operator(**row)
+
+
 def _verified(password_hash: str, password: str) -> bool:
     try:
         return _HASHER.verify(password_hash, password)

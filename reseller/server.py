@@ -21,6 +21,7 @@ from reseller.api import metrics as api_metrics
 from reseller.api.app import create_app
 from reseller.catalog import LiveCatalog
 from reseller.catalog import sync as catalog_sync
+from reseller.console.app import create_console
 from reseller.jobs import outage
 from reseller.jobs.dispatch import Dispatcher
 from reseller.jobs.scheduler import Jobs
@@ -145,6 +146,7 @@ async def serve(
         )
         metrics_runner = web.AppRunner(api_metrics.metrics_app(rt.pool), access_log=None)
         await metrics_runner.setup()
+        console_runner = await _console(rt, reuse_port=reuse_port)
         try:
             if not on_api:
                 await _listen_for_metrics(metrics_runner, settings, reuse_port=reuse_port)
@@ -156,6 +158,32 @@ async def serve(
         finally:
             await api.close()  # stops accepting, lets in-flight requests finish
             await metrics_runner.cleanup()
+            if console_runner is not None:
+                await console_runner.cleanup()
+
+
+async def _console(rt: Runtime, *, reuse_port: bool) -> web.AppRunner | None:
+    """The operator console on its own listener (`admin:`), when enabled."""
+    settings = rt.live.current.admin
+    if not settings.enabled:
+        return None
+    secret = settings.secret()
+    if secret is None:
+        raise errors.ResellerError(settings.missing_secrets()[0])
+    runner = web.AppRunner(create_console(rt.live, pool=rt.pool, secret=secret), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(
+            runner, settings.host, settings.port, reuse_port=reuse_port or None
+        ).start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise errors.ResellerError(
+            f"admin.port: cannot listen on {settings.host}:{settings.port}: {reason}"
+        ) from None
+    log.info("console_listening", url=f"http://{settings.host}:{settings.port}/")
+    return runner
 
 
 async def _listen_for_metrics(

@@ -28,6 +28,7 @@ from reseller.config.catalog import (
     read_pricing,
     read_services,
 )
+from reseller.config.console import ConsoleConfig, read_console
 from reseller.config.reader import (
     Section,
     boolean,
@@ -196,6 +197,7 @@ class Config:
     pricing: PricingConfig = field(default_factory=PricingConfig)
     currency_rates: dict[str, Decimal] = field(default_factory=dict)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    admin: ConsoleConfig = field(default_factory=ConsoleConfig)
     source: Path | None = None
 
     def missing_secrets(self) -> list[str]:
@@ -208,6 +210,7 @@ class Config:
                 if p.key() is None
             ),
             *self.alerts.missing_secrets(),  # a bot token that is not set: no Telegram alerts
+            *self.admin.missing_secrets(),  # no console without its cookie key
         ]
 
 
@@ -311,6 +314,7 @@ def _read(root: Section, source: Path | None) -> Config:
         pricing=read_pricing(root, names, services, imports),
         currency_rates=read_currency_rates(root),
         alerts=read_alerts(root),
+        admin=read_console(root),
         source=source,
     )
     for section in (server, database, api, dispatch, sync):

@@ -19,3 +19,22 @@ UPDATE operators SET password_hash = $2, updated_at = now() WHERE name = $1 RETU
 UPDATE operators SET disabled_at = coalesce(disabled_at, now()), updated_at = now()
 WHERE name = $1
 RETURNING disabled_at;
+
+-- name: operator_by_id
+-- $1: id
+SELECT id, name, role, disabled_at, created_at FROM operators WHERE id = $1;
+
+-- name: console_order_counts
+-- What the dashboard shows needs the operator: orders open, uncertain, waiting for their link,
+-- frozen on an answer, flagged (no longer polled), each with its money held.
+SELECT count(*) FILTER (WHERE settled_at IS NULL AND dispatch_state <> 'refused') AS open,
+       count(*) FILTER (WHERE dispatch_state = 'uncertain') AS uncertain,
+       count(*) FILTER (WHERE dispatch_state = 'queued' AND waiting_since IS NOT NULL) AS waiting,
+       count(*) FILTER (WHERE frozen IS NOT NULL AND settled_at IS NULL) AS frozen,
+       count(*) FILTER (WHERE poll_stopped IS NOT NULL AND settled_at IS NULL) AS flagged
+FROM orders
+WHERE settled_at IS NULL;
+
+-- name: console_provider_balances
+SELECT provider, balance, currency, low, paused, checked_at FROM provider_balances
+ORDER BY provider;

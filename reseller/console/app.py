@@ -1,0 +1,60 @@
+"""The console app: sessions in an encrypted cookie, templates with autoescape, the security
+middleware, and its pages (`auth`, `dashboard`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp_session import setup as setup_sessions
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from reseller import db
+from reseller.api.ratelimit import RateLimiter
+from reseller.config import LiveConfig
+from reseller.console import auth, dashboard, keys, security
+
+HERE = Path(__file__).parent
+COOKIE = "reseller_console"
+
+
+def create_console(
+    live: LiveConfig,
+    *,
+    pool: db.Database,
+    secret: bytes,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """`secret`: the cookie cipher's 32-byte key (`admin.secret_env`); `clock`: seconds since
+    the epoch, for the sessions' expiry."""
+    settings = live.current.admin
+    app = web.Application(middlewares=[security.security_headers])
+    app[keys.CONFIG], app[keys.POOL], app[keys.CLOCK] = live, pool, clock
+    app[keys.SIGN_INS] = RateLimiter(settings.sign_ins_per_minute)
+    setup_sessions(
+        app,
+        EncryptedCookieStorage(
+            secret,
+            cookie_name=COOKIE,
+            httponly=True,
+            samesite="Strict",
+            secure=settings.secure_cookie,
+            max_age=settings.absolute_hours * 3600,
+        ),
+    )
+    app.middlewares.append(auth.signed_in)
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
+    app.router.add_get("/login", auth.login_page)
+    app.router.add_post("/login", auth.login)
+    app.router.add_post("/logout", auth.logout)
+    app.router.add_get("/", dashboard.page)
+    app.router.add_static("/static", HERE / "static")
+    return app

@@ -1,0 +1,19 @@
+"""The console app's typed keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from reseller import db, operators
+from reseller.api.ratelimit import RateLimiter
+from reseller.config import LiveConfig
+
+CONFIG = web.AppKey("config", LiveConfig)
+POOL = web.AppKey("pool", db.Database)
+Clock = Callable[[], float]  # seconds since the epoch
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+SIGN_INS = web.AppKey("sign_ins", RateLimiter)  # attempts, per account and per address
+# The signed-in operator, on the request: set by `auth.signed_in`.
+OPERATOR = web.RequestKey("operator", operators.Operator)

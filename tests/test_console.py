@@ -1,0 +1,174 @@
+"""The operator console over HTTP (a real browser drives it in a later step): only signed-in
+operators see anything; the session cookie is encrypted, HttpOnly and SameSite=Strict and
+ends after idle or absolute time or with the account; every form needs its CSRF token;
+sign-in attempts are bounded; every answer carries the security headers. Real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from decimal import Decimal
+
+import aiohttp
+import pytest_asyncio
+from aiohttp.test_utils import TestServer
+from support import free_port, poll_until, spawn_reseller
+
+from reseller import config, customers, operators
+from reseller.audit import Actor
+from reseller.console.app import COOKIE, create_console
+
+PASSWORD = "correct horse battery"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Console:
+    def __init__(self, url: str, session: aiohttp.ClientSession, clock: Clock, live) -> None:
+        self.url, self.session, self.clock, self.live = url, session, clock, live
+
+    async def get(self, path: str) -> tuple[int, str, aiohttp.ClientResponse]:
+        async with self.session.get(self.url + path, allow_redirects=False) as r:
+            return r.status, await r.text(), r
+
+    async def post(self, path: str, **form: str) -> tuple[int, str, aiohttp.ClientResponse]:
+        async with self.session.post(self.url + path, data=form, allow_redirects=False) as r:
+            return r.status, await r.text(), r
+
+    async def csrf(self, path: str = "/login") -> str:
+        _, page, _ = await self.get(path)
+        return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+    async def sign_in(self, name: str = "ana", password: str = PASSWORD) -> int:
+        status, _, _ = await self.post(
+            "/login", csrf=await self.csrf(), name=name, password=password
+        )
+        return status
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def console(pool) -> AsyncIterator[Console]:
+    await operators.add(pool, "ana", "admin", PASSWORD, by=Actor("test"))
+    live, clock = config.LiveConfig(config.parse("")), Clock()
+    app = create_console(live, pool=pool, secret=secrets.token_bytes(32), clock=clock)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
+    async with aiohttp.ClientSession(cookie_jar=jar) as session:
+        yield Console(str(server.make_url("")).rstrip("/"), session, clock, live)
+    await server.close()
+
+
+async def test_nothing_is_shown_before_signing_in(console) -> None:
+    status, _, response = await console.get("/")
+    assert (status, response.headers["Location"]) == (303, "/login")
+    status, page, response = await console.get("/login")
+    assert status == 200
+    assert "Sign in" in page
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "script-src" not in response.headers["Content-Security-Policy"]  # none at all
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_an_operator_signs_in_sees_the_dashboard_and_signs_out(console, pool) -> None:
+    _, key = await customers.create(pool, "acme", balance=Decimal(5))
+    assert await console.sign_in() == 303
+    cookie = next(c for c in console.session.cookie_jar if c.key == COOKIE)
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Strict"
+    assert PASSWORD not in cookie.value
+    assert "ana" not in cookie.value
+    status, page, _ = await console.get("/")
+    assert status == 200
+    assert "ana (admin)" in page
+    assert re.search(r"<th scope=\"row\">30 days</th><td>0</td>", page)
+    assert key not in page
+    status, _, response = await console.post("/logout", csrf=await console.csrf("/"))
+    assert (status, response.headers["Location"]) == (303, "/login")
+    assert (await console.get("/"))[0] == 303
+
+
+async def test_a_wrong_password_or_name_is_refused_the_same_way(console) -> None:
+    status = await console.sign_in(password="wrong horse battery")
+    assert status == 401
+    assert await console.sign_in(name="nobody") == 401
+    _, page, _ = await console.get("/")
+    assert "Dashboard" not in page
+
+
+async def test_forms_without_the_sessions_token_are_refused(console) -> None:
+    await console.csrf()  # a session exists
+    status, _, _ = await console.post("/login", csrf="forged", name="ana", password=PASSWORD)
+    assert status == 403
+    assert await console.sign_in() == 303
+    status, _, _ = await console.post("/logout", csrf="forged")
+    assert status == 403
+    assert (await console.get("/"))[0] == 200  # still signed in
+
+
+async def test_sign_in_attempts_are_bounded_per_account(console) -> None:
+    statuses = [await console.sign_in(password="wrong horse battery") for _ in range(5)]
+    assert statuses == [401] * 5
+    assert await console.sign_in() == 429  # even the right password, for a while
+
+
+async def test_a_session_ends_when_idle_too_long_or_too_old_or_disabled(console, pool) -> None:
+    assert await console.sign_in() == 303
+    console.clock.now += 29 * 60
+    assert (await console.get("/"))[0] == 200  # seen: the idle time starts again
+    console.clock.now += 31 * 60
+    assert (await console.get("/"))[0] == 303  # idle past admin.idle_minutes
+    settings = replace(console.live.current.admin, absolute_hours=1)
+    console.live.current = replace(console.live.current, admin=settings)
+    assert await console.sign_in() == 303
+    for _ in range(3):
+        console.clock.now += 25 * 60
+        status = (await console.get("/"))[0]
+    assert status == 303  # 75 minutes after signing in: over, however busy
+    assert await console.sign_in() == 303
+    await operators.disable(pool, "ana", by=Actor("test"))
+    assert (await console.get("/"))[0] == 303
+
+
+async def test_serve_runs_the_console_on_its_own_port_only_with_its_key(dsn, tmp_path) -> None:
+    port, console_port, metrics_port = free_port(), free_port(), free_port()
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"server: {{metrics_port: {metrics_port}}}\n"
+        f"admin: {{enabled: true, port: {console_port}, secret_env: CONSOLE_TEST_SECRET}}\n"
+    )
+    env = {**os.environ, "RESELLER_DSN": dsn, "RESELLER_CONFIG": str(path)}
+    env.pop("CONSOLE_TEST_SECRET", None)
+    refused = await spawn_reseller("serve", "--port", str(port), env=env, cwd=tmp_path)
+    output = (await asyncio.wait_for(refused.communicate(), 30))[0].decode()
+    assert refused.returncode != 0
+    assert "admin.secret_env: environment variable CONSOLE_TEST_SECRET is not set" in output
+    env["CONSOLE_TEST_SECRET"] = secrets.token_urlsafe(32)
+    proc = await spawn_reseller("serve", "--port", str(port), env=env, cwd=tmp_path)
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def login_page() -> bool:
+                async with session.get(f"http://127.0.0.1:{console_port}/login") as answer:
+                    return answer.status == 200
+
+            await poll_until(login_page, within=30)
+            async with session.get(f"http://127.0.0.1:{port}/login") as answer:
+                assert answer.status == 404  # not on the API's listener
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = (await proc.communicate())[0].decode()
+    assert proc.returncode == 0, output
+    assert env["CONSOLE_TEST_SECRET"] not in output
