@@ -39,6 +39,7 @@ from reseller.config.reader import (
     text,
     url,
 )
+from reseller.config.routing import RoutingConfig, read_routing
 from reseller.states import OrderStatus
 
 __all__ = [
@@ -195,6 +196,7 @@ class Config:
     pricing: PricingConfig = field(default_factory=PricingConfig)
     currency_rates: dict[str, Decimal] = field(default_factory=dict)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     source: Path | None = None
 
     def missing_secrets(self) -> list[str]:
@@ -310,6 +312,7 @@ def _read(root: Section, source: Path | None) -> Config:
         pricing=read_pricing(root, names, services, imports),
         currency_rates=read_currency_rates(root),
         alerts=read_alerts(root),
+        routing=read_routing(root),
         source=source,
     )
     for section in (server, database, api, dispatch, sync):
