@@ -10,9 +10,10 @@ ALTER TABLE orders
     -- from 0); NULL: priority order, as before routing.
     ADD COLUMN route smallint[];
 CREATE INDEX orders_quality_idx ON orders (created_at) WHERE provider IS NOT NULL;
+CREATE INDEX refills_created_idx ON refills (created_at);  -- the window's refills, likewise
 
--- A candidate that refused an order (or could not be reached at all) before the next one was
--- tried: the order row keeps only the candidate that took it.
+-- A candidate that refused an order (or could not be reached in dispatch.max_attempts) before
+-- the next one was tried: the order row keeps only the candidate that took it.
 CREATE TABLE dispatch_refusals (
     order_id          bigint NOT NULL REFERENCES orders (id),
     provider          text NOT NULL,

@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from support import money_holds, poll_until
 from test_cli import run
 
-from reseller import config, customers
+from reseller import config, customers, metrics
 from reseller.alerts import conditions
 from reseller.api.app import create_app
 from reseller.catalog import sync as catalog_sync
@@ -137,6 +137,15 @@ async def test_quality_figures_are_computed_from_settled_orders(routed, pool, ca
             return await pool.fetchval(settled) == 3
 
         await poll_until(three_settled, within=10)
+        refill = (await stack.api.call(key=stack.key, action="refill", order=ids[0]))["refill"]
+        await stack.dispatcher.scan_once()
+        await stack.dispatcher.idle()
+        upstream_refill = await pool.fetchval(
+            "SELECT upstream_refill_id FROM refills WHERE id = $1", refill
+        )
+        stack.sim.state.force_refill_status(int(upstream_refill), "Completed")
+        await stack.pool.execute("UPDATE refills SET last_polled_at = NULL")
+        await stack.jobs.refills()
         await stack.jobs.routing()
         [a] = await quality.figures(pool)
         assert (a.provider, a.sent, a.settled) == ("a", 4, 3)
@@ -146,6 +155,8 @@ async def test_quality_figures_are_computed_from_settled_orders(routed, pool, ca
         assert a.completion_rate == Decimal(1) / 3
         assert a.refusal_rate == 0
         assert a.uncertain_rate == 0
+        assert (a.refills, a.refills_accepted, a.refills_completed) == (1, 1, 1)
+        assert a.refill_completion == 1
         assert a.start_p50 is not None
         assert a.finish_p50 is not None
         code, out, _ = await run(capsys, "providers", "quality", "--service", "1", "--json")
@@ -154,6 +165,11 @@ async def test_quality_figures_are_computed_from_settled_orders(routed, pool, ca
         assert row["delivered_share"] == "0.533"
         assert row["canceled_rate"] == "0.333"
         assert row["settled"] == 3
+        exposed = (await metrics.render(pool)).decode()
+        assert (
+            'reseller_provider_quality{figure="delivered_share",provider="a",upstream_service="1"}'
+            " 0.5333" in exposed
+        )
         await money_holds(pool)
 
 
@@ -216,4 +232,16 @@ async def test_a_chosen_candidate_costing_more_than_paid_is_skipped(routed, pool
         assert explored["route"] == [1, 0]  # b first …
         assert explored["provider"] == "a"  # … skipped: it costs more than was paid
         assert await providers_of(stack, ids) == ["a"] * 4
+        await money_holds(pool)
+
+
+async def test_a_refusal_counts_against_the_candidate_that_refused(routed, pool) -> None:
+    async with routed("fixed") as stack:
+        stack.sim.state.remove_service(1)  # a refuses: "Invalid service ID"
+        [order] = await place(stack, 1)
+        assert await providers_of(stack, [order]) == ["b"]
+        await stack.jobs.routing()
+        a, b = await quality.figures(pool)
+        assert (a.provider, a.sent, a.refused, a.refusal_rate) == ("a", 1, 1, 1)
+        assert (b.provider, b.sent, b.refused) == ("b", 1, 0)
         await money_holds(pool)
