@@ -17,6 +17,7 @@ RUNS = (
         ["bench.resilience", "--markdown"],
     ),
     ("Margin safeguards on and off, 1 000 orders", ["bench.margin", "--markdown"]),
+    ("Routing modes over three providers, 2 000 orders", ["bench.routing", "--markdown"]),
 )
 
 

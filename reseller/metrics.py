@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from reseller import db
 from reseller.db import Q
+from reseller.routing import quality
 from reseller.states import DispatchState
 
 REGISTRY = CollectorRegistry()
@@ -143,6 +144,30 @@ PROVIDER_OVERCHARGED = Gauge(
     registry=REGISTRY,
 )
 
+# What each upstream service delivered over the routing window, as the routing job last
+# stored it (routing/quality.py); read from that table, never from the orders.
+PROVIDER_QUALITY = Gauge(
+    "reseller_provider_quality",
+    "Provider quality over the routing window: completion_rate, delivered_share, partial_rate,"
+    " canceled_rate, refusal_rate, uncertain_rate, finish_p50_seconds",
+    ["provider", "upstream_service", "figure"],
+    registry=REGISTRY,
+)
+CANDIDATES_DEMOTED = Gauge(
+    "reseller_candidates_demoted",
+    "Upstream candidates demoted below the routing floors, over all services",
+    registry=REGISTRY,
+)
+_QUALITY_FIGURES = (
+    "completion_rate",
+    "delivered_share",
+    "partial_rate",
+    "canceled_rate",
+    "refusal_rate",
+    "uncertain_rate",
+    "finish_p50",
+)
+
 
 async def render(pool: db.Database) -> bytes:
     """The exposition text, with the database gauges read now."""
@@ -174,4 +199,12 @@ async def render(pool: db.Database) -> bytes:
             PROVIDER_REFUNDS_HONOURED.labels(row["provider"]).set(share)
         PROVIDER_UNREFUNDED.labels(row["provider"]).set(float(row["unrefunded"]))
         PROVIDER_OVERCHARGED.labels(row["provider"]).set(float(row["overcharged"]))
+    PROVIDER_QUALITY.clear()  # a service gone from the window leaves no stale series
+    for q in await quality.figures(pool):
+        for figure in _QUALITY_FIGURES:
+            value = getattr(q, figure)
+            if value is not None:
+                name = f"{figure}_seconds" if figure == "finish_p50" else figure
+                PROVIDER_QUALITY.labels(q.provider, q.upstream_service, name).set(float(value))
+    CANDIDATES_DEMOTED.set(len(await pool.fetch(Q.alert_demoted_candidates)))
     return generate_latest(REGISTRY)

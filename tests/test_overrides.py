@@ -58,7 +58,7 @@ async def test_a_disabled_service_stays_off_sale_through_sync_reload_and_restart
         assert (await catalog.load(pool)).get(1) is None
     _, listing, _ = await run(capsys, "services", "list")
     row = next(line for line in listing.splitlines() if line.startswith("1 "))
-    assert row.endswith("disabled by operator: complaints")
+    assert "disabled by operator: complaints" in row
     code, out, _ = await run(capsys, "services", "enable", "1", "--reason", "resolved")
     assert code == 0
     assert out.splitlines()[0] == "service 1: no longer disabled by operator; on sale"
@@ -132,6 +132,8 @@ async def test_services_list_exports_csv_and_json(pool, sim, config_file: Path, 
         "rate": "1.35",
         "margin": "33.3%",
         "state": "on sale",
+        "chosen": None,  # the routing job has not run
+        "why": None,
     }
     assert by_id[100]["state"] == "disabled by operator: too slow"
     code, out, _ = await run(capsys, "services", "list", "--csv", "--enabled")

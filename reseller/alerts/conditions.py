@@ -42,6 +42,7 @@ async def current(pool: db.Database, config: Config) -> list[Condition]:
         *_services(
             await pool.fetch(Q.alert_services_off_sale, list(catalog_sync.EXPECTED_OFF_SALE))
         ),
+        *_demoted(await pool.fetch(Q.alert_demoted_candidates)),
         _restart(await pool.fetchval(Q.database_started)),
         *await _losses(pool, config, providers),
     ]
@@ -127,6 +128,17 @@ def _services(rows: Sequence[db.Record]) -> Iterable[Condition]:
         named = (f"#{r['id']} {r['name']} ({r['disabled_reason']})" for r in rows)
         text = f"{_count(len(ids), 'service')} off sale: {_listed(named)}"
         yield Condition("services_off_sale", "", text, frozenset(ids))
+
+
+def _demoted(rows: Sequence[db.Record]) -> Iterable[Condition]:
+    """Candidates below the routing floors (routing/choose.py): tried last until they recover."""
+    if rows:
+        items = [f"{r['service_id']}/{r['provider']}:{r['upstream_service']}" for r in rows]
+        text = (
+            f"{_count(len(items), 'upstream candidate')} demoted below the routing floors (tried"
+            f" last; `reseller providers quality`): {_listed(items)}"
+        )
+        yield Condition("candidates_demoted", "", text, frozenset(items))
 
 
 def _restart(started: datetime) -> Condition:

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reseller import errors, money
-from reseller.cli import common, losses
+from reseller.cli import common, losses, output
+from reseller.cli import quality as quality_cli
 from reseller.config import Config
 from reseller.jobs import balances
 from reseller.reports import provider_losses
@@ -30,6 +31,12 @@ def register(commands: Any) -> None:
     providers.add_parser("ping", help="can each provider be reached, and how fast").set_defaults(
         command=_ping
     )
+    figures = providers.add_parser(
+        "quality", help="what each upstream service delivered, as the routing job last measured"
+    )
+    figures.add_argument("--service", type=int, metavar="ID", help="one local service's candidates")
+    output.add_format_options(figures)
+    figures.set_defaults(command=quality_cli.show)
 
 
 async def _each_provider(

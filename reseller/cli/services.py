@@ -52,10 +52,14 @@ def _service_id(text: str) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    rows = common.with_database(args, lambda pool, _: pool.fetch(Q.all_services))
+    async def read(pool: db.Database, _: Config) -> tuple[list[db.Record], dict[int, db.Record]]:
+        chosen = {r["service_id"]: r for r in await pool.fetch(Q.chosen_candidates)}
+        return await pool.fetch(Q.all_services), chosen
+
+    rows, chosen = common.with_database(args, read)
     output.emit(
         args,
-        ("id", "name", "type", "upstream", "cost", "rate", "margin", "state"),
+        ("id", "name", "type", "upstream", "cost", "rate", "margin", "state", "chosen", "why"),
         [
             (
                 r["id"],
@@ -66,12 +70,21 @@ def _list(args: argparse.Namespace) -> int:
                 money.format_amount(r["rate"]),
                 _margin(r["rate"], r["cost_rate"]),
                 _state(r),
+                *_chosen(chosen.get(r["id"])),
             )
             for r in rows
             if r["enabled"] or not args.enabled
         ],
     )
     return 0
+
+
+def _chosen(route: db.Record | None) -> tuple[str | None, str | None]:
+    """The candidate the service's route tries first and why (routing/choose.py); none before
+    the routing job has run."""
+    if route is None or route["provider"] is None:
+        return None, None
+    return f"{route['provider']}:{route['upstream_service']}", route["reason"]
 
 
 def _state(row: db.Record) -> str:

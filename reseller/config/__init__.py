@@ -40,6 +40,7 @@ from reseller.config.reader import (
     text,
     url,
 )
+from reseller.config.routing import RoutingConfig, read_routing
 from reseller.states import OrderStatus
 
 __all__ = [
@@ -198,6 +199,7 @@ class Config:
     currency_rates: dict[str, Decimal] = field(default_factory=dict)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     admin: ConsoleConfig = field(default_factory=ConsoleConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     source: Path | None = None
 
     def missing_secrets(self) -> list[str]:
@@ -315,6 +317,7 @@ def _read(root: Section, source: Path | None) -> Config:
         currency_rates=read_currency_rates(root),
         alerts=read_alerts(root),
         admin=read_console(root),
+        routing=read_routing(root),
         source=source,
     )
     for section in (server, database, api, dispatch, sync):

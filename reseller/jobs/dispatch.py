@@ -32,6 +32,7 @@ from reseller.config import DispatchConfig, LiveConfig
 from reseller.db import Q
 from reseller.jobs import requests
 from reseller.orders import lifecycle, upstream_match
+from reseller.routing import assign
 from reseller.states import DispatchState
 from reseller.upstream import Upstreams
 
@@ -129,6 +130,7 @@ class Dispatcher:
     # --- one order ---
 
     async def _dispatch(self, order_id: int) -> tuple[Outcome, str | None]:
+        await assign.assign(self._pool, order_id, self._config.current.routing.explore_every)
         while True:
             order = await self._pool.fetchrow(Q.order_for_dispatch, order_id)
             if order is None or order["dispatch_state"] != DispatchState.QUEUED:

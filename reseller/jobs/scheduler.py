@@ -1,5 +1,5 @@
 """The scheduled jobs (APScheduler 3.x, AsyncIOScheduler): status sync, refill sync, provider
-balances, catalog resync, spend tiers, alerts.
+balances, catalog resync, spend tiers, alerts, provider quality and routes.
 
 Jobs coalesce and never overlap themselves (max_instances=1); each logs one line per run with
 its counts and duration, and one provider failing never stops the others. Across processes,
@@ -26,6 +26,7 @@ from reseller.catalog import sync as catalog_sync
 from reseller.config import LiveConfig
 from reseller.db import Q
 from reseller.jobs import balances, polling
+from reseller.routing import plan as routing_plan
 from reseller.upstream import ProviderClient, Upstreams
 
 log = structlog.get_logger()
@@ -55,6 +56,7 @@ class Jobs:
             ("catalog", settings.catalog_seconds),
             ("tiers", settings.tier_seconds),
             ("alerts", alerts.check_seconds),  # scheduled with none: a reload may add some
+            ("routing", self._config.current.routing.refresh_seconds),
         ):
             self._scheduler.add_job(
                 self._run,
@@ -152,6 +154,13 @@ class Jobs:
             if not mine:
                 return Counter(skipped=1)
             return Counter(changed=await customers.evaluate_spend(self._pool))
+
+    async def routing(self) -> Counter[str]:
+        """Provider quality over the window, and every service's route from it."""
+        async with self._exclusive(locks.ROUTING_JOB) as mine:
+            if not mine:
+                return Counter(skipped=1)
+            return await routing_plan.run(self._pool, self._config.current)
 
     async def alerts(self) -> Counter[str]:
         """Tell the destinations what changed; sent from one process at a time, never from a

@@ -9,13 +9,14 @@ from __future__ import annotations
 from reseller.simulator.app import SIM, create_app
 from reseller.simulator.catalog import DEFAULT_SERVICES, SimService
 from reseller.simulator.cli import main
-from reseller.simulator.config import Faults, SimConfig
+from reseller.simulator.config import DeliveryProfile, Faults, SimConfig
 from reseller.simulator.models import RecordedRequest, SimError, SimOrder, SimRefill
 from reseller.simulator.state import Simulator
 
 __all__ = [
     "DEFAULT_SERVICES",
     "SIM",
+    "DeliveryProfile",
     "Faults",
     "RecordedRequest",
     "SimConfig",

@@ -40,6 +40,17 @@ def fault_names() -> tuple[str, ...]:
 
 
 @dataclass
+class DeliveryProfile:
+    """How one service's orders end, in place of the panel-wide ratios: simulated panels that
+    differ in what they deliver (routing compares them)."""
+
+    partial_ratio: float = 0.0
+    cancel_ratio: float = 0.0
+    partial_delivered: float | None = None  # share a Partial delivers; None: drawn at random
+    slowness: float = 1.0  # its orders' status steps last this many ticks
+
+
+@dataclass
 class SimConfig:
     """Mutable at run time through `app[SIM].config`: tests change faults and latency mid-test."""
 
@@ -55,6 +66,7 @@ class SimConfig:
     partial_ratio: float = 0.0  # share of orders that end Partial
     cancel_ratio: float = 0.0  # share of orders that end Canceled (full refund)
     refill_reject_ratio: float = 0.0  # share of refills that end Rejected
+    profiles: dict[int, DeliveryProfile] = field(default_factory=dict)  # service ID → its own
     # The panel's side of the money going wrong, per order (drawn from the seed and its ID):
     unrefunded_ratio: float = 0.0  # share of Partial/Canceled orders it keeps the refund of
     overcharge_ratio: float = 0.0  # share of orders charged above the service's rate …

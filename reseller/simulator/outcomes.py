@@ -10,14 +10,29 @@ from reseller.simulator.models import SimOrder
 
 
 def remains_at_end(config: SimConfig, order: SimOrder) -> int:
-    """0 (Completed), some (Partial) or all (Canceled), in the configured shares."""
+    """0 (Completed), some (Partial) or all (Canceled), in the configured shares: the order's
+    service's profile, else the panel's."""
+    profile = config.profiles.get(order.service)
+    cancel = profile.cancel_ratio if profile else config.cancel_ratio
+    partial = profile.partial_ratio if profile else config.partial_ratio
     draw = random.Random(f"{config.seed}:order:{order.id}")
     share = draw.random()
-    if share < config.cancel_ratio:
+    if share < cancel:
         return order.quantity
-    if share < config.cancel_ratio + config.partial_ratio:
-        return draw.randint(1, order.quantity - 1) if order.quantity > 1 else order.quantity
+    if share < cancel + partial:
+        if order.quantity <= 1:
+            return order.quantity
+        if profile is not None and profile.partial_delivered is not None:
+            kept = round(order.quantity * (1 - profile.partial_delivered))
+            return min(max(kept, 1), order.quantity - 1)
+        return draw.randint(1, order.quantity - 1)
     return 0
+
+
+def tick_for(config: SimConfig, order: SimOrder) -> float:
+    """Seconds per status step of this order: its service's profile may be slower."""
+    profile = config.profiles.get(order.service)
+    return config.tick * (profile.slowness if profile else 1.0)
 
 
 def keeps_refund(config: SimConfig, order_id: int) -> bool:

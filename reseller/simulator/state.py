@@ -229,7 +229,7 @@ class Simulator:
             return
         if order.pinned:
             return
-        tick = self.config.tick
+        tick = outcomes.tick_for(self.config, order)
         step = DONE_STEP if tick <= 0 else int((now - order.created) / tick)
         if step >= DONE_STEP:
             self._finish(order, outcomes.remains_at_end(self.config, order))

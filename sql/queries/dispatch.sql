@@ -15,8 +15,9 @@ LIMIT $1;
 
 -- name: order_for_dispatch
 -- The order with what it was paid (in the base currency: charge × currency_rate), its
--- service's type, and the candidate it is on (if any is left) with its cost. Its link key only
--- when its service's orders must not overlap on one link.
+-- service's type, and the candidate it is on (if any is left) with its cost: the
+-- dispatch_candidate-th of its route (routing/assign.py), or of priority order without one.
+-- Its link key only when its service's orders must not overlap on one link.
 -- $1: order id
 SELECT o.id, o.link, o.quantity, o.runs, o.run_interval, o.fields, o.dispatch_state,
        o.dispatch_attempts, o.dispatch_candidate, o.dispatch_error, o.charge, o.currency_rate,
@@ -24,7 +25,9 @@ SELECT o.id, o.link, o.quantity, o.runs, o.run_interval, o.fields, o.dispatch_st
        s.type, u.provider, u.upstream_service, u.cost_rate
 FROM orders o
 JOIN services s ON s.id = o.service_id
-LEFT JOIN service_upstreams u ON u.service_id = o.service_id AND u.priority = o.dispatch_candidate
+LEFT JOIN service_upstreams u ON u.service_id = o.service_id
+    AND u.priority = CASE WHEN o.route IS NULL THEN o.dispatch_candidate
+                          ELSE o.route[o.dispatch_candidate + 1] END
 WHERE o.id = $1;
 
 -- name: uncertain_twins
