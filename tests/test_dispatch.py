@@ -314,6 +314,7 @@ async def test_interrupted_cancel_of_a_queued_order_leaves_it_queued_then_refund
 
 
 async def test_cancel_and_refill_of_placed_orders_are_forwarded(stack) -> None:
+    stack.sim.state.config.tick = 60.0  # still running upstream when the cancel comes
     to_cancel = (await stack.add(link="https://ig.com/c"))["order"]
     to_refill = (await stack.add(link="https://ig.com/f"))["order"]
     await stack.settle()

@@ -26,6 +26,15 @@ def long_orders(stack) -> None:
     stack.sim.state.config.tick = 60.0
 
 
+async def placed(stack, link: str) -> int:
+    """An order placed with the panel before the next is added: the one that holds the link
+    (two added at once could go either way)."""
+    order_id = (await stack.add(link=link))["order"]
+    await stack.settle()
+    assert (await stack.order(order_id))["dispatch_state"] == "placed"
+    return order_id
+
+
 async def finish_upstream(stack) -> None:
     """The panel finishes what it has; the status job settles it; dispatch runs again."""
     stack.sim.state.skip(600)
@@ -38,7 +47,7 @@ async def test_a_second_order_for_a_busy_link_waits_then_goes_when_the_first_is_
     stack,
 ) -> None:
     long_orders(stack)
-    first = (await stack.add(link=POST))["order"]
+    first = await placed(stack, POST)
     second = (await stack.add(link=SAME_POST))["order"]  # the same post, written otherwise
     await stack.settle()
     one, two = await stack.order(first), await stack.order(second)
@@ -58,7 +67,7 @@ async def test_a_second_order_for_a_busy_link_waits_then_goes_when_the_first_is_
 
 async def test_a_waiting_order_can_be_canceled_and_is_refunded_in_full(stack) -> None:
     long_orders(stack)
-    await stack.add(link=POST)
+    await placed(stack, POST)
     second = (await stack.add(link=POST))["order"]
     await stack.settle()
     answer = await stack.api.call(key=stack.key, action="cancel", order=second)
@@ -77,7 +86,7 @@ async def test_orders_of_other_customers_and_services_wait_on_the_same_upstream_
     """Services 1 and 2 both end at the panel's service 1 (2 through a failover candidate)."""
     long_orders(stack)
     _, other = await customers.create(stack.pool, "other", balance=Decimal(100))
-    first = (await stack.add(service=1, link=POST))["order"]
+    first = await placed(stack, POST)
     second = (
         await stack.api.call(key=other, action="add", service=2, link=SAME_POST, quantity=100)
     )["order"]
@@ -183,7 +192,7 @@ async def test_orders_list_waiting_and_show_say_what_an_order_waits_for(
     stack, operator, capsys
 ) -> None:
     long_orders(stack)
-    first = (await stack.add(link=POST))["order"]
+    first = await placed(stack, POST)
     second = (await stack.add(link=POST))["order"]
     await stack.settle()
     code, out, _ = await run(capsys, "orders", "list", "--waiting", "--json")
