@@ -190,6 +190,35 @@ async def test_cheapest_moves_orders_to_the_provider_that_delivers(routed, pool,
         await money_holds(pool)
 
 
+async def test_the_sell_rate_follows_the_candidate_routing_sends_to(routed, pool) -> None:
+    """`best` moves service 1 to b, which costs more (1.20 against a's 0.90): the service is
+    priced from b from then on (1.80 at the 50 % markup), never sold below what it costs, and
+    orders placed before keep what they were charged."""
+    async with routed("best", b_rate="1.20") as stack:
+        await stack.jobs.routing()
+        ids = await place(stack, 8)  # a, and b every 4th order
+        assert await rate_of_service_1(stack) == "1.35"
+        await finish(stack)
+        await poll_until(lambda: rate_is(stack, "1.80"), within=5)
+        [later] = await place(stack, 1)
+        assert await providers_of(stack, [later]) == ["b"]
+        charges = dict(
+            await pool.fetch("SELECT id, charge FROM orders WHERE id = ANY($1)", [*ids, later])
+        )
+        assert charges[later] == Decimal("0.18")
+        assert {charges[i] for i in ids} == {Decimal("0.135")}
+        await money_holds(pool)
+
+
+async def rate_of_service_1(stack: Stack) -> str:
+    services = await stack.api.call(key=stack.key, action="services")
+    return next(s["rate"] for s in services if s["service"] == 1)
+
+
+async def rate_is(stack: Stack, rate: str) -> bool:
+    return await rate_of_service_1(stack) == rate
+
+
 async def test_a_candidate_below_the_floor_is_demoted_and_comes_back(routed, pool) -> None:
     async with routed("fixed", floor="0.8") as stack:
         await stack.jobs.routing()

@@ -8,7 +8,7 @@ at a loss.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fnmatch import fnmatchcase
@@ -56,10 +56,13 @@ def build(
     import_ids: Mapping[UpstreamKey, int],
     reported_currencies: Mapping[str, str] | None = None,
     disabled_by_operator: Mapping[int, str] | None = None,
+    routes: Mapping[int, Sequence[int]] | None = None,
 ) -> Built:
     """`offered`: what providers offer now; `import_ids`: local IDs given to imports before;
     `reported_currencies`: the currency each provider last named in its answers;
-    `disabled_by_operator`: local ID → the operator's reason for keeping it off sale."""
+    `disabled_by_operator`: local ID → the operator's reason for keeping it off sale;
+    `routes`: local ID → its candidates' priorities in the order routing tries them (a service
+    is priced from the first it would send to, not the first in the file)."""
     providers = {p.name: p for p in config.providers}
     mismatched = pricing.currency_mismatches(config.providers, reported_currencies or {})
     synced = {provider for provider, _ in offered}
@@ -68,7 +71,8 @@ def build(
     built = Built()
     explicit = {(c.provider, c.service) for s in config.services for c in s.upstreams}
     for service in config.services:
-        built.entries.append(_explicit(config, providers, service, offered, synced))
+        route = (routes or {}).get(service.id, ())
+        built.entries.append(_explicit(config, providers, service, offered, synced, route))
     built.entries += _imports(config, providers, offered, import_ids, explicit, built)
     built.entries = [_unless_mismatched(e, mismatched) for e in built.entries]
     operator = disabled_by_operator or {}
@@ -182,13 +186,15 @@ def _explicit(
     service: ServiceConfig,
     offered: Mapping[UpstreamKey, Offer],
     synced: set[str],
+    route: Sequence[int],
 ) -> Entry:
     candidates = tuple(
         _candidate(config, providers[c.provider], i, c.service, offered)
         for i, c in enumerate(service.upstreams)
     )
+    routed = _in_route_order(candidates, route)
     base = next(
-        (offered[(c.provider, c.upstream_service)] for c in candidates if c.cost_rate is not None),
+        (offered[(c.provider, c.upstream_service)] for c in routed if c.cost_rate is not None),
         None,
     )
     if base is None:
@@ -198,7 +204,16 @@ def _explicit(
         first = service.upstreams[0]
         reason = f"gone from {first.provider}" if first.provider in synced else NOT_SYNCED
         return _gone(service.id, candidates[0], reason, candidates)
-    return _priced(config, service.id, base, candidates, service.markup_percent, service)
+    return _priced(config, service.id, base, candidates, service.markup_percent, service, route)
+
+
+def _in_route_order(
+    candidates: tuple[CandidateCost, ...], route: Sequence[int]
+) -> list[CandidateCost]:
+    """As routing tries them: those `route` names first, in its order, then the rest by
+    priority (no route: the file's order)."""
+    rank = {priority: i for i, priority in enumerate(route)}
+    return sorted(candidates, key=lambda c: (rank.get(c.priority, len(rank)), c.priority))
 
 
 def _priced(
@@ -208,10 +223,11 @@ def _priced(
     candidates: tuple[CandidateCost, ...],
     markup: Decimal | None,
     overrides: ServiceConfig | None,
+    route: Sequence[int] = (),
 ) -> Entry:
-    """Priced from the first candidate offered now (`upstream`); `markup`: the service's or
-    its import rule's own, if any."""
-    first = next(c for c in candidates if c.cost_rate is not None)
+    """Priced from the first candidate offered now in the route's order (`upstream`);
+    `markup`: the service's or its import rule's own, if any."""
+    first = next(c for c in _in_route_order(candidates, route) if c.cost_rate is not None)
     assert first.cost_rate is not None
     o = overrides or ServiceConfig(id=local_id, upstreams=())
     category = o.category or upstream.category

@@ -182,7 +182,8 @@ async def rebuild_within(
     }
     reported = {r["provider"]: r["currency"] for r in await conn.fetch(Q.provider_balances)}
     overrides = {r["service_id"]: r["reason"] for r in await conn.fetch(Q.service_overrides)}
-    built = catalog_build.build(config, offered, import_ids, reported, overrides)
+    routes = {r["service_id"]: r["route"] for r in await conn.fetch(Q.routes_for_pricing)}
+    built = catalog_build.build(config, offered, import_ids, reported, overrides, routes)
     if refuse_to_empty:
         await _refuse_to_empty(conn, built)
     on_sale_before = {r["id"]: r["rate"] for r in await conn.fetch(Q.services_on_sale)}

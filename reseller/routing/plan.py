@@ -1,6 +1,8 @@
 """The routing job: refresh the quality figures, then store every service's route (the order
 its candidates are tried in, and why). A candidate newly demoted or recovered is logged
-(`candidate_demoted`, `candidate_recovered`); the alert reads the stored routes."""
+(`candidate_demoted`, `candidate_recovered`); the alert reads the stored routes. A service
+whose first candidate changed is priced again from the new one (the catalog is rebuilt from
+the stored offers): the sell rate follows the candidate orders go to."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections import Counter, defaultdict
 import structlog
 
 from reseller import db
+from reseller.catalog import sync as catalog_sync
 from reseller.config import Config
 from reseller.db import Q
 from reseller.routing import choose, quality
@@ -26,7 +29,9 @@ async def run(pool: db.Database, config: Config) -> Counter[str]:
         candidates[row["service_id"]].append(
             choose.Candidate(row["priority"], *key, row["cost_rate"], measured.get(key))
         )
-    before = {r["service_id"]: set(r["demoted"]) for r in await pool.fetch(Q.current_routes)}
+    current = await pool.fetch(Q.current_routes)
+    before = {r["service_id"]: set(r["demoted"]) for r in current}
+    first_before = {r["service_id"]: r["route"][0] for r in current if r["route"]}
     plans = {
         service_id: choose.plan(found, settings.mode_for(service_id), settings.floors)
         for service_id, found in candidates.items()
@@ -41,6 +46,10 @@ async def run(pool: db.Database, config: Config) -> Counter[str]:
             ],
         )
     counts: Counter[str] = Counter(services=len(plans))
+    rerouted = [i for i, p in plans.items() if p.route and first_before.get(i) != p.route[0]]
+    if rerouted:
+        rebuilt = await catalog_sync.rebuild(pool, config)
+        counts["repriced"] = rebuilt.changes.prices_moved
     for service_id, found in candidates.items():
         was, now = before.get(service_id, set()), set(plans[service_id].demoted)
         for c in found:

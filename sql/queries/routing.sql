@@ -146,3 +146,7 @@ SELECT r.service_id, u.priority, u.provider, u.upstream_service
 FROM service_routes r
 JOIN service_upstreams u ON u.service_id = r.service_id AND u.priority = ANY (r.demoted)
 ORDER BY r.service_id, u.priority;
+
+-- name: routes_for_pricing
+-- Each service's route: the catalog prices a service from the first candidate it sends to.
+SELECT service_id, route FROM service_routes;
