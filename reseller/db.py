@@ -230,6 +230,7 @@ _CONSTRAINT_ERRORS: dict[str, type[errors.ResellerError]] = {
     "customers_balance_check": errors.InsufficientBalance,
     "customers_name_key": errors.DuplicateName,
     "orders_provider_upstream_order_id_key": errors.DuplicateUpstreamOrder,
+    "order_runs_provider_upstream_order_id_key": errors.DuplicateUpstreamOrder,
 }
 
 _UNAVAILABLE = (
