@@ -21,7 +21,7 @@ from reseller.orders import drip
 LINK = "https://www.instagram.com/p/Drip123/"
 NO_DRIPFEED = {
     "service": 20, "name": "Likes", "type": "Default", "category": "Instagram Likes",
-    "rate": "1.00", "min": 10, "max": 10000, "refill": False, "cancel": True, "dripfeed": False,
+    "rate": "1.00", "min": 10, "max": 10000, "refill": True, "cancel": True, "dripfeed": False,
 }  # fmt: skip
 
 
@@ -130,6 +130,8 @@ async def test_a_drip_feed_without_upstream_drip_feed_goes_as_one_order_per_inte
     assert order["refunded"] == Decimal("0.06")  # 0.45 × 40 / 300
     view = await status(stack, order_id)
     assert (view["status"], view["remains"], view["charge"]) == ("Partial", "40", "0.39")
+    refill = await stack.api.call(key=stack.key, action="refill", order=order_id)
+    assert refill == {"error": "Refill is not available for this order"}  # no one upstream order
     await money_holds(stack.pool)
 
 

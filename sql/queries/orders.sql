@@ -33,11 +33,13 @@ SELECT id FROM placed;
 
 -- name: request_refill
 -- No row: unknown order, refill not offered, not in a refillable state, or one already open.
+-- An emulated drip-feed has no one upstream order to refill (its runs are several).
 -- $1: customer id, $2: order id
 INSERT INTO refills (order_id, customer_id)
 SELECT o.id, o.customer_id
 FROM orders o JOIN services s ON s.id = o.service_id
 WHERE o.id = $2 AND o.customer_id = $1 AND s.refill AND o.status IN ('Completed', 'Partial')
+  AND NOT o.drip_emulated
 ON CONFLICT (order_id) WHERE status IN ('Pending', 'In progress') DO NOTHING
 RETURNING id;
 
