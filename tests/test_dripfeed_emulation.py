@@ -266,5 +266,25 @@ async def test_each_money_moving_run_transition_is_all_or_nothing(stack):
     await money_holds(stack.pool)
 
 
+async def test_a_run_no_candidate_takes_ends_undelivered_and_the_others_still_go(stack):
+    order_id = await add(stack, runs=2)
+    stack.sim.state.remove_service(20)  # the panel refuses it: no candidate left
+    await stack.dispatcher.scan_once()
+    first = (await runs(stack, order_id))[0]
+    assert (first["dispatch_state"], first["status"], first["remains"]) == (
+        "refused",
+        "Canceled",
+        100,
+    )
+    assert (await stack.order(order_id))["refunded"] == Decimal("0.15")  # its share, at once
+    stack.sim.state.add_service(NO_DRIPFEED)  # back: run 2 goes when due
+    await due_now(stack, order_id, 2)
+    await stack.dispatcher.scan_once()
+    await finish(stack, order_id, 2, "Completed")
+    view = await status(stack, order_id)
+    assert (view["status"], view["remains"], view["charge"]) == ("Partial", "100", "0.15")
+    await money_holds(stack.pool)
+
+
 async def customer_id(stack) -> int:
     return await stack.pool.fetchval("SELECT id FROM customers WHERE name = 'acme'")
