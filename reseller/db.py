@@ -231,6 +231,7 @@ _CONSTRAINT_ERRORS: dict[str, type[errors.ResellerError]] = {
     "customers_name_key": errors.DuplicateName,
     "operators_name_key": errors.DuplicateName,
     "orders_provider_upstream_order_id_key": errors.DuplicateUpstreamOrder,
+    "order_runs_provider_upstream_order_id_key": errors.DuplicateUpstreamOrder,
 }
 
 _UNAVAILABLE = (

@@ -142,7 +142,9 @@ async def money_holds(pool) -> None:
         " (SELECT coalesce(-sum(amount), 0) FROM ledger l WHERE l.order_id = o.id"
         "   AND l.kind = 'charge') AS charged,"
         " (SELECT coalesce(sum(amount), 0) FROM ledger l WHERE l.order_id = o.id"
-        "   AND l.kind = 'refund') AS refund_entries"
+        "   AND l.kind = 'refund') AS refund_entries,"
+        " (SELECT sum(remains) FROM order_runs r WHERE r.order_id = o.id AND r.final)"
+        "   AS final_runs_remains"
         " FROM orders o JOIN customers c ON c.id = o.customer_id"
     )
     for o in orders:
@@ -173,6 +175,10 @@ def owed_problem(o) -> str | None:
         return "refused but not settled as Canceled"
     if o["dispatch_state"] in ("queued", "sending", "uncertain") and o["refunded"] != 0:
         return "refunded before its outcome was known"
+    if o["settled_at"] is None and o["drip_emulated"]:  # owes what its final runs left undone
+        remains, total = o["final_runs_remains"] or 0, o["total"]
+        owed = (o["charge"] * remains / total).quantize(Decimal("0.00001"), rounding=ROUND_DOWN)
+        return None if o["refunded"] == owed else f"runs refunded {o['refunded']}, owed {owed}"
     if o["settled_at"] is None:
         return None if o["refunded"] == 0 else "refunded but not settled"
     if o["status"] == "Completed":

@@ -231,6 +231,8 @@ def _priced(
     assert first.cost_rate is not None
     o = overrides or ServiceConfig(id=local_id, upstreams=())
     category = o.category or upstream.category
+    dripfeed = upstream.dripfeed if o.dripfeed is None else o.dripfeed and upstream.dripfeed
+    emulated = o.emulate_dripfeed and not upstream.dripfeed and o.dripfeed is not False
     rate, below_cost = pricing.price(
         first.cost_rate,
         config.pricing,
@@ -251,9 +253,10 @@ def _priced(
         max=max(high, 1),
         refill=upstream.refill if o.refill is None else o.refill and upstream.refill,
         cancel=upstream.cancel if o.cancel is None else o.cancel and upstream.cancel,
-        dripfeed=upstream.dripfeed if o.dripfeed is None else o.dripfeed and upstream.dripfeed,
+        dripfeed=dripfeed or emulated,
         cost=first.cost_rate,
         allow_overlap=o.allow_overlap,
+        dripfeed_emulated=emulated,
     )
     reason = None
     if service.type not in SERVICE_TYPES:
@@ -283,8 +286,9 @@ def _static(service: ServiceConfig, candidates: tuple[CandidateCost, ...]) -> En
             max=high,
             refill=bool(service.refill),
             cancel=bool(service.cancel),
-            dripfeed=bool(service.dripfeed),
+            dripfeed=bool(service.dripfeed) or service.emulate_dripfeed,
             allow_overlap=service.allow_overlap,
+            dripfeed_emulated=service.emulate_dripfeed and not service.dripfeed,
         ),
         candidates,
     )

@@ -54,6 +54,8 @@ class Service:
     # The primary candidate's cost in the base currency (None: not known); never in answers.
     cost: Decimal | None = None
     allow_overlap: bool = False  # orders may run side by side on one link; never in answers
+    # Its drip-feed is ours (orders.drip): the upstream has none. Never in answers.
+    dripfeed_emulated: bool = False
 
     def as_api(self) -> dict[str, object]:
         return {
@@ -200,6 +202,7 @@ async def load(pool: db.Database) -> Catalog:
             dripfeed=r["dripfeed"],
             cost=r["cost"],
             allow_overlap=r["allow_overlap"],
+            dripfeed_emulated=r["dripfeed_emulated"],
         )
         for r in rows
     )

@@ -250,6 +250,7 @@ async def _write(conn: db.Transaction, built: Built) -> None:
                 s.dripfeed,
                 s.cost,
                 s.allow_overlap,
+                s.dripfeed_emulated,
             )
             for s in enabled
         ],

@@ -69,6 +69,8 @@ class ServiceConfig:
     # Orders may run side by side on one link (views, likes on a post stack fine); otherwise a
     # new order waits while its link has an active order on the same upstream service.
     allow_overlap: bool = False
+    # Offer drip-feed even when the upstream has none: runs are sent as separate orders.
+    emulate_dripfeed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +198,7 @@ def _service(s: Section, providers: list[str]) -> ServiceConfig:
             rate=decimal(Decimal("0.00001"), Decimal("1e9")),
             markup_percent=_MARKUP,
             allow_overlap=boolean,
+            emulate_dripfeed=boolean,
         ),
     )
     if service.min is not None and service.max is not None and service.min > service.max:

@@ -30,7 +30,7 @@ import structlog
 from reseller import db, errors, service_types
 from reseller.config import DispatchConfig, LiveConfig
 from reseller.db import Q
-from reseller.jobs import requests
+from reseller.jobs import requests, runs
 from reseller.orders import lifecycle, upstream_match
 from reseller.routing import assign
 from reseller.states import DispatchState
@@ -110,12 +110,13 @@ class Dispatcher:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def scan_once(self) -> None:
-        """One pass over the durable queues (orders, refills, cancels)."""
+        """One pass over the durable queues (orders, drip-feed runs, refills, cancels)."""
         dispatch = self._config.current.dispatch
         self._paused = {r["provider"] for r in await self._pool.fetch(Q.paused_providers)}
         await lifecycle.abandon_stale(self._pool, dispatch.abandoned_after_seconds)
         for row in await self._pool.fetch(Q.due_orders, dispatch.max_in_flight):
             self.kick(row["id"])
+        await runs.send_due(self._pool, self._upstreams, dispatch, self._paused)
         await self._forwarding.scan()
 
     async def _scan_forever(self) -> None:

@@ -25,7 +25,7 @@ from reseller.alerts.notifier import Notifier
 from reseller.catalog import sync as catalog_sync
 from reseller.config import LiveConfig
 from reseller.db import Q
-from reseller.jobs import balances, polling
+from reseller.jobs import balances, polling, run_polling
 from reseller.routing import plan as routing_plan
 from reseller.upstream import ProviderClient, Upstreams
 
@@ -107,6 +107,11 @@ class Jobs:
     async def status(self) -> Counter[str]:
         counts = await self._per_provider(
             lambda client: polling.poll_statuses(self._pool, client, self._config.current.sync)
+        )
+        counts.update(
+            await self._per_provider(
+                lambda client: run_polling.poll_runs(self._pool, client, self._config.current.sync)
+            )
         )
         counts["too_old"] += await polling.stop_polling_old(self._pool, self._config.current.sync)
         return counts

@@ -1,8 +1,10 @@
 """Every change of an order's state and money, in one place: nothing else writes an order's
-dispatch state, status, remains or refunds. One function per transition, one transaction each
-(a statement, or a block that commits whole): interrupted, the order is before it or after it,
-never between. The drivers (`reseller.jobs`) decide *which* transition an upstream answer means;
-the statements are in `sql/queries/lifecycle.sql`, grouped the same way.
+dispatch state, status, remains or refunds (but `orders.drip`, for an emulated drip-feed, whose
+state follows its runs: never dispatched itself, never passed here). One function per
+transition, one transaction each (a statement, or a block that commits whole): interrupted, the
+order is before it or after it, never between. The drivers (`reseller.jobs`) decide *which*
+transition an upstream answer means; the statements are in `sql/queries/lifecycle.sql`, grouped
+the same way.
 
     queued ──claim──▶ sending ──placed──▶ placed ──progress──▶ … ──settle──▶ settled
       ▲  │              │  ├─refused by candidate / not sent──▶ queued (next / same candidate)

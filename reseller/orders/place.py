@@ -14,7 +14,7 @@ from reseller import db, errors
 from reseller.catalog import Service
 from reseller.customers import Customer
 from reseller.db import Q
-from reseller.orders import links
+from reseller.orders import drip, links
 from reseller.service_types.rules import OrderRequest
 
 
@@ -30,7 +30,8 @@ async def place(
     """`request.charge` is in the customer's currency, priced at `currency_rate` (what 1 unit
     of it is worth in the base currency): both are stored with the order, and `list_charge`,
     what the price list would have charged (the customer's discount is the difference). The
-    link's key lets dispatch hold the order while that target has an active one upstream."""
+    link's key lets dispatch hold the order while that target has an active one upstream. A
+    drip-feed on a service whose drip-feed is ours is placed with its runs (`orders.drip`)."""
     order_id = await pool.fetchval(
         Q.place_order,
         customer.id,
@@ -45,6 +46,7 @@ async def place(
         currency_rate,
         list_charge,
         links.link_key(request.link) if request.link else None,
+        bool(request.runs) and service.dripfeed_emulated,
     )
     if order_id is None:
         raise errors.InsufficientBalance()
@@ -75,7 +77,10 @@ async def refill_statuses(
 
 
 async def request_cancel(pool: db.Database, customer_id: int, order_id: int) -> None:
-    """Record a cancel request for dispatch upstream; the refund follows upstream's answer."""
+    """Record a cancel request for dispatch upstream; the refund follows upstream's answer.
+    An emulated drip-feed is stopped here instead (`drip.cancel`)."""
+    if await drip.cancel(pool, customer_id, order_id):
+        return
     if await pool.fetchval(Q.request_cancel, customer_id, order_id) is not None:
         return
     if not await pool.fetchval(Q.order_exists, customer_id, order_id):

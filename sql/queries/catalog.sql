@@ -12,24 +12,26 @@ SELECT pg_advisory_xact_lock($1);
 -- A change of cost alone updates the row too (price groups are checked against it).
 -- $1: id, $2: name, $3: type, $4: category, $5: rate, $6: min, $7: max,
 -- $8: refill, $9: cancel, $10: dripfeed, $11: cost in the base currency (NULL: not known),
--- $12: allow_overlap
+-- $12: allow_overlap, $13: dripfeed_emulated
 INSERT INTO services (id, name, type, category, rate, min_quantity, max_quantity,
-                      refill, cancel, dripfeed, cost, allow_overlap, enabled, disabled_reason,
-                      updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, true, NULL, now())
+                      refill, cancel, dripfeed, cost, allow_overlap, dripfeed_emulated, enabled,
+                      disabled_reason, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, true, NULL, now())
 ON CONFLICT (id) DO UPDATE SET
     name = EXCLUDED.name, type = EXCLUDED.type, category = EXCLUDED.category,
     rate = EXCLUDED.rate, min_quantity = EXCLUDED.min_quantity,
     max_quantity = EXCLUDED.max_quantity, refill = EXCLUDED.refill,
     cancel = EXCLUDED.cancel, dripfeed = EXCLUDED.dripfeed, cost = EXCLUDED.cost,
-    allow_overlap = EXCLUDED.allow_overlap, enabled = true, disabled_reason = NULL,
-    updated_at = now()
+    allow_overlap = EXCLUDED.allow_overlap, dripfeed_emulated = EXCLUDED.dripfeed_emulated,
+    enabled = true, disabled_reason = NULL, updated_at = now()
 WHERE (services.name, services.type, services.category, services.rate,
        services.min_quantity, services.max_quantity, services.refill, services.cancel,
-       services.dripfeed, services.cost, services.allow_overlap, services.enabled)
+       services.dripfeed, services.cost, services.allow_overlap, services.dripfeed_emulated,
+       services.enabled)
    IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.type, EXCLUDED.category, EXCLUDED.rate,
        EXCLUDED.min_quantity, EXCLUDED.max_quantity, EXCLUDED.refill, EXCLUDED.cancel,
-       EXCLUDED.dripfeed, EXCLUDED.cost, EXCLUDED.allow_overlap, true);
+       EXCLUDED.dripfeed, EXCLUDED.cost, EXCLUDED.allow_overlap, EXCLUDED.dripfeed_emulated,
+       true);
 
 -- name: disable_service
 -- Keeps the row's last known name and price (old orders and reports refer to them).
@@ -57,7 +59,7 @@ WHERE enabled AND id <> ALL($1::int[]);
 
 -- name: enabled_services
 SELECT id, name, type, category, rate, min_quantity, max_quantity, refill, cancel, dripfeed,
-       cost, allow_overlap
+       cost, allow_overlap, dripfeed_emulated
 FROM services
 WHERE enabled
 ORDER BY id;

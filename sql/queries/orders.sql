@@ -6,29 +6,40 @@
 -- one (it cannot change, but a price must never be read in another currency) is not debited.
 -- $1: customer id, $2: charge, $3: service id, $4: link, $5: quantity, $6: runs,
 -- $7: interval, $8: fields (jsonb), $9: currency, $10: its rate (1 unit in the base currency),
--- $11: what the price list would have charged (NULL: not known), $12: the link's key
+-- $11: what the price list would have charged (NULL: not known), $12: the link's key,
+-- $13: drip-feed emulated (orders.drip): the order itself is never dispatched, its runs are,
+-- the first at once and one every $7 minutes after it
 WITH debit AS (
     UPDATE customers SET balance = balance - $2
     WHERE id = $1 AND balance >= $2 AND currency = $9
     RETURNING id, currency
 ), placed AS (
     INSERT INTO orders (customer_id, service_id, link, quantity, runs, run_interval, fields,
-                        charge, currency, currency_rate, list_charge, link_key)
-    SELECT id, $3, $4, $5, $6, $7, $8, $2, currency, $10, $11, $12 FROM debit
-    RETURNING id, customer_id, charge
+                        charge, currency, currency_rate, list_charge, link_key, drip_emulated,
+                        dispatch_state)
+    SELECT id, $3, $4, $5, $6, $7, $8, $2, currency, $10, $11, $12, $13,
+           CASE WHEN $13 THEN 'placed' ELSE 'queued' END
+    FROM debit
+    RETURNING id, customer_id, charge, created_at
 ), entry AS (
     INSERT INTO ledger (customer_id, amount, kind, order_id)
     SELECT customer_id, -charge, 'charge', id FROM placed
+), planned AS (
+    INSERT INTO order_runs (order_id, run, quantity, due_at)
+    SELECT id, n, $5, created_at + make_interval(mins => (n - 1) * $7)
+    FROM placed, generate_series(1, CASE WHEN $13 THEN $6 ELSE 0 END) AS n
 )
 SELECT id FROM placed;
 
 -- name: request_refill
 -- No row: unknown order, refill not offered, not in a refillable state, or one already open.
+-- An emulated drip-feed has no one upstream order to refill (its runs are several).
 -- $1: customer id, $2: order id
 INSERT INTO refills (order_id, customer_id)
 SELECT o.id, o.customer_id
 FROM orders o JOIN services s ON s.id = o.service_id
 WHERE o.id = $2 AND o.customer_id = $1 AND s.refill AND o.status IN ('Completed', 'Partial')
+  AND NOT o.drip_emulated
 ON CONFLICT (order_id) WHERE status IN ('Pending', 'In progress') DO NOTHING
 RETURNING id;
 
