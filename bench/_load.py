@@ -8,7 +8,7 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -208,3 +208,19 @@ async def aiohttp_load(url: str, bodies: list[str], settings: Settings, *, check
             return answer.status == 200 and not (check and text.startswith(b'{"error":'))
 
         return await closed_loop(post, items, settings)
+
+
+async def adds(url: str, forms: Iterable[dict[str, str]], *, clients: int = 16) -> None:
+    """Every `add` in `forms` sent from `clients` clients at once; a refused one stops the run
+    (a bench must not measure error answers)."""
+    queue = iter(forms)
+    async with aiohttp.ClientSession() as session:
+
+        async def client() -> None:
+            for form in queue:
+                async with session.post(url, data=form) as response:
+                    answer = await response.json()
+                if "order" not in answer:
+                    raise RuntimeError(f"add refused: {answer}")
+
+        await asyncio.gather(*(client() for _ in range(clients)))

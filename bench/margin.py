@@ -28,10 +28,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import aiohttp
 from aiohttp.test_utils import TestServer
 
-from bench import _seed
+from bench import _load, _seed
 from reseller import config, customers, db, logs, money
 from reseller.api.app import create_app
 from reseller.audit import Actor
@@ -181,28 +180,17 @@ async def _run(dsn: str, orders: int, seed: int, *, safeguards: bool) -> Outcome
 async def _place(url: str, keys: list[str], count: int, rng: random.Random) -> None:
     """`count` adds from 16 clients at once, each a random customer, service and post (in one
     of its spellings): the same posts come back while earlier orders on them still run."""
-    forms = iter(
-        [
-            {
-                "key": rng.choice(keys),
-                "action": "add",
-                "service": str(rng.randint(1, 2)),
-                "link": rng.choice(SPELLINGS).format(code=f"Cx{rng.randrange(TARGETS):04d}Q"),
-                "quantity": str(QUANTITY),
-            }
-            for _ in range(count)
-        ]
-    )
-    async with aiohttp.ClientSession() as session:
-
-        async def client() -> None:
-            for form in forms:
-                async with session.post(url, data=form) as response:
-                    answer = await response.json()
-                if "order" not in answer:
-                    raise RuntimeError(f"add refused: {answer}")
-
-        await asyncio.gather(*(client() for _ in range(16)))
+    forms = [
+        {
+            "key": rng.choice(keys),
+            "action": "add",
+            "service": str(rng.randint(1, 2)),
+            "link": rng.choice(SPELLINGS).format(code=f"Cx{rng.randrange(TARGETS):04d}Q"),
+            "quantity": str(QUANTITY),
+        }
+        for _ in range(count)
+    ]
+    await _load.adds(url, forms)
 
 
 async def _until_settled(

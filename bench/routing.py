@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import aiohttp
 from aiohttp.test_utils import TestServer
 
-from bench import _seed
+from bench import _load, _seed
 from reseller import config, customers, db, logs, money
 from reseller.api.app import create_app
 from reseller.catalog import sync as catalog_sync
@@ -171,7 +170,7 @@ async def _run(dsn: str, orders: int, seed: int, mode: str) -> Outcome:
 
 async def _place(url: str, key: str, numbers: range) -> None:
     """One add per number, each on a post of its own, from 16 clients at once."""
-    forms = iter(
+    forms = (
         {
             "key": key,
             "action": "add",
@@ -181,16 +180,7 @@ async def _place(url: str, key: str, numbers: range) -> None:
         }
         for n in numbers
     )
-    async with aiohttp.ClientSession() as session:
-
-        async def client() -> None:
-            for form in forms:
-                async with session.post(url, data=form) as response:
-                    answer = await response.json()
-                if "order" not in answer:
-                    raise RuntimeError(f"add refused: {answer}")
-
-        await asyncio.gather(*(client() for _ in range(16)))
+    await _load.adds(url, forms)
 
 
 async def _settle(

@@ -178,7 +178,7 @@ async def render(pool: db.Database) -> bytes:
         queued += row["n"] if row["dispatch_state"] == DispatchState.QUEUED else 0
         uncertain += row["n"] if row["dispatch_state"] == DispatchState.UNCERTAIN else 0
     DISPATCH_QUEUE.set(queued)
-    UNCERTAIN.set(uncertain)
+    UNCERTAIN.set(uncertain + await pool.fetchval(Q.orders_with_uncertain_runs))
     FLAGGED.set(await pool.fetchval(Q.flagged_orders))
     WAITING.set(await pool.fetchval(Q.waiting_orders))
     FROZEN.set(await pool.fetchval(Q.frozen_orders))

@@ -9,10 +9,14 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+import orjson
 import pytest
 import pytest_asyncio
 from support import money_holds, poll_until, refunds_fail
+from test_cli import run as run_cli
 
+from reseller import metrics
+from reseller.alerts import conditions
 from reseller.api import app as api_app
 from reseller.config.catalog import Candidate, ServiceConfig
 from reseller.jobs.dispatch import Dispatcher
@@ -192,6 +196,23 @@ async def test_a_run_claimed_when_the_process_died_is_uncertain_and_never_resent
     order = await stack.order(order_id)
     assert (order["refunded"], order["settled_at"]) == (0, None)  # money held
     await money_holds(stack.pool)
+
+
+async def test_an_uncertain_run_is_shown_to_the_operator_like_an_uncertain_order(
+    stack, operator, capsys
+):
+    order_id = await add(stack, runs=2)
+    assert await drip.claim(stack.pool, order_id, 1, 0, "sim", "20")
+    await drip.uncertain(stack.pool, order_id, 1, "timeout after sending")
+    code, out, _ = await run_cli(capsys, "orders", "list", "--uncertain", "--json")
+    assert code == 0
+    [row] = orjson.loads(out)
+    assert (row["id"], row["kind"], row["dispatch"]) == (order_id, "run", "uncertain")
+    assert row["note"] == f"drip-feed run 1 of order {order_id}: timeout after sending"
+    assert b"reseller_uncertain_orders 1.0" in await metrics.render(stack.pool)
+    found = await conditions.current(stack.pool, stack.live.current)
+    [uncertain] = [c for c in found if c.kind == "orders_uncertain"]
+    assert uncertain.items == frozenset({str(order_id)})
 
 
 async def test_a_restart_neither_sends_a_run_twice_nor_skips_one(stack):

@@ -109,7 +109,7 @@ def _positive(text: str) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     # One row more than shown tells whether there is another page.
-    async def work(pool: Any, _: Any) -> tuple[Any, Any]:
+    async def work(pool: Any, _: Any) -> tuple[Any, Any, Any]:
         orders = await pool.fetch(
             Q.list_orders,
             DispatchState.UNCERTAIN if args.uncertain else None,
@@ -122,14 +122,14 @@ def _list(args: argparse.Namespace) -> int:
             args.waiting,
         )
         if not args.uncertain or args.before is not None:
-            return orders, []
-        # An uncertain refill waits for the operator just like an order: listed alongside, on
-        # the first page only (refills have ids of their own, so --before does not page them).
-        return orders, await pool.fetch(
-            Q.list_uncertain_refills, args.customer, args.provider, args.limit + 1
-        )
+            return orders, [], []
+        # An uncertain refill or drip-feed run waits for the operator just like an order:
+        # listed alongside, on the first page only (--before pages orders by their ids).
+        filters = (args.customer, args.provider, args.limit + 1)
+        refills = await pool.fetch(Q.list_uncertain_refills, *filters)
+        return orders, refills, await pool.fetch(Q.list_uncertain_runs, *filters)
 
-    orders, refills = common.with_database(args, work)
+    orders, refills, runs = common.with_database(args, work)
     more_orders, more_refills = len(orders) > args.limit, len(refills) > args.limit
     orders, refills = orders[: args.limit], refills[: args.limit]
     columns = [
@@ -176,12 +176,29 @@ def _list(args: argparse.Namespace) -> int:
             ]
             for r in refills
         ]
+        rows += [
+            [
+                r["order_id"],
+                "run",
+                r["customer"],
+                r["service_id"],
+                r["status"],
+                r["dispatch_state"],
+                _upstream(r),
+                None,
+                None,
+                f"drip-feed run {r['run']} of order {r['order_id']}: {r['note'] or ''}",
+            ]
+            for r in runs[: args.limit]
+        ]
     output.emit(args, columns, rows)
     # CSV and JSON are the rows alone: what else there is goes to stderr, for the person
     # watching, and the next page is still `--before` the smallest ID in them.
     aside = sys.stderr if args.csv or args.json else sys.stdout
     if more_refills:
         print(f"… more uncertain refills than the {args.limit} shown: raise --limit", file=aside)
+    if len(runs) > args.limit:
+        print(f"… more uncertain runs than the {args.limit} shown: raise --limit", file=aside)
     if more_orders:
         print(f"… more: {_next_page(args, orders[-1]['id'])}", file=aside)
     return 0

@@ -26,7 +26,11 @@ WHERE provider = ANY($1::text[]) AND failing_since <= now() - make_interval(mins
 ORDER BY provider;
 
 -- name: alert_uncertain_orders
-SELECT id FROM orders WHERE dispatch_state = 'uncertain' ORDER BY id;
+-- Orders sent with an unknown outcome, and emulated drip-feed orders with such a run.
+SELECT id FROM orders WHERE dispatch_state = 'uncertain'
+UNION
+SELECT order_id FROM order_runs WHERE dispatch_state = 'uncertain'
+ORDER BY id;
 
 -- name: alert_flagged_orders
 -- The same orders as the reseller_flagged_orders gauge: not polled any more, money held.

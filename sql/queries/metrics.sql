@@ -17,3 +17,7 @@ SELECT count(*) FROM orders WHERE dispatch_state = 'queued' AND waiting_since IS
 -- name: frozen_orders
 -- Orders frozen on an answer outside the strict table, still polled, their money held.
 SELECT count(*) FROM orders WHERE frozen IS NOT NULL AND settled_at IS NULL;
+
+-- name: orders_with_uncertain_runs
+-- Emulated drip-feed orders held by a run whose upstream outcome is unknown.
+SELECT count(DISTINCT order_id) FROM order_runs WHERE dispatch_state = 'uncertain';

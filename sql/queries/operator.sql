@@ -100,3 +100,16 @@ UPDATE refills SET dispatch_state = 'refused', status = 'Rejected',
                    dispatch_error = 'resolved by operator: not placed', updated_at = now()
 WHERE id = $1 AND dispatch_state = 'uncertain'
 RETURNING id;
+
+-- name: list_uncertain_runs
+-- Runs of emulated drip-feed orders whose upstream outcome is unknown: their order cannot
+-- settle, its money held, until the operator knows what the provider has.
+-- $1: customer name, $2: provider, $3: limit (NULL filters: any)
+SELECT r.order_id, r.run, c.name AS customer, o.service_id, r.status, r.dispatch_state,
+       r.provider, r.upstream_order_id, r.dispatch_error AS note
+FROM order_runs r JOIN orders o ON o.id = r.order_id JOIN customers c ON c.id = o.customer_id
+WHERE r.dispatch_state = 'uncertain'
+  AND ($1::text IS NULL OR c.name = $1)
+  AND ($2::text IS NULL OR r.provider = $2)
+ORDER BY r.order_id DESC, r.run
+LIMIT $3;
