@@ -99,7 +99,7 @@ async def fuzz_key(pool) -> str:
 
 
 @settings(
-    max_examples=2000,
+    max_examples=1200,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     derandomize=True,
