@@ -309,3 +309,44 @@ async def test_a_run_no_candidate_takes_ends_undelivered_and_the_others_still_go
 
 async def customer_id(stack) -> int:
     return await stack.pool.fetchval("SELECT id FROM customers WHERE name = 'acme'")
+
+
+async def test_the_operator_links_an_uncertain_run_the_provider_has_or_refunds_one_it_lacks(
+    stack, operator, capsys
+):
+    stack.sim.state.config.faults.timeout = 1.0  # the panel takes run 1, its answer is lost
+    order_id = await add(stack, runs=3)
+    await stack.dispatcher.scan_once()
+    stack.sim.state.config.faults.timeout = 0.0
+    assert (await runs(stack, order_id))[0]["dispatch_state"] == "uncertain"
+    [taken] = stack.sim.state.orders_for_link(LINK)
+
+    async def resolve(*argv: str) -> tuple[int, str, str]:
+        return await run_cli(capsys, "orders", "resolve-run", str(order_id), *argv)
+
+    code, _, err = await resolve("1", "--upstream-order", "999999")
+    assert code == 2
+    assert "sim does not know upstream order 999999" in err
+    code, out, _ = await resolve("1", "--upstream-order", str(taken.id))
+    assert (code, out) == (0, f"order {order_id} run 1: linked to upstream order {taken.id}\n")
+    assert (await runs(stack, order_id))[0]["upstream_order_id"] == str(taken.id)
+    await finish(stack, order_id, 1, "Completed")  # polled like any placed run
+
+    await due_now(stack, order_id, 2)  # claimed, then the process died before sending
+    assert await drip.claim(stack.pool, order_id, 2, 0, "sim", "20")
+    await drip.uncertain(stack.pool, order_id, 2, "abandoned in flight")
+    async with refunds_fail(stack.pool):
+        code, _, _ = await resolve("2", "--refund")
+    assert code != 0  # cut: the run is still uncertain and nothing moved
+    assert (await runs(stack, order_id))[1]["dispatch_state"] == "uncertain"
+    assert (await stack.order(order_id))["refunded"] == 0
+    code, out, _ = await resolve("2", "--refund", "--reason", "not on the panel")
+    assert (code, out) == (0, f"order {order_id} run 2: not sent, 0.15 refunded\n")
+    assert [r["dispatch_state"] for r in await runs(stack, order_id)] == [
+        "placed",
+        "refused",
+        "queued",
+    ]
+    actions = [r["action"] for r in await stack.pool.fetch("SELECT action FROM audit_log")]
+    assert actions == ["resolve-run-link", "resolve-run-refund"]
+    await money_holds(stack.pool)

@@ -28,3 +28,22 @@ async def test_stopping_after_the_listen_connection_was_killed_does_not_fail(
     finally:
         # Bounded: a connection never given back would hold the close (and serve's exit).
         await asyncio.wait_for(pool.close(), 10)
+
+
+async def test_a_stopped_cache_does_not_listen_again(dsn: str) -> None:
+    """The app's poller re-listens when the listener is lost; after `stop` (the app shutting
+    down) it must not, or its connection is never given back and the pool cannot close."""
+    pool = await db.create_pool(dsn, min_size=1, max_size=2)
+    try:
+        cache = KeyCache(pool)
+        await cache.start()
+        await cache.stop()
+        await cache.start()  # the poller, a moment late
+        assert not cache.listening
+        listening = await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%'"
+            " AND datname = current_database()"
+        )
+        assert listening == 0
+    finally:
+        await asyncio.wait_for(pool.close(), 10)

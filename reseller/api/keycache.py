@@ -27,15 +27,21 @@ class KeyCache:
         self._entries: dict[bytes, tuple[customers.Customer | None, float]] = {}
         self._listener: db.Connection | None = None  # held until `start` or `stop` gives it back
         self._live = False  # the listener is up: until the database drops it
+        self._stopped = False  # by `stop`, for good: the app's poller must not listen again
 
     async def start(self) -> None:
         """Listen for changes; without a listener the cache stays off (never stale). The one
-        lost with the database is let go first."""
+        lost with the database is let go first. Nothing once stopped."""
         await self._release()
+        if self._stopped:
+            return
         try:
             conn = await self._pool.hold()
         except Exception as exc:  # no database now: run uncached, try again later
             _off(exc)
+            return
+        if self._stopped:  # stopped while this one waited for its connection
+            await self._pool.release(conn)
             return
         try:
             await conn.add_listener("customers_changed", self._changed)
@@ -52,6 +58,7 @@ class KeyCache:
         return self._live
 
     async def stop(self) -> None:
+        self._stopped = True
         await self._release()
 
     async def _release(self) -> None:

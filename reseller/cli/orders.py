@@ -1,4 +1,4 @@
-"""`reseller orders list|show|resolve|resolve-refill`."""
+"""`reseller orders list|show|resolve|resolve-refill|resolve-run`."""
 
 from __future__ import annotations
 
@@ -99,6 +99,25 @@ def register(commands: Any) -> None:
     )
     refill.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
     refill.set_defaults(command=_resolve_refill)
+    run = orders.add_parser(
+        "resolve-run", help="decide an uncertain run of an emulated drip-feed order"
+    )
+    run.add_argument("id", type=int, help="the order")
+    run.add_argument("run", type=_positive, help="its run (1, 2, …)")
+    how = run.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--upstream-order",
+        type=common.nonempty,
+        help="the provider has the run under this ID: link it (once the provider's status for"
+        " it fits the run)",
+    )
+    how.add_argument(
+        "--refund",
+        action="store_true",
+        help="the provider does not have it: the run ends undelivered, its share refunded",
+    )
+    run.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
+    run.set_defaults(command=_resolve_run)
 
 
 def _positive(text: str) -> int:
@@ -271,6 +290,24 @@ def _resolve_refill(args: argparse.Namespace) -> int:
             ),
         )
         print(f"refill {args.id}: linked to upstream refill {args.upstream_refill}")
+    return 0
+
+
+def _resolve_run(args: argparse.Namespace) -> int:
+    if args.refund:
+        moved = common.with_database(
+            args,
+            lambda pool, _: resolve.refund_run(pool, args.id, args.run, by=common.actor(args)),
+        )
+        print(f"order {args.id} run {args.run}: not sent, {money.format_amount(moved)} refunded")
+    else:
+        _asking_providers(
+            args,
+            lambda pool, ups: resolve.link_run(
+                pool, ups, args.id, args.run, args.upstream_order, by=common.actor(args)
+            ),
+        )
+        print(f"order {args.id} run {args.run}: linked to upstream order {args.upstream_order}")
     return 0
 
 

@@ -6,6 +6,8 @@ here, one transaction each, the order's row locked first.
     run: queued ──claim──▶ sending ──placed──▶ placed ──answered…──▶ final
            │                 ├─not sent / refused by candidate──▶ queued
            │                 └─unknown outcome, abandoned──▶ uncertain (never re-sent)
+           │                      uncertain ──operator: the provider has it──▶ placed
+           │                      uncertain ──operator: it never arrived──▶ refused (refunded)
            ├─no candidate left──▶ refused, Canceled (undelivered)
            └─cancel──▶ refused, Canceled (undelivered, refunded at once)
 
@@ -20,7 +22,7 @@ from decimal import Decimal
 
 import structlog
 
-from reseller import db, errors, money
+from reseller import audit, db, errors, money
 from reseller.db import Q
 from reseller.orders import refunds
 from reseller.states import OrderStatus
@@ -80,6 +82,42 @@ async def refused(pool: db.Database, order_id: int, run: int, reason: str) -> De
         await conn.execute(Q.run_refused, order_id, run, reason)
         moved = await _account(conn, order_id, reason=f"run {run} refused: {reason}")
     log.info("run_refused", order=order_id, run=run, reason=reason)
+    return moved
+
+
+# --- the operator's decision on an uncertain run ---
+
+
+async def resolved_placed(
+    pool: db.Database, order_id: int, run: int, upstream_id: str, *, by: audit.Actor
+) -> None:
+    """uncertain → placed under an upstream ID the provider vouched for; polled from then on.
+    Raises NotFound when it is not uncertain (any more)."""
+    async with pool.transaction() as conn:
+        await conn.fetchrow(Q.lock_drip_order, order_id)
+        if await conn.fetchval(Q.run_uncertain_placed, order_id, run, upstream_id) is None:
+            raise errors.NotFound(f"run {run} of order {order_id} is not uncertain")
+        await conn.execute(Q.aggregate_runs, order_id)
+        detail = {"run": run, "upstream_order": upstream_id}
+        await audit.record(conn, by, "resolve-run-link", f"order {order_id}", detail)
+    log.info("run_uncertain_resolved", order=order_id, run=run, upstream_order=upstream_id)
+
+
+async def resolved_not_sent(
+    pool: db.Database, order_id: int, run: int, *, by: audit.Actor
+) -> Decimal:
+    """uncertain → over, undelivered: the provider does not have it. Its share is refunded
+    (and the order settled if it was the last open run) in the same transaction as the
+    decision and its audit entry; what moved."""
+    async with pool.transaction() as conn:
+        await conn.fetchrow(Q.lock_drip_order, order_id)
+        why = "not at the provider (resolved by operator)"
+        if await conn.fetchval(Q.run_not_sent, order_id, run, why) is None:
+            raise errors.NotFound(f"run {run} of order {order_id} is not uncertain")
+        moved = await _account(conn, order_id, reason=f"run {run} not sent (resolved by operator)")
+        detail = {"run": run, "refunded": str(moved)}
+        await audit.record(conn, by, "resolve-run-refund", f"order {order_id}", detail)
+    log.info("run_uncertain_resolved", order=order_id, run=run, refunded=str(moved))
     return moved
 
 

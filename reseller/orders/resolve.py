@@ -13,7 +13,7 @@ import structlog
 from reseller import audit, db, errors
 from reseller.audit import Actor
 from reseller.db import Q
-from reseller.orders import lifecycle, upstream_match
+from reseller.orders import drip, lifecycle, upstream_match
 from reseller.states import DispatchState, OrderStatus
 from reseller.upstream import Upstreams, parse
 
@@ -29,6 +29,27 @@ async def link(
     if why is not None:
         raise errors.LinkRefused(f"order {order_id} not linked: {why}")
     await lifecycle.resolved_placed(pool, order_id, upstream_order_id, by=by)
+
+
+async def link_run(
+    pool: db.Database,
+    upstreams: Upstreams,
+    order_id: int,
+    run: int,
+    upstream_order_id: str,
+    *,
+    by: Actor,
+) -> None:
+    """`link`, for an uncertain run of an emulated drip-feed order."""
+    why = await upstream_match.check_run(pool, upstreams, order_id, run, upstream_order_id)
+    if why is not None:
+        raise errors.LinkRefused(f"run {run} of order {order_id} not linked: {why}")
+    await drip.resolved_placed(pool, order_id, run, upstream_order_id, by=by)
+
+
+async def refund_run(pool: db.Database, order_id: int, run: int, *, by: Actor) -> Decimal:
+    """The provider does not have the run: it ends undelivered, its share given back."""
+    return await drip.resolved_not_sent(pool, order_id, run, by=by)
 
 
 async def refund(pool: db.Database, order_id: int, *, by: Actor) -> Decimal:

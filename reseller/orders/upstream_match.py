@@ -38,10 +38,27 @@ async def check(
     """Why `upstream_id` must not be linked to uncertain order `order_id`; None when the
     provider's own status for it fits the order."""
     facts = await pool.fetchrow(Q.link_facts, order_id, upstream_id)
+    linked = None if facts is None or facts["linked_to"] is None else f"order {facts['linked_to']}"
+    return await _vouched(facts, linked, upstreams, upstream_id)
+
+
+async def check_run(
+    pool: db.Database, upstreams: Upstreams, order_id: int, run: int, upstream_id: str
+) -> str | None:
+    """`check`, for an uncertain run of an emulated drip-feed order."""
+    facts = await pool.fetchrow(Q.run_link_facts, order_id, run, upstream_id)
+    return await _vouched(
+        facts, None if facts is None else facts["linked_to"], upstreams, upstream_id
+    )
+
+
+async def _vouched(
+    facts: Mapping[str, Any] | None, linked: str | None, upstreams: Upstreams, upstream_id: str
+) -> str | None:
     if facts is None or facts["dispatch_state"] != DispatchState.UNCERTAIN:
         return "it is not uncertain"
-    if facts["linked_to"] is not None:
-        return f"upstream order {upstream_id} is already linked to order {facts['linked_to']}"
+    if linked is not None:
+        return f"upstream order {upstream_id} is already linked to {linked}"
     provider = facts["provider"]
     if provider not in upstreams:
         return f"provider {provider} is not in the config: cannot ask it"

@@ -172,3 +172,36 @@ UPDATE order_runs SET status = $3, remains = coalesce($4, remains), start_count 
                       cost = coalesce($6, cost), final = $7, updated_at = now()
 WHERE order_id = $1 AND run = $2 AND dispatch_state = 'placed' AND NOT final
 RETURNING run;
+
+-- name: run_link_facts
+-- What linking an uncertain run to an upstream order checks (orders/upstream_match.py): its
+-- state and size, its upstream service's rate and type, and who already has that upstream ID.
+-- $1: order id, $2: run, $3: upstream order id
+SELECT r.dispatch_state, r.provider, r.quantity, NULL::integer AS runs,
+       u.type AS upstream_type, u.rate AS upstream_rate,
+       coalesce(
+           (SELECT 'order ' || o.id FROM orders o
+            WHERE o.provider = r.provider AND o.upstream_order_id = $3 LIMIT 1),
+           (SELECT 'run ' || x.run || ' of order ' || x.order_id FROM order_runs x
+            WHERE x.provider = r.provider AND x.upstream_order_id = $3
+              AND NOT (x.order_id = $1 AND x.run = $2) LIMIT 1)
+       ) AS linked_to
+FROM order_runs r
+LEFT JOIN upstream_services u ON u.provider = r.provider AND u.service_id = r.upstream_service
+WHERE r.order_id = $1 AND r.run = $2;
+
+-- name: run_not_sent
+-- The operator found an uncertain run is not at the provider: over, undelivered.
+-- $1: order id, $2: run, $3: why
+UPDATE order_runs SET dispatch_state = 'refused', status = 'Canceled', remains = quantity,
+                      final = true, dispatch_error = $3, updated_at = now()
+WHERE order_id = $1 AND run = $2 AND dispatch_state = 'uncertain'
+RETURNING run;
+
+-- name: run_uncertain_placed
+-- The operator linked an uncertain run to the upstream order the provider vouched for.
+-- $1: order id, $2: run, $3: upstream order id
+UPDATE order_runs SET dispatch_state = 'placed', upstream_order_id = $3, status = 'Processing',
+                      dispatch_error = NULL, updated_at = now()
+WHERE order_id = $1 AND run = $2 AND dispatch_state = 'uncertain'
+RETURNING run;
