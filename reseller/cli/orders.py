@@ -180,34 +180,9 @@ def _list(args: argparse.Namespace) -> int:
         columns.insert(1, "kind")
         for row in rows:
             row.insert(1, "order")
+        rows += [_aside(r, r["id"], "refill", f"refill of order {r['order_id']}") for r in refills]
         rows += [
-            [
-                r["id"],
-                "refill",
-                r["customer"],
-                r["service_id"],
-                r["status"],
-                r["dispatch_state"],
-                _upstream(r),
-                None,
-                None,
-                f"refill of order {r['order_id']}: {r['note'] or ''}",
-            ]
-            for r in refills
-        ]
-        rows += [
-            [
-                r["order_id"],
-                "run",
-                r["customer"],
-                r["service_id"],
-                r["status"],
-                r["dispatch_state"],
-                _upstream(r),
-                None,
-                None,
-                f"drip-feed run {r['run']} of order {r['order_id']}: {r['note'] or ''}",
-            ]
+            _aside(r, r["order_id"], "run", f"drip-feed run {r['run']} of order {r['order_id']}")
             for r in runs[: args.limit]
         ]
     output.emit(args, columns, rows)
@@ -221,6 +196,22 @@ def _list(args: argparse.Namespace) -> int:
     if more_orders:
         print(f"… more: {_next_page(args, orders[-1]['id'])}", file=aside)
     return 0
+
+
+def _aside(row: Any, listed_id: int, kind: str, what: str) -> list[Any]:
+    """An uncertain refill or run, listed among the uncertain orders (no money of its own)."""
+    return [
+        listed_id,
+        kind,
+        row["customer"],
+        row["service_id"],
+        row["status"],
+        row["dispatch_state"],
+        _upstream(row),
+        None,
+        None,
+        f"{what}: {row['note'] or ''}",
+    ]
 
 
 def _next_page(args: argparse.Namespace, before: int) -> str:
