@@ -170,7 +170,10 @@ async def _console(rt: Runtime, *, reuse_port: bool) -> web.AppRunner | None:
     secret = settings.secret()
     if secret is None:
         raise errors.ResellerError(settings.missing_secrets()[0])
-    runner = web.AppRunner(create_console(rt.live, pool=rt.pool, secret=secret), access_log=None)
+    runner = web.AppRunner(
+        create_console(rt.live, pool=rt.pool, upstreams=rt.upstreams, secret=secret),
+        access_log=None,
+    )
     await runner.setup()
     try:
         await web.TCPSite(

@@ -334,3 +334,13 @@ def operator(stack, cli_env, tmp_path: Path) -> None:
         f'providers:\n  - {{name: sim, url: "{stack.sim.url}", key_env: SIM_TEST_KEY,'
         " timeout: 0.5}\n"
     )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stack_console(stack):
+    """The console over the stack's database, config and provider clients; not signed in
+    (`console_client.ADMIN` and `VIEWER` may)."""
+    from console_client import serving
+
+    async with serving(stack.live, stack.pool, stack.upstreams) as console:
+        yield console

@@ -16,58 +16,18 @@ from decimal import Decimal
 
 import aiohttp
 import pytest_asyncio
-from aiohttp.test_utils import TestServer
+from console_client import PASSWORD, VIEWER, Console, serving
 from support import free_port, poll_until, spawn_reseller
 
 from reseller import config, customers, operators
 from reseller.audit import Actor
-from reseller.console.app import COOKIE, create_console
-
-PASSWORD = "correct horse battery"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Console:
-    def __init__(self, url: str, session: aiohttp.ClientSession, clock: Clock, live) -> None:
-        self.url, self.session, self.clock, self.live = url, session, clock, live
-
-    async def get(self, path: str) -> tuple[int, str, aiohttp.ClientResponse]:
-        async with self.session.get(self.url + path, allow_redirects=False) as r:
-            return r.status, await r.text(), r
-
-    async def post(self, path: str, **form: str) -> tuple[int, str, aiohttp.ClientResponse]:
-        async with self.session.post(self.url + path, data=form, allow_redirects=False) as r:
-            return r.status, await r.text(), r
-
-    async def csrf(self, path: str = "/login") -> str:
-        _, page, _ = await self.get(path)
-        return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-
-    async def sign_in(self, name: str = "ana", password: str = PASSWORD) -> int:
-        status, _, _ = await self.post(
-            "/login", csrf=await self.csrf(), name=name, password=password
-        )
-        return status
+from reseller.console.app import COOKIE
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def console(pool) -> AsyncIterator[Console]:
-    await operators.add(pool, "ana", "admin", PASSWORD, by=Actor("test"))
-    live, clock = config.LiveConfig(config.parse("")), Clock()
-    app = create_console(live, pool=pool, secret=secrets.token_bytes(32), clock=clock)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
-    async with aiohttp.ClientSession(cookie_jar=jar) as session:
-        yield Console(str(server.make_url("")).rstrip("/"), session, clock, live)
-    await server.close()
+    async with serving(config.LiveConfig(config.parse("")), pool) as console:
+        yield console
 
 
 async def test_nothing_is_shown_before_signing_in(console) -> None:
@@ -116,6 +76,19 @@ async def test_forms_without_the_sessions_token_are_refused(console) -> None:
     status, _, _ = await console.post("/logout", csrf="forged")
     assert status == 403
     assert (await console.get("/"))[0] == 200  # still signed in
+
+
+async def test_a_viewer_sees_the_pages_but_every_change_is_refused(console, pool) -> None:
+    assert await console.sign_in(VIEWER) == 303
+    status, page, _ = await console.get("/")
+    assert status == 200
+    assert f"{VIEWER} (viewer)" in page
+    status, text, _ = await console.post("/customers", csrf=await console.csrf("/"), name="eve")
+    assert status == 403
+    assert "read-only" in text
+    assert await pool.fetchval("SELECT count(*) FROM customers WHERE name = 'eve'") == 0
+    status, _, _ = await console.post("/logout", csrf=await console.csrf("/"))
+    assert status == 303  # signing out is not a change
 
 
 async def test_sign_in_attempts_are_bounded_per_account(console) -> None:

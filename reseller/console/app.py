@@ -1,5 +1,5 @@
 """The console app: sessions in an encrypted cookie, templates with autoescape, the security
-middleware, and its pages (`auth`, `dashboard`)."""
+middleware, and its pages (`PAGES`)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,18 @@ from reseller import db
 from reseller.api.ratelimit import RateLimiter
 from reseller.config import LiveConfig
 from reseller.console import auth, dashboard, keys, security
+from reseller.upstream import Upstreams
 
 HERE = Path(__file__).parent
 COOKIE = "reseller_console"
+PAGES = (auth, dashboard)  # each with its `routes`
 
 
 def create_console(
     live: LiveConfig,
     *,
     pool: db.Database,
+    upstreams: Upstreams,
     secret: bytes,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
@@ -34,6 +37,7 @@ def create_console(
     settings = live.current.admin
     app = web.Application(middlewares=[security.security_headers])
     app[keys.CONFIG], app[keys.POOL], app[keys.CLOCK] = live, pool, clock
+    app[keys.UPSTREAMS] = upstreams
     app[keys.SIGN_INS] = RateLimiter(settings.sign_ins_per_minute)
     setup_sessions(
         app,
@@ -51,10 +55,9 @@ def create_console(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
+        context_processors=[aiohttp_jinja2.request_processor],  # the nav marks the current page
     )
-    app.router.add_get("/login", auth.login_page)
-    app.router.add_post("/login", auth.login)
-    app.router.add_post("/logout", auth.logout)
-    app.router.add_get("/", dashboard.page)
+    for pages in PAGES:
+        app.add_routes(pages.routes)
     app.router.add_static("/static", HERE / "static")
     return app

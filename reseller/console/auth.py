@@ -11,7 +11,9 @@ from aiohttp_session import Session, get_session, new_session
 from reseller import operators
 from reseller.console import keys, security
 
+routes = web.RouteTableDef()
 OPEN_PATHS = ("/login", "/static/")  # reachable without signing in
+VIEWER_POSTS = ("/logout",)  # the only form a viewer may send: every other one changes something
 
 
 @web.middleware
@@ -25,6 +27,8 @@ async def signed_in(request: web.Request, handler: security.Handler) -> web.Stre
         raise web.HTTPSeeOther("/login")
     if request.method == "POST":
         await security.require_csrf(request, session)
+        if operator.role != "admin" and request.path not in VIEWER_POSTS:
+            raise web.HTTPForbidden(text="This account is read-only (viewer): nothing changed.")
     session["seen_at"] = request.app[keys.CLOCK]()
     request[keys.OPERATOR] = operator
     return await handler(request)
@@ -47,12 +51,14 @@ async def _operator(request: web.Request, session: Session) -> operators.Operato
     return await operators.active(request.app[keys.POOL], operator_id)
 
 
+@routes.get("/login")
 @aiohttp_jinja2.template("login.html")
 async def login_page(request: web.Request) -> dict[str, object]:
     session = await get_session(request)
     return {"csrf": security.csrf_token(session), "error": None}
 
 
+@routes.post("/login")
 async def login(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
     await security.require_csrf(request, session)
@@ -72,6 +78,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/")
 
 
+@routes.post("/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
     (await get_session(request)).invalidate()
     raise web.HTTPSeeOther("/login")

@@ -9,10 +9,9 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from aiohttp_session import get_session
 
 from reseller import money
-from reseller.console import keys, security
+from reseller.console import keys, pages
 from reseller.db import Q
 from reseller.reports import revenue
 
@@ -30,6 +29,10 @@ class Period:
     margin_percent: str
 
 
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
 @aiohttp_jinja2.template("dashboard.html")
 async def page(request: web.Request) -> dict[str, Any]:
     pool, config = request.app[keys.POOL], request.app[keys.CONFIG].current
@@ -52,14 +55,13 @@ async def page(request: web.Request) -> dict[str, Any]:
                 "–" if percent is None else f"{percent:.1f} %",
             )
         )
-    return {
-        "operator": request[keys.OPERATOR],
-        "csrf": security.csrf_token(await get_session(request)),
-        "currency": config.api.currency,
-        "periods": periods,
-        "orders": await pool.fetchrow(Q.console_order_counts),
-        "providers": [
+    return await pages.context(
+        request,
+        currency=config.api.currency,
+        periods=periods,
+        orders=await pool.fetchrow(Q.console_order_counts),
+        providers=[
             {**row, "balance": money.format_amount(row["balance"])}
             for row in await pool.fetch(Q.console_provider_balances)
         ],
-    }
+    )

@@ -9,9 +9,12 @@ from aiohttp import web
 from reseller import db, operators
 from reseller.api.ratelimit import RateLimiter
 from reseller.config import LiveConfig
+from reseller.upstream import Upstreams
 
 CONFIG = web.AppKey("config", LiveConfig)
 POOL = web.AppKey("pool", db.Database)
+# The providers' clients: a link is checked with the provider, "sync now" and ping ask them.
+UPSTREAMS = web.AppKey("upstreams", Upstreams)
 Clock = Callable[[], float]  # seconds since the epoch
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 SIGN_INS = web.AppKey("sign_ins", RateLimiter)  # attempts, per account and per address
