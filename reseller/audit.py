@@ -56,7 +56,7 @@ async def entries(
     limit: int | None = None,
 ) -> list[db.Record]:
     """Oldest first (or `newest_first`), `since` included, `until` excluded; `before`: only
-    entries with a smaller id (the next page of a newest-first listing)."""
-    return await conn.fetch(
-        Q.audit_entries, since, until, subject, actor, newest_first, before, limit
-    )
+    entries with a smaller id; `limit`: the newest that many (a page of a newest-first
+    listing, the next one `before` its last)."""
+    rows = await conn.fetch(Q.audit_entries, since, until, subject, actor, before, limit)
+    return rows if newest_first else rows[::-1]

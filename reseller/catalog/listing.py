@@ -17,7 +17,7 @@ class ServiceLine:
     name: str
     type: str
     upstream: str | None  # "provider:service" it is priced from; None: no priced candidate
-    cost: Decimal | None  # the upstream's rate, converted to the base currency
+    cost: Decimal | None  # the upstream's rate, in its provider's currency
     rate: Decimal  # the sell rate
     margin: str | None  # "33.3%"; None without a cost or a rate
     state: str  # "on sale", "disabled: WHY" or "disabled by operator: WHY"
