@@ -109,6 +109,32 @@ async def sync(
     return report  # what changed is logged by log_changes, not every disabled service again
 
 
+def report_lines(report: SyncReport) -> list[str]:
+    """A sync's report in words, as `services sync` prints it and the console shows it."""
+    lines = [f"{provider}: {count} services offered" for provider, count in report.offered.items()]
+    lines += [
+        f"{provider}: FAILED ({why}); its last known services are kept"
+        for provider, why in report.failed.items()
+    ]
+    lines.append(f"{report.enabled} services on sale, {len(report.disabled)} disabled")
+    lines += [f"  disabled {service_id}: {reason}" for service_id, reason in report.disabled]
+    return lines + change_lines(report.changes)
+
+
+def change_lines(changes: Changes) -> list[str]:
+    """What a rebuild changed for customers, in words."""
+    if not changes:
+        return ["changed: nothing (no service put on or taken off sale, no sell rate moved)"]
+    lines = [
+        f"changed: {len(changes.put_on_sale)} put on sale, {len(changes.taken_off_sale)} taken"
+        f" off sale, {changes.prices_moved} sell rates moved"
+    ]
+    if changes.put_on_sale:
+        lines.append(f"  put on sale: {', '.join(map(str, changes.put_on_sale))}")
+    lines += [f"  taken off sale {service_id}: {why}" for service_id, why in changes.taken_off_sale]
+    return lines
+
+
 async def _fetch(client: ProviderClient) -> list[Offer]:
     try:
         return [_from_upstream(s) for s in await client.services()]
