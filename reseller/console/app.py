@@ -16,12 +16,21 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from reseller import db
 from reseller.api.ratelimit import RateLimiter
 from reseller.config import LiveConfig
-from reseller.console import audit, auth, dashboard, keys, providers, security, services
+from reseller.console import (
+    audit,
+    auth,
+    customers,
+    dashboard,
+    keys,
+    providers,
+    security,
+    services,
+)
 from reseller.upstream import Upstreams
 
 HERE = Path(__file__).parent
 COOKIE = "reseller_console"
-PAGES = (auth, dashboard, services, providers, audit)  # each with its `routes`
+PAGES = (auth, dashboard, customers, services, providers, audit)  # each with its `routes`
 
 
 def create_console(
