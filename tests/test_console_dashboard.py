@@ -8,6 +8,7 @@ import re
 
 from reseller.audit import Actor
 from reseller.catalog import overrides
+from reseller.console.figures import Figures
 
 
 async def test_the_dashboard_shows_todays_orders_money_charts_and_providers(
@@ -29,6 +30,21 @@ async def test_the_dashboard_shows_todays_orders_money_charts_and_providers(
     assert today.groups() == ("3", "0.405")  # 3 × 100 at the marked-up 1.35 per 1000
     assert '<polyline class="series revenue"' in page
     assert re.search(r">Completed</text>\s*<rect class=\"bar\"", page)
-    assert re.search(r'<th scope="row">sim</th>.*?<td>yes</td>', page, re.S)
+    assert re.search(r'/providers">sim</a></th>.*?<td>yes</td>', page, re.S)
     assert "provider raised its price" in page
     assert "<script" not in page
+
+
+async def test_the_figures_are_summed_again_in_the_background_once_stale(stack) -> None:
+    now = [0.0]
+    figures = Figures(stack.pool, stack.live, clock=lambda: now[0])
+    await stack.add(link="https://ig.com/fig1")
+    first = await figures.latest()
+    assert first.days[-1].orders == 1
+    await stack.add(link="https://ig.com/fig2")
+    assert (await figures.latest()) is first  # fresh enough: nothing summed again
+    now[0] += stack.live.current.admin.figures_seconds
+    assert (await figures.latest()) is first  # stale: shown at once, the next one started
+    assert (await figures.refreshed()).days[-1].orders == 2
+    assert (await figures.latest()).days[-1].orders == 2
+    await figures.close()

@@ -1,12 +1,12 @@
 """The dashboard: today, 7 and 30 days of orders, revenue, refunds, cost and margin (the same
-report as `reseller report`, by day), revenue and margin over the 30 days and their orders by
-status as charts; the orders waiting on someone; each provider's balance and whether it
-answers; the services taken off sale lately."""
+report as `reseller report`, by day, kept by `figures`), revenue and margin over the 30 days and
+their orders by status as charts; the orders waiting on someone; each provider's balance and
+whether it answers; the services taken off sale lately."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp_jinja2
@@ -15,11 +15,10 @@ from aiohttp import web
 from reseller import money
 from reseller.console import charts, keys, pages
 from reseller.db import Q
-from reseller.reports import revenue
+from reseller.reports import provider_status, revenue
 
 routes = web.RouteTableDef()
 PERIODS = (("Today", 1), ("7 days", 7), ("30 days", 30))  # days up to today, included
-DAYS = 30  # the charts' span
 OFF_SALE_DAYS = 7  # services taken off sale this recently are listed
 
 
@@ -39,46 +38,26 @@ class Period:
 @aiohttp_jinja2.template("dashboard.html")
 async def page(request: web.Request) -> dict[str, Any]:
     pool, config = request.app[keys.POOL], request.app[keys.CONFIG].current
-    base = config.api.currency
-    today = datetime.now(UTC).date()
-    days = [today - timedelta(days=n) for n in range(DAYS - 1, -1, -1)]  # oldest first
-    start = datetime.combine(days[0], datetime.min.time(), UTC)
-    report = await revenue.build(pool, config, start=start, end=start + timedelta(DAYS), by="day")
-    summed = _by_day(report.lines, base)
-    by_day = {d: summed.get(d) or revenue.total([], d.isoformat(), base) for d in days}
-    statuses = await pool.fetch(Q.console_orders_by_status, start)
+    figures = await request.app[keys.FIGURES].latest()
+    now = datetime.now(UTC)
     return await pages.context(
         request,
-        currency=base,
-        periods=[_period(name, list(by_day.values())[-n:]) for name, n in PERIODS],
+        currency=config.api.currency,
+        figures_at=figures.at,
+        figures_every=config.admin.figures_seconds,
+        periods=[_period(name, figures.days[-n:]) for name, n in PERIODS],
         money_chart=charts.line_chart(
-            [d.strftime("%d %b") for d in days],
+            [d.key[5:] for d in figures.days],  # MM-DD
             [
-                ("Revenue", "revenue", [line.revenue_base for line in by_day.values()]),
-                ("Margin", "margin", [line.margin for line in by_day.values()]),
+                ("Revenue", "revenue", [d.revenue_base for d in figures.days]),
+                ("Margin", "margin", [d.margin for d in figures.days]),
             ],
         ),
-        status_chart=charts.bar_chart([(r["status"], r["orders"]) for r in statuses]),
+        status_chart=charts.bar_chart(figures.statuses),
         orders=await pool.fetchrow(Q.console_order_counts),
-        providers=[
-            {
-                **row,
-                "balance": None if row["balance"] is None else money.format_amount(row["balance"]),
-            }
-            for row in await pool.fetch(Q.console_providers)
-        ],
-        off_sale=await pool.fetch(
-            Q.console_recently_off_sale, datetime.now(UTC) - timedelta(OFF_SALE_DAYS)
-        ),
+        providers=await provider_status.statuses(pool, config, now=now),
+        off_sale=await pool.fetch(Q.console_recently_off_sale, now - timedelta(OFF_SALE_DAYS)),
     )
-
-
-def _by_day(lines: list[revenue.Line], base: str) -> dict[date, revenue.Line]:
-    """The report's lines (one per day and customer currency) summed per day."""
-    grouped: dict[str, list[revenue.Line]] = {}
-    for line in lines:
-        grouped.setdefault(line.key, []).append(line)
-    return {date.fromisoformat(k): revenue.total(v, k, base) for k, v in grouped.items()}
 
 
 def _period(name: str, days: list[revenue.Line]) -> Period:

@@ -33,24 +33,22 @@ class ProviderStatus:
 
 async def statuses(pool: db.Database, config: Config, *, now: datetime) -> list[ProviderStatus]:
     """Each provider of `config`, in its order."""
-    balances = {r["provider"]: r for r in await pool.fetch(Q.console_provider_balances)}
-    health = {r["provider"]: r for r in await pool.fetch(Q.provider_health_all)}
+    states = {r["provider"]: r for r in await pool.fetch(Q.provider_states)}
     failures = {r["provider"]: r for r in await pool.fetch(Q.provider_failures, now - RECENT)}
     found = []
     for provider in config.providers:
-        balance = balances.get(provider.name)
-        checked = health.get(provider.name)
+        state = states.get(provider.name)
         failed = failures.get(provider.name)
         found.append(
             ProviderStatus(
                 name=provider.name,
-                balance=_field(balance, "balance"),
-                currency=_field(balance, "currency"),
-                low=bool(_field(balance, "low")),
-                paused=bool(_field(balance, "paused")),
-                checked_at=_field(balance, "checked_at"),
-                failing_since=_field(checked, "failing_since"),
-                error=_field(checked, "error"),
+                balance=_field(state, "balance"),
+                currency=_field(state, "currency"),
+                low=bool(_field(state, "low")),
+                paused=bool(_field(state, "paused")),
+                checked_at=_field(state, "checked_at"),
+                failing_since=_field(state, "failing_since"),
+                error=_field(state, "error"),
                 refused=_field(failed, "refused") or 0,
                 uncertain=_field(failed, "uncertain") or 0,
                 poll_stopped=_field(failed, "poll_stopped") or 0,

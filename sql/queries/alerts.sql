@@ -80,8 +80,14 @@ DELETE FROM alert_state WHERE destination = $1 AND kind = $2 AND subject = $3;
 -- $1: the destinations configured (text[])
 DELETE FROM alert_state WHERE destination <> ALL($1::text[]);
 
--- name: provider_health_all
-SELECT provider, failing_since, error FROM provider_health;
+-- name: provider_states
+-- Each provider's last balance read and whether its last check was answered (either may not
+-- exist yet).
+SELECT coalesce(b.provider, h.provider) AS provider, b.balance, b.currency, b.low, b.paused,
+       b.checked_at, h.failing_since, h.error
+FROM provider_balances b
+FULL JOIN provider_health h ON h.provider = b.provider
+ORDER BY 1;
 
 -- name: provider_failures
 -- Per provider, what went wrong since $1: sends it refused or that never got through (the next

@@ -35,15 +35,6 @@ SELECT count(*) FILTER (WHERE settled_at IS NULL AND dispatch_state <> 'refused'
 FROM orders
 WHERE settled_at IS NULL;
 
--- name: console_providers
--- Each provider's last balance read and whether its last check was answered (either may not
--- exist yet).
-SELECT coalesce(b.provider, h.provider) AS provider, b.balance, b.currency, b.low, b.paused,
-       b.checked_at, h.failing_since, h.error
-FROM provider_balances b
-FULL JOIN provider_health h ON h.provider = b.provider
-ORDER BY 1;
-
 -- name: console_orders_by_status
 -- $1: since (timestamptz)
 SELECT status, count(*) AS orders FROM orders WHERE created_at >= $1
