@@ -90,7 +90,9 @@ async def _present(stack, service_id: int) -> bool:
     return service_id in await _listed(stack)
 
 
-async def test_sync_now_shows_what_each_provider_offered_and_what_changed(stack_console) -> None:
+async def test_sync_now_shows_what_each_provider_offered_and_what_changed(
+    stack_console, stack
+) -> None:
     await stack_console.sign_in()
     status, page, _ = await stack_console.post(
         "/services/sync", csrf=await stack_console.csrf("/services")
@@ -99,6 +101,11 @@ async def test_sync_now_shows_what_each_provider_offered_and_what_changed(stack_
     assert re.search(r"sim: \d+ services offered", page)
     assert "3 services on sale, 0 disabled" in page
     assert "changed: nothing" in page
+    entry = await stack.pool.fetchrow(
+        "SELECT actor, action, detail FROM audit_log WHERE action = 'services-sync'"
+    )
+    assert (entry["actor"], entry["action"]) == ("console:ana", "services-sync")
+    assert entry["detail"]["answered"] == ["sim"]
 
 
 async def test_the_providers_page_shows_the_balance_failures_quality_and_a_ping_answers(

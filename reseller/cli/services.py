@@ -78,7 +78,9 @@ def _sync(args: argparse.Namespace) -> int:
     async def work(pool: db.Database, config: Config) -> catalog_sync.SyncReport:
         upstreams = Upstreams(config.providers)
         try:
-            return await catalog_sync.sync(pool, config, upstreams, refuse_to_empty=not args.force)
+            return await catalog_sync.sync(
+                pool, config, upstreams, refuse_to_empty=not args.force, by=common.actor(args)
+            )
         except errors.CatalogWouldEmpty as exc:
             raise errors.CatalogWouldEmpty(
                 f"{exc.message}. Check the providers and the config (`reseller services list`"

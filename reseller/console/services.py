@@ -71,7 +71,11 @@ async def sync(request: web.Request) -> web.StreamResponse:
     app = request.app
     try:
         report = await catalog_sync.sync(
-            app[keys.POOL], app[keys.CONFIG].current, app[keys.UPSTREAMS], refuse_to_empty=True
+            app[keys.POOL],
+            app[keys.CONFIG].current,
+            app[keys.UPSTREAMS],
+            refuse_to_empty=True,
+            by=pages.actor(request),
         )
     except errors.CatalogWouldEmpty as exc:
         pages.flash(await get_session(request), "error", f"{exc.message}; nothing changed")
