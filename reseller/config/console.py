@@ -11,6 +11,7 @@ admin:
   absolute_hours: 12          # and this long after signing in, whatever happens
   sign_ins_per_minute: 5      # failed or not, per account and per address
   figures_seconds: 60         # the dashboard's 30 days of money are at most this old
+  client_address_header: null # e.g. X-Real-IP behind a proxy that overwrites it (sign-in limits)
 ```
 """
 
@@ -39,6 +40,9 @@ class ConsoleConfig:
     # Summing 30 days of orders takes about half a second at 1 000 000 orders a year: the
     # dashboard shows the last sum, made again in the background once it is this old.
     figures_seconds: int = 60
+    # As api.client_address_header: behind a reverse proxy every sign-in comes from the proxy's
+    # address, so its per-address limit would lock everyone out together.
+    client_address_header: str | None = None
 
     def secret(self) -> bytes | None:
         """The key from the environment: 32 bytes, URL-safe base64 (`secrets.token_urlsafe(32)`
@@ -73,6 +77,7 @@ def read_console(root: Section) -> ConsoleConfig:
             absolute_hours=integer(1, 24 * 30),
             sign_ins_per_minute=integer(1, 1000),
             figures_seconds=integer(0, 3600),
+            client_address_header=text,
         )
     )
     s.forbid("secret", "put it in an environment variable and name it in secret_env")
