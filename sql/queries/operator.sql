@@ -1,11 +1,12 @@
 -- name: list_orders
--- Filters are optional (NULL: any). Flagged: polling stopped on it, or frozen (an answer
--- outside the strict table, shown as sent), its money still held.
+-- Newest first, by keyset on the id (the unfiltered first page reads the primary key's last
+-- rows). Filters are optional (NULL: any). Flagged: polling stopped on it, or frozen (an
+-- answer outside the strict table, shown as sent), its money still held.
 -- $1: dispatch state, $2: status, $3: customer name, $4: provider, $5: limit, $6: flagged only,
--- $7: only ids below this one (the next page, newest first), $8: only orders waiting for
--- their link
+-- $7: only ids below this one (the next page), $8: only orders waiting for their link,
+-- $9: service id, $10: text the link contains, $11: created at or after, $12: created before
 SELECT o.id, c.name AS customer, o.service_id, o.status, o.dispatch_state, o.provider,
-       o.upstream_order_id, o.charge, o.refunded, o.currency, o.quantity, o.created_at,
+       o.upstream_order_id, o.charge, o.refunded, o.currency, o.quantity, o.created_at, o.link,
        coalesce(o.poll_stopped, 'frozen: ' || o.frozen || '; answer ' || o.frozen_answer::text,
                 o.dispatch_error) AS note
 FROM orders o JOIN customers c ON c.id = o.customer_id
@@ -17,6 +18,10 @@ WHERE ($1::text IS NULL OR o.dispatch_state = $1)
                    AND o.settled_at IS NULL))
   AND ($7::bigint IS NULL OR o.id < $7)
   AND (NOT $8 OR (o.dispatch_state = 'queued' AND o.waiting_since IS NOT NULL))
+  AND ($9::bigint IS NULL OR o.service_id = $9)
+  AND ($10::text IS NULL OR strpos(o.link, $10) > 0)
+  AND ($11::timestamptz IS NULL OR o.created_at >= $11)
+  AND ($12::timestamptz IS NULL OR o.created_at < $12)
 ORDER BY o.id DESC
 LIMIT $5;
 
