@@ -16,12 +16,12 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from reseller import db
 from reseller.api.ratelimit import RateLimiter
 from reseller.config import LiveConfig
-from reseller.console import auth, dashboard, keys, security
+from reseller.console import auth, dashboard, keys, orders, security
 from reseller.upstream import Upstreams
 
 HERE = Path(__file__).parent
 COOKIE = "reseller_console"
-PAGES = (auth, dashboard)  # each with its `routes`
+PAGES = (auth, dashboard, orders)  # each with its `routes`
 
 
 def create_console(
