@@ -175,6 +175,9 @@ async def resolve_run(request: web.Request) -> web.StreamResponse:
 
 def _filters(query: MultiMapping[str], problems: list[str]) -> search.Filters:
     """The form's filters; what cannot be read is named in `problems`."""
+    if any("\x00" in value for value in query.values()):
+        problems.append("A filter holds a NUL character: no order has one.")
+        return search.Filters()
     status, dispatch = _text(query, "status"), _text(query, "dispatch")
     queue = _text(query, "queue")
     if status is not None and status not in tuple(OrderStatus):

@@ -5,10 +5,11 @@ orders. The uncertain queue also lists the refills and drip-feed runs waiting to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 
 from reseller import db
 from reseller.db import Q
+from reseller.orders import links
 from reseller.states import DispatchState
 
 
@@ -21,7 +22,7 @@ class Filters:
     provider: str | None = None
     status: str | None = None
     dispatch_state: str | None = None  # DispatchState.UNCERTAIN: the uncertain queue
-    link: str | None = None  # text the link contains
+    link: str | None = None  # the same target as this link (`links.link_key`)
     since: date | None = None  # created on or after this day (UTC)
     until: date | None = None  # created on or before this day (UTC)
     flagged: bool = False  # no longer polled, or frozen, and not settled
@@ -49,31 +50,32 @@ async def find(
     """Up to `limit` orders matching `filters` with ids below `before`. Uncertain refills and
     runs are filtered by customer and provider alone: they have no service, link or date of
     their own to match."""
-    # One row more than shown tells whether there is another page.
-    orders = await pool.fetch(
-        Q.list_orders,
-        filters.dispatch_state,
-        filters.status,
-        filters.customer,
-        filters.provider,
-        limit + 1,
-        filters.flagged,
-        before,
-        filters.waiting,
-        filters.service,
-        filters.link,
-        _midnight(filters.since),
-        _midnight(filters.until + timedelta(days=1) if filters.until else None),
-    )
-    page = Page(orders[:limit], len(orders) > limit)
-    if not filters.uncertain or before is not None:
-        return page
-    asides = (filters.customer, filters.provider, limit + 1)
-    refills = await pool.fetch(Q.list_uncertain_refills, *asides)
-    runs = await pool.fetch(Q.list_uncertain_runs, *asides)
+    async with pool.transaction() as tx:
+        await tx.execute(Q.plan_for_these_filters)
+        # One row more than shown tells whether there is another page.
+        orders = await tx.fetch(
+            Q.list_orders,
+            filters.dispatch_state,
+            filters.status,
+            filters.customer,
+            filters.provider,
+            limit + 1,
+            filters.flagged,
+            before,
+            filters.waiting,
+            filters.service,
+            None if filters.link is None else links.link_key(filters.link),
+            filters.since,
+            filters.until,
+        )
+        if not filters.uncertain or before is not None:
+            return Page(orders[:limit], len(orders) > limit)
+        asides = (filters.customer, filters.provider, limit + 1)
+        refills = await tx.fetch(Q.list_uncertain_refills, *asides)
+        runs = await tx.fetch(Q.list_uncertain_runs, *asides)
     return Page(
-        page.orders,
-        page.more,
+        orders[:limit],
+        len(orders) > limit,
         refills[:limit],
         len(refills) > limit,
         runs[:limit],
@@ -86,7 +88,3 @@ def upstream(row: db.Record) -> str:
     if row["upstream_order_id"]:
         return f"{row['provider']}:{row['upstream_order_id']}"
     return str(row["provider"] or "-")
-
-
-def _midnight(day: date | None) -> datetime | None:
-    return None if day is None else datetime.combine(day, time(), UTC)
