@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from console_client import VIEWER
 from support import money_holds
+from test_refills import completed_order, refill_row, uncertain_refill
 from test_resolve import uncertain_order
 from test_strict_answers import answer_with, placed, poll
 
@@ -186,3 +187,29 @@ async def test_a_frozen_order_is_settled_from_its_page_on_what_the_provider_show
     )
     assert tuple(entry) == ("console:ana", "resolve-frozen", "60 delivered")
     await money_holds(stack.pool)
+
+
+async def test_an_uncertain_refill_is_linked_from_the_queue_once_the_provider_knows_it(
+    stack, stack_console
+):
+    order_id = await completed_order(stack)
+    refill_id = await uncertain_refill(stack, order_id)
+    [upstream] = [r.id for r in stack.sim.state.refills.values()]
+    await stack_console.sign_in()
+    _, queue, _ = await stack_console.get("/orders/uncertain")
+    assert f'<form method="post" action="/refills/{refill_id}/resolve"' in queue
+    _, shown, _ = await stack_console.get(f"/orders/{order_id}")
+    assert f'<form method="post" action="/refills/{refill_id}/resolve"' in shown
+    path, page = f"/refills/{refill_id}/resolve", "/orders/uncertain"
+    form = {"order": str(order_id), "how": "link"}
+    shown = await stack_console.submit(path, page=page, upstream_refill="987654", **form)
+    assert "sim does not know upstream refill 987654" in shown
+    assert (await refill_row(stack, refill_id))["dispatch_state"] == "uncertain"
+    shown = await stack_console.submit(path, page=page, upstream_refill=str(upstream), **form)
+    assert f"Refill {refill_id}: linked to upstream refill {upstream}." in shown
+    assert f"<h1>Order {order_id}" in shown  # back on the refill's order
+    assert (await refill_row(stack, refill_id))["dispatch_state"] == "placed"
+    entry = await stack.pool.fetchrow(
+        "SELECT actor, action FROM audit_log WHERE subject = $1", f"refill {refill_id}"
+    )
+    assert tuple(entry) == ("console:ana", "resolve-refill-link")

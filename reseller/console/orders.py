@@ -81,6 +81,11 @@ async def order(request: web.Request) -> web.Response:
         events=story.events(facts),
         uncertain=row["dispatch_state"] == DispatchState.UNCERTAIN,
         frozen=row["frozen"] is not None and row["settled_at"] is None,
+        uncertain_refills=[
+            {**r, "order_id": order_id}
+            for r in facts.refills
+            if r["dispatch_state"] == DispatchState.UNCERTAIN
+        ],
         settle_statuses=resolve.SETTLE_STATUSES,
     )
     return aiohttp_jinja2.render_template("order.html", request, context)
