@@ -65,6 +65,7 @@ async def test_bad_filters_and_unknown_orders_are_named_not_failed(stack, stack_
         ("since=2026-13-01", "Since must be a date (YYYY-MM-DD)"),
         ("status=Done", "Unknown status &#39;Done&#39;."),
         ("before=99999999999999999999", "Before must be a whole number from 1"),
+        (f"service={'9' * 5000}", "Service must be a whole number from 1"),
         ("queue=uncertain&dispatch=placed", "holds orders whose dispatch is uncertain"),
         ("since=2026-02-02&until=2026-02-01", "Since is after until"),
         ("customer=a%00b", "A filter holds a NUL character"),

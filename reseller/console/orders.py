@@ -239,8 +239,13 @@ def _whole(text: str, label: str, problems: list[str]) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= LARGEST_ID:
-        problems.append(f"{label} must be a whole number from 1, not {text!r}.")
+    # At most 19 digits (a bigint), checked before Python reads it (it reads no more than 4300).
+    if (
+        not (text.isascii() and text.isdigit())
+        or len(text) > 19
+        or not 1 <= int(text) <= LARGEST_ID
+    ):
+        problems.append(f"{label} must be a whole number from 1, not {text[:40]!r}.")
         return None
     return int(text)
 
