@@ -21,7 +21,7 @@ SELECT o.id, c.name AS customer, o.service_id, o.status, o.dispatch_state, o.pro
 FROM orders o JOIN customers c ON c.id = o.customer_id
 WHERE ($1::text IS NULL OR o.dispatch_state = $1)
   AND ($2::text IS NULL OR o.status = $2)
-  AND ($3::text IS NULL OR c.name = $3)
+  AND ($3::text IS NULL OR o.customer_id = (SELECT id FROM customers WHERE name = $3))
   AND ($4::text IS NULL OR o.provider = $4)
   AND (NOT $6 OR ((o.poll_stopped IS NOT NULL OR o.frozen IS NOT NULL)
                    AND o.settled_at IS NULL))
