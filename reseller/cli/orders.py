@@ -11,13 +11,11 @@ from typing import Any
 from reseller import errors, money
 from reseller.cli import common, order_story, output
 from reseller.config import Config
-from reseller.db import Q
-from reseller.orders import resolve
+from reseller.orders import resolve, search
 from reseller.states import DispatchState, OrderStatus
 from reseller.upstream import Upstreams
 
 PAGE = 50  # `orders list` rows unless --limit says otherwise
-FINAL_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED)
 
 
 def register(commands: Any) -> None:
@@ -56,14 +54,14 @@ def register(commands: Any) -> None:
     show.add_argument("id", type=int)
     show.add_argument("--json", action="store_true", help="the same as one JSON object")
     show.set_defaults(command=order_story.show)
-    resolve = orders.add_parser(
+    resolving = orders.add_parser(
         "resolve", help="decide an uncertain order's outcome, or settle a frozen one"
     )
-    resolve.add_argument("id", type=int)
-    how = resolve.add_mutually_exclusive_group(required=True)
+    resolving.add_argument("id", type=int)
+    how = resolving.add_mutually_exclusive_group(required=True)
     how.add_argument(
         "--accept-status",
-        choices=FINAL_STATUSES,
+        choices=resolve.SETTLE_STATUSES,
         help="a frozen order: settle it on this final status, as read at the provider",
     )
     how.add_argument(
@@ -77,13 +75,13 @@ def register(commands: Any) -> None:
         action="store_true",
         help="the provider does not have it: cancel and refund in full",
     )
-    resolve.add_argument(
+    resolving.add_argument(
         "--remains",
         type=_positive,
         help="with --accept-status Partial: the units not delivered (1 to the quantity)",
     )
-    resolve.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
-    resolve.set_defaults(command=_resolve)
+    resolving.add_argument("--reason", type=common.nonempty, help="why, for the audit trail")
+    resolving.set_defaults(command=_resolve)
     refill = orders.add_parser("resolve-refill", help="decide an uncertain refill's outcome")
     refill.add_argument("id", type=int)
     how = refill.add_mutually_exclusive_group(required=True)
@@ -127,30 +125,18 @@ def _positive(text: str) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    # One row more than shown tells whether there is another page.
-    async def work(pool: Any, _: Any) -> tuple[Any, Any, Any]:
-        orders = await pool.fetch(
-            Q.list_orders,
-            DispatchState.UNCERTAIN if args.uncertain else None,
-            args.status,
-            args.customer,
-            args.provider,
-            args.limit + 1,
-            args.flagged,
-            args.before,
-            args.waiting,
-        )
-        if not args.uncertain or args.before is not None:
-            return orders, [], []
-        # An uncertain refill or drip-feed run waits for the operator just like an order:
-        # listed alongside, on the first page only (--before pages orders by their ids).
-        filters = (args.customer, args.provider, args.limit + 1)
-        refills = await pool.fetch(Q.list_uncertain_refills, *filters)
-        return orders, refills, await pool.fetch(Q.list_uncertain_runs, *filters)
-
-    orders, refills, runs = common.with_database(args, work)
-    more_orders, more_refills = len(orders) > args.limit, len(refills) > args.limit
-    orders, refills = orders[: args.limit], refills[: args.limit]
+    filters = search.Filters(
+        customer=args.customer,
+        provider=args.provider,
+        status=args.status,
+        dispatch_state=DispatchState.UNCERTAIN if args.uncertain else None,
+        flagged=args.flagged,
+        waiting=args.waiting,
+    )
+    page = common.with_database(
+        args, lambda pool, _: search.find(pool, filters, limit=args.limit, before=args.before)
+    )
+    orders, refills, runs = page.orders, page.refills, page.runs
     columns = [
         "id",
         "customer",
@@ -169,7 +155,7 @@ def _list(args: argparse.Namespace) -> int:
             r["service_id"],
             r["status"],
             r["dispatch_state"],
-            _upstream(r),
+            search.upstream(r),
             money.format_amount(r["charge"]),
             money.format_amount(r["refunded"]),
             r["note"],
@@ -183,17 +169,17 @@ def _list(args: argparse.Namespace) -> int:
         rows += [_aside(r, r["id"], "refill", f"refill of order {r['order_id']}") for r in refills]
         rows += [
             _aside(r, r["order_id"], "run", f"drip-feed run {r['run']} of order {r['order_id']}")
-            for r in runs[: args.limit]
+            for r in runs
         ]
     output.emit(args, columns, rows)
     # CSV and JSON are the rows alone: what else there is goes to stderr, for the person
     # watching, and the next page is still `--before` the smallest ID in them.
     aside = sys.stderr if args.csv or args.json else sys.stdout
-    if more_refills:
+    if page.more_refills:
         print(f"… more uncertain refills than the {args.limit} shown: raise --limit", file=aside)
-    if len(runs) > args.limit:
+    if page.more_runs:
         print(f"… more uncertain runs than the {args.limit} shown: raise --limit", file=aside)
-    if more_orders:
+    if page.more:
         print(f"… more: {_next_page(args, orders[-1]['id'])}", file=aside)
     return 0
 
@@ -207,7 +193,7 @@ def _aside(row: Any, listed_id: int, kind: str, what: str) -> list[Any]:
         row["service_id"],
         row["status"],
         row["dispatch_state"],
-        _upstream(row),
+        search.upstream(row),
         None,
         None,
         f"{what}: {row['note'] or ''}",
@@ -225,12 +211,6 @@ def _next_page(args: argparse.Namespace, before: int) -> str:
     if args.limit != PAGE:
         words += ["--limit", str(args.limit)]
     return shlex.join([*words, "--before", str(before)])
-
-
-def _upstream(row: Any) -> str:
-    if row["upstream_order_id"]:
-        return f"{row['provider']}:{row['upstream_order_id']}"
-    return str(row["provider"] or "-")
 
 
 def _resolve(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from reseller.console import (
     customers,
     dashboard,
     keys,
+    orders,
     providers,
     security,
     services,
@@ -31,7 +32,7 @@ from reseller.upstream import Upstreams
 
 HERE = Path(__file__).parent
 COOKIE = "reseller_console"
-PAGES = (auth, dashboard, customers, services, providers, audit)  # each with its `routes`
+PAGES = (auth, dashboard, orders, customers, services, providers, audit)  # each with `routes`
 
 
 def create_console(

@@ -18,6 +18,8 @@ from reseller.states import DispatchState, OrderStatus
 from reseller.upstream import Upstreams, parse
 
 log = structlog.get_logger()
+# What a frozen order may be settled on, as the operator read it at the provider.
+SETTLE_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED)
 
 
 async def link(

@@ -1,22 +1,36 @@
+-- name: plan_for_these_filters
+-- The first statement of a transaction that searches with optional filters (`$1 IS NULL OR
+-- …`): each statement gets a plan made for the values at hand. The generic plan PostgreSQL may
+-- settle on after a few calls of one prepared statement cannot tell an unfiltered page (the
+-- newest ids, through the primary key) from a filtered one, and reads the whole table for both.
+SET LOCAL plan_cache_mode = force_custom_plan;
+
 -- name: list_orders
--- Filters are optional (NULL: any). Flagged: polling stopped on it, or frozen (an answer
--- outside the strict table, shown as sent), its money still held.
+-- Newest first, by keyset on the id (the unfiltered first page reads the primary key's last
+-- rows). Filters are optional (NULL: any). Flagged: polling stopped on it, or frozen (an
+-- answer outside the strict table, shown as sent), its money still held.
 -- $1: dispatch state, $2: status, $3: customer name, $4: provider, $5: limit, $6: flagged only,
--- $7: only ids below this one (the next page, newest first), $8: only orders waiting for
--- their link
+-- $7: only ids below this one (the next page), $8: only orders waiting for their link,
+-- $9: service id, $10: the link's key (`orders.links.link_key`: the same target however the
+-- link is written), $11: $12: created from this day to that one
+-- (dates, UTC)
 SELECT o.id, c.name AS customer, o.service_id, o.status, o.dispatch_state, o.provider,
-       o.upstream_order_id, o.charge, o.refunded, o.currency, o.quantity, o.created_at,
+       o.upstream_order_id, o.charge, o.refunded, o.currency, o.quantity, o.created_at, o.link,
        coalesce(o.poll_stopped, 'frozen: ' || o.frozen || '; answer ' || o.frozen_answer::text,
                 o.dispatch_error) AS note
 FROM orders o JOIN customers c ON c.id = o.customer_id
 WHERE ($1::text IS NULL OR o.dispatch_state = $1)
   AND ($2::text IS NULL OR o.status = $2)
-  AND ($3::text IS NULL OR c.name = $3)
+  AND ($3::text IS NULL OR o.customer_id = (SELECT id FROM customers WHERE name = $3))
   AND ($4::text IS NULL OR o.provider = $4)
   AND (NOT $6 OR ((o.poll_stopped IS NOT NULL OR o.frozen IS NOT NULL)
                    AND o.settled_at IS NULL))
   AND ($7::bigint IS NULL OR o.id < $7)
   AND (NOT $8 OR (o.dispatch_state = 'queued' AND o.waiting_since IS NOT NULL))
+  AND ($9::bigint IS NULL OR o.service_id = $9)
+  AND ($10::text IS NULL OR o.link_key = $10)
+  AND ($11::date IS NULL OR o.created_at >= $11::date::timestamp AT TIME ZONE 'UTC')
+  AND ($12::date IS NULL OR o.created_at < ($12::date + 1)::timestamp AT TIME ZONE 'UTC')
 ORDER BY o.id DESC
 LIMIT $5;
 
