@@ -8,10 +8,11 @@ import re
 from decimal import Decimal
 
 import pytest
-from browsing import reload_until, sign_in
 from playwright.async_api import expect
 from support import money_holds
 from test_resolve import uncertain_order
+
+from tests.browser.browsing import reload_until, sign_in
 
 pytestmark = pytest.mark.browser
 

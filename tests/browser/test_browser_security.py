@@ -4,9 +4,10 @@ repeated wrong passwords, a form sent without its CSRF token, a viewer who can c
 from __future__ import annotations
 
 import pytest
-from browsing import open_page, sign_in
 from console_client import PASSWORD, VIEWER
 from playwright.async_api import expect
+
+from tests.browser.browsing import open_page, sign_in
 
 pytestmark = pytest.mark.browser
 
