@@ -45,7 +45,18 @@ async def record(
 
 
 async def entries(
-    pool: db.Database, since: datetime, until: datetime, *, subject: str | None = None
+    conn: db.Executor,
+    since: datetime,
+    until: datetime,
+    *,
+    subject: str | None = None,
+    actor: str | None = None,
+    newest_first: bool = False,
+    before: int | None = None,
+    limit: int | None = None,
 ) -> list[db.Record]:
-    """Oldest first, `since` included, `until` excluded."""
-    return await pool.fetch(Q.audit_entries, since, until, subject)
+    """Oldest first (or `newest_first`), `since` included, `until` excluded; `before`: only
+    entries with a smaller id; `limit`: the newest that many (a page of a newest-first
+    listing, the next one `before` its last)."""
+    rows = await conn.fetch(Q.audit_entries, since, until, subject, actor, before, limit)
+    return rows if newest_first else rows[::-1]

@@ -18,6 +18,13 @@ class NoRate(errors.ResellerError):
     """No rate for this currency"""
 
 
+def parse_code(text: str) -> str:
+    """A currency code typed by a person: three capital letters (USD)."""
+    if len(text) != 3 or not text.isalpha() or not text.isupper():
+        raise ValueError(f"not a 3-letter currency code: {text!r}")
+    return text
+
+
 def rate_of(config: Config, currency: str) -> Decimal | None:
     """What 1 unit of `currency` is worth in the base currency; None: no rate configured."""
     if currency == config.api.currency:

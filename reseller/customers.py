@@ -11,7 +11,8 @@ from typing import Any, Literal
 from reseller import api_keys, audit, db, errors, money
 from reseller.audit import Actor
 from reseller.catalog.customer_prices import PriceOverride
-from reseller.config.groups import NO_GROUP
+from reseller.config import Config
+from reseller.config.groups import NO_GROUP, GroupConfig
 from reseller.db import Q
 
 
@@ -37,17 +38,29 @@ async def create(
     *,
     balance: Decimal = Decimal(0),
     currency: str = "USD",
+    rate_limit: int | None = None,
+    price_group: str | None = None,
     by: Actor | None = None,
 ) -> tuple[Customer, str]:
-    """A new customer and its API key (returned once, stored only as a hash); `by`: the
-    operator who added it, for the audit trail."""
+    """A new customer and its API key (returned once, stored only as a hash); `rate_limit`
+    (None: the config's) and `price_group` (None: the price list; the caller checks it is in
+    the config) as `update` sets them; `by`: the operator who added it, for the audit trail."""
     key = api_keys.new_key()
     async with pool.transaction() as conn:
-        row = await conn.fetchrow(Q.insert_customer, name, api_keys.key_hash(key), currency)
+        row = await conn.fetchrow(
+            Q.insert_customer, name, api_keys.key_hash(key), currency, rate_limit, price_group
+        )
         if balance:
             row = {**row, "balance": await _credit(conn, name, balance, "topup", "opening")}
         if by is not None:
-            detail = {"currency": currency, "balance": money.format_amount(balance)}
+            detail: dict[str, Any] = {
+                "currency": currency,
+                "balance": money.format_amount(balance),
+            }
+            if rate_limit is not None:
+                detail["rate_limit"] = rate_limit
+            if price_group is not None:
+                detail["group"] = price_group
             await audit.record(conn, by, "customer-add", name, detail)
     return Customer(**row), key
 
@@ -65,6 +78,36 @@ async def get(pool: db.Database, name: str) -> Customer:
 
 # A customer's rate limit that is the config's api.rate_limit_per_minute (stored as NULL).
 DEFAULT_RATE_LIMIT: Literal["default"] = "default"
+MAX_RATE_LIMIT = 10**9  # as api.rate_limit_per_minute
+
+
+def parse_rate_limit(text: str) -> int | Literal["default"]:
+    """A rate limit typed by a person: requests per minute, or DEFAULT_RATE_LIMIT."""
+    if text == DEFAULT_RATE_LIMIT:
+        return DEFAULT_RATE_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RATE_LIMIT:
+        raise ValueError(
+            f"not a rate limit (1 to {MAX_RATE_LIMIT} per minute, or default): {text!r}"
+        )
+    return int(text)
+
+
+def require_group(config: Config, group: str) -> None:
+    """A price group `update` may set: one of pricing.groups, or NO_GROUP."""
+    if group != NO_GROUP and group not in config.pricing.groups:
+        raise errors.ResellerError(
+            f"refused: no price group {group!r} in pricing.groups of the config; nothing changed"
+        )
+
+
+def group_terms(customer: Customer, config: Config) -> GroupConfig | None:
+    """The customer's group's terms (None: no group, or one the config no longer names)."""
+    return config.pricing.groups.get(customer.price_group) if customer.price_group else None
+
+
+def tier_discount(customer: Customer, group: GroupConfig | None) -> Decimal:
+    """The customer's spend-tier discount in percent, as the API prices it now."""
+    return group.tier_discount(customer.spent_30d) if group is not None else Decimal(0)
 
 
 async def update(
@@ -132,9 +175,12 @@ async def add_balance(pool: db.Database, name: str, amount: Decimal, *, by: Acto
     if not by.reason:
         raise ValueError("a top-up or adjustment needs a reason")
     kind = "topup" if amount > 0 else "adjustment"
-    async with pool.transaction() as conn:
-        balance = await _credit(conn, name, amount, kind, by.reason)
-        await audit.record(conn, by, kind, name, {"amount": money.format_amount(amount)})
+    try:
+        async with pool.transaction() as conn:
+            balance = await _credit(conn, name, amount, kind, by.reason)
+            await audit.record(conn, by, kind, name, {"amount": money.format_amount(amount)})
+    except errors.InsufficientBalance:
+        raise errors.InsufficientBalance(f"refused: {name}'s balance would go below zero") from None
     return balance
 
 
@@ -273,6 +319,8 @@ async def statement(
     last), oldest first, each with the balance after it. Read from one snapshot: with `until`
     open the closing balance is the customer's balance (balance = Σ ledger), even while orders
     are being charged."""
+    if since and until and until <= since:
+        raise ValueError("a statement's period must end after it starts")
     async with pool.transaction() as conn:
         await conn.execute(Q.read_only_snapshot)  # the balance and the entries agree
         row = await conn.fetchrow(Q.customer_by_name, name)
@@ -296,3 +344,23 @@ async def statement(
             )
         )
     return Statement(Customer(**row), opening, lines)
+
+
+# A statement's entries as rows, the same in every export (CSV, JSON, the console's table).
+STATEMENT_COLUMNS = ("at", "entry", "order", "kind", "amount", "balance", "reason")
+
+
+def statement_rows(found: Statement) -> list[tuple[Any, ...]]:
+    """One row per entry, by STATEMENT_COLUMNS: money as text, None where there is nothing."""
+    return [
+        (
+            f"{line.at:%Y-%m-%d %H:%M:%S}",
+            line.id,
+            line.order_id,
+            line.kind,
+            money.format_amount(line.amount),
+            money.format_amount(line.balance),
+            line.reason or None,
+        )
+        for line in found.lines
+    ]

@@ -1,20 +1,34 @@
 """`reseller demo`: everything on one machine in one command — the embedded database, a
-simulated upstream panel, the server with its dispatcher and jobs — and a demo customer whose
-key and a copy-paste `curl` are printed. Orders progress through the real sync job."""
+simulated upstream panel, the server with its dispatcher and jobs, the operator console — and a
+demo customer whose key and a copy-paste `curl` are printed, with the console's demo operator
+and a password new at every run. Orders progress through the real sync job."""
 
 from __future__ import annotations
 
 import os
+import secrets
 from decimal import Decimal
 
 from aiohttp import web
 
-from reseller import config, customers, db, errors, migrations, money, server, simulator
+from reseller import (
+    config,
+    customers,
+    db,
+    errors,
+    migrations,
+    money,
+    operators,
+    server,
+    simulator,
+)
 from reseller.audit import Actor
 from reseller.catalog import sync as catalog_sync
 from reseller.db import Q
 
 PANEL_KEY_ENV = "RESELLER_DEMO_PANEL_KEY"
+CONSOLE_SECRET_ENV = "RESELLER_DEMO_CONSOLE_SECRET"  # the session cookie's key: new every run
+OPERATOR = "demo"
 PROVIDER = "demo-panel"
 CUSTOMER = "demo"
 BALANCE = Decimal(100)
@@ -30,14 +44,23 @@ sync: {{status_seconds: 2, min_poll_seconds: 1, refill_seconds: 5, balance_secon
 pricing: {{markup_percent: 30, rounding: {{decimals: 2, mode: up}}}}
 imports:
   - {{provider: {provider}, category: "*", first_id: 1}}
+admin: {{enabled: true, host: {host}, port: {console_port}, secret_env: {secret_env}}}
 """
 
 
 async def run(
-    dsn: str, *, host: str, port: int, panel_port: int, panel_tick: float, database: str
+    dsn: str,
+    *,
+    host: str,
+    port: int,
+    panel_port: int,
+    console_port: int,
+    panel_tick: float,
+    database: str,
 ) -> None:
     """Until Ctrl-C/SIGTERM. `database` says where the data lives, for the banner."""
     os.environ[PANEL_KEY_ENV] = "demo-panel-key"  # the simulated panel's own key
+    os.environ[CONSOLE_SECRET_ENV] = secrets.token_urlsafe(32)
     first_order_id, first_refill_id = await _first_panel_ids(dsn)
     panel = simulator.create_app(
         simulator.SimConfig(
@@ -56,14 +79,32 @@ async def run(
         await runner.cleanup()
         raise errors.ResellerError(f"cannot listen on port {panel_port}: {exc.strerror}") from None
     panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
-    settings = config.parse(_CONFIG.format(provider=PROVIDER, url=panel_url, key_env=PANEL_KEY_ENV))
+    settings = config.parse(
+        _CONFIG.format(
+            provider=PROVIDER,
+            url=panel_url,
+            key_env=PANEL_KEY_ENV,
+            host=host,
+            console_port=console_port,
+            secret_env=CONSOLE_SECRET_ENV,
+        )
+    )
 
     async def ready(rt: server.Runtime) -> None:
         report = await catalog_sync.sync(rt.pool, rt.live.current, rt.upstreams)
         key = await _demo_customer(rt.pool)
+        password = await _demo_operator(rt.pool)
         await rt.catalog.refresh(rt.pool)  # served before the banner says so
         print(
-            _banner(f"http://{host}:{port}/api/v2", key, panel_url, report.enabled, database),
+            _banner(
+                f"http://{host}:{port}/api/v2",
+                key,
+                panel_url,
+                report.enabled,
+                database,
+                console=f"http://{host}:{console_port}/",
+                password=password,
+            ),
             flush=True,
         )
 
@@ -106,7 +147,31 @@ async def _demo_customer(pool: db.Database) -> str:
     return await customers.rotate_key(pool, CUSTOMER, by=DEMO)
 
 
-def _banner(api: str, key: str, panel: str, services: int, database: str) -> str:
+async def _demo_operator(pool: db.Database) -> str:
+    """The console's demo operator (an admin) with a password new at this run."""
+    known = {o.name: o for o in await operators.list_all(pool)}
+    if OPERATOR in known:
+        if known[OPERATOR].disabled_at is not None:
+            raise errors.ResellerError(
+                f"the demo's console operator {OPERATOR!r} was disabled: the demo leaves it so"
+            )
+        password = await operators.set_password(pool, OPERATOR, None, by=DEMO)
+    else:
+        password = (await operators.add(pool, OPERATOR, "admin", None, by=DEMO))[1]
+    assert password is not None  # generated: none was given
+    return password
+
+
+def _banner(
+    api: str,
+    key: str,
+    panel: str,
+    services: int,
+    database: str,
+    *,
+    console: str,
+    password: str,
+) -> str:
     add = (
         f"curl -s {api} -d key={key} -d action=add -d service=1 "
         "-d link=https://instagram.com/demo -d quantity=100"
@@ -117,6 +182,7 @@ reseller demo is running
   API key    {key}   (customer "{CUSTOMER}", balance at least {money.format_amount(BALANCE)} USD)
   catalog    {services} services priced from a simulated upstream panel at {panel}
   database   {database}
+  console    {console}   (operator "{OPERATOR}", password {password}: new at every run)
 
 Place an order:
   {add}

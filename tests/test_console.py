@@ -106,6 +106,24 @@ async def test_sign_in_attempts_are_bounded_per_account(console) -> None:
     assert await console.sign_in() == 429  # even the right password, for a while
 
 
+async def test_behind_a_proxy_sign_ins_are_bounded_per_client_address(console) -> None:
+    admin = replace(console.live.current.admin, client_address_header="X-Real-IP")
+    console.live.current = replace(console.live.current, admin=admin)
+
+    async def sign_in(name: str, password: str, address: str) -> int:
+        form = {"csrf": await console.csrf(), "name": name, "password": password}
+        headers = {"X-Real-IP": address}
+        async with console.session.post(
+            console.url + "/login", data=form, headers=headers, allow_redirects=False
+        ) as r:
+            return r.status
+
+    for n in range(5):  # one address guessing at five accounts
+        assert await sign_in(f"guess{n}", "wrong horse battery", "203.0.113.7") == 401
+    assert await sign_in(VIEWER, PASSWORD, "203.0.113.7") == 429
+    assert await sign_in(VIEWER, PASSWORD, "198.51.100.2") == 303  # another client, same proxy
+
+
 async def test_a_session_ends_when_idle_too_long_or_too_old_or_disabled(console, pool) -> None:
     assert await console.sign_in() == 303
     console.clock.now += 29 * 60

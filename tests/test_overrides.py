@@ -18,6 +18,7 @@ from test_catalog_sync import YAML, make_config, run_sync
 from test_cli import run, usage_error
 
 from reseller import catalog, customers, server
+from reseller.audit import os_user
 from reseller.catalog import sync as catalog_sync
 
 
@@ -65,8 +66,10 @@ async def test_a_disabled_service_stays_off_sale_through_sync_reload_and_restart
     assert "changed: 1 put on sale, 0 taken off sale, 0 sell rates moved" in out
     assert (await catalog.load(pool)).get(1).rate == Decimal("1.35")
     trail = [(e["actor"], e["action"], e["subject"], e["reason"]) for e in await _audit(capsys)]
-    assert trail[0] == ("alice", "service-disable", "service 1", "complaints")
-    assert trail[1][1:] == ("service-enable", "service 1", "resolved")
+    sync = (os_user(), "services-sync", "catalog")  # each `services sync`, by its user
+    assert (trail[0][:3], trail[2][:3]) == (sync, sync)
+    assert trail[1] == ("alice", "service-disable", "service 1", "complaints")
+    assert trail[3][1:] == ("service-enable", "service 1", "resolved")
 
 
 async def test_enable_puts_a_service_back_only_where_the_catalog_allows_it(

@@ -50,3 +50,19 @@ async def test_providers_balance_and_ping(sim, cli_env, tmp_path, capsys) -> Non
     rows = {line.split()[0]: line for line in out.splitlines() if not line.startswith("…")}
     assert " ok " in rows["sim"] + " "
     assert "FAILED UpstreamNotSent" in rows["dead"]
+
+
+async def test_report_by_day_sums_each_utc_date_of_the_range(stack, cli_env, capsys) -> None:
+    ids = await placed(stack, 3)
+    await stack.pool.execute(
+        "UPDATE orders SET created_at = '2026-03-01 23:59:59+00' WHERE id = $1", ids[0]
+    )
+    await stack.pool.execute(
+        "UPDATE orders SET created_at = '2026-03-02 00:00:00+00' WHERE id = ANY($1)", ids[1:]
+    )
+    code, out, _ = await run(
+        capsys, "report", "--by", "day", "--from", "2026-03-01", "--to", "2026-03-03", "--json"
+    )
+    assert code == 0, out
+    lines = {line["key"]: line["orders"] for line in orjson.loads(out)["lines"]}
+    assert lines == {"2026-03-01": 1, "2026-03-02": 2, "TOTAL": 3}

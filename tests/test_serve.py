@@ -124,7 +124,7 @@ def _demo_places_an_order_that_completes(tmp_path: Path) -> int:
     import urllib.parse
     import urllib.request
 
-    port, panel_port = free_port(), free_port()
+    port, panel_port, console_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("RESELLER_DSN", "RESELLER_CONFIG")}
     env["RESELLER_DATA_DIR"] = str(tmp_path / "data")
     proc = start_reseller(
@@ -133,6 +133,8 @@ def _demo_places_an_order_that_completes(tmp_path: Path) -> int:
         str(port),
         "--panel-port",
         str(panel_port),
+        "--console-port",
+        str(console_port),
         "--panel-tick",
         "0.2",
         env=env,
@@ -153,6 +155,7 @@ def _demo_places_an_order_that_completes(tmp_path: Path) -> int:
             with urllib.request.urlopen(url, data=body, timeout=5) as answer:
                 return orjson.loads(answer.read())
 
+        _console_signs_in(banner)
         placed = call()
         assert "order" in placed, placed
         order = placed["order"]
@@ -166,6 +169,26 @@ def _demo_places_an_order_that_completes(tmp_path: Path) -> int:
     finally:
         assert stop(proc) == 0
     return order
+
+
+def _console_signs_in(banner: str) -> None:
+    """The banner's console answers its operator and password with the dashboard."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+    import urllib.request
+
+    found = re.search(r"console\s+(\S+)\s+\(operator \"(\w+)\", password (\S+):", banner)
+    assert found, banner
+    url, name, password = found.groups()
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    with browser.open(url + "login", timeout=5) as page:
+        token = re.search(r'name="csrf" value="([^"]+)"', page.read().decode()).group(1)
+    form = {"csrf": token, "name": name, "password": password}
+    with browser.open(url + "login", urllib.parse.urlencode(form).encode(), timeout=10) as page:
+        assert "<h1>Dashboard</h1>" in page.read().decode()  # signed in, the redirect followed
 
 
 def test_serve_on_a_port_in_use_fails_in_one_line(dsn: str, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from reseller.api.appkeys import (
 )
 from reseller.api.openapi import Action
 from reseller.catalog import Catalog, Service
+from reseller.client_address import client_address
 from reseller.config import Config
 from reseller.config.groups import GroupConfig
 from reseller.db import Database
@@ -144,7 +145,7 @@ async def _authenticate(request: web.Request, key: str | None) -> customers.Cust
     if customer is not None:
         return customer
     settings = request.app[CONFIG].current.api
-    address = _client_address(request)
+    address = client_address(request, request.app[CONFIG].current.api.client_address_header)
     if await limiter.exhausted(address):
         await asyncio.sleep(float(settings.failed_auth_delay_seconds))
         raise errors.TooManyRequests()
@@ -158,12 +159,6 @@ async def _authenticate(request: web.Request, key: str | None) -> customers.Cust
 
 
 _EVERYONE = "*"  # the failed-auth bucket all addresses share (no address is spelt "*")
-
-
-def _client_address(request: web.Request) -> str:
-    header = request.app[CONFIG].current.api.client_address_header
-    forwarded = request.headers.get(header, "") if header else ""
-    return forwarded.split(",")[0].strip() or request.remote or "-"
 
 
 def _legacy_action(params: Params) -> str:

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import structlog
 
-from reseller import db, errors, locks, money
+from reseller import audit, db, errors, locks, money
 from reseller.catalog import build as catalog_build
 from reseller.catalog.build import Built, UpstreamKey
 from reseller.catalog.model import Offer
@@ -85,9 +85,15 @@ def log_changes(changes: Changes, *, cause: str) -> None:
 
 
 async def sync(
-    pool: db.Database, config: Config, upstreams: Upstreams, *, refuse_to_empty: bool = False
+    pool: db.Database,
+    config: Config,
+    upstreams: Upstreams,
+    *,
+    refuse_to_empty: bool = False,
+    by: audit.Actor | None = None,
 ) -> SyncReport:
-    """Fetch, store and rebuild; with `refuse_to_empty`, see `rebuild`."""
+    """Fetch, store and rebuild; with `refuse_to_empty`, see `rebuild`. `by`: the operator who
+    asked (the scheduled sync is no one), audited with what changed."""
     report = SyncReport()
     fetched: dict[str, list[Offer]] = {}
     clients = list(upstreams)
@@ -99,7 +105,7 @@ async def sync(
             continue
         fetched[client.name] = result
         report.offered[client.name] = len(result)
-    rebuilt = await rebuild(pool, config, fetched=fetched, refuse_to_empty=refuse_to_empty)
+    rebuilt = await rebuild(pool, config, fetched=fetched, refuse_to_empty=refuse_to_empty, by=by)
     built, report.changes = rebuilt.built, rebuilt.changes
     log_changes(report.changes, cause="sync")
     report.enabled = sum(e.enabled for e in built.entries)
@@ -107,6 +113,32 @@ async def sync(
         (e.service.id, e.disabled_reason or "") for e in built.entries if not e.enabled
     ]
     return report  # what changed is logged by log_changes, not every disabled service again
+
+
+def report_lines(report: SyncReport) -> list[str]:
+    """A sync's report in words, as `services sync` prints it and the console shows it."""
+    lines = [f"{provider}: {count} services offered" for provider, count in report.offered.items()]
+    lines += [
+        f"{provider}: FAILED ({why}); its last known services are kept"
+        for provider, why in report.failed.items()
+    ]
+    lines.append(f"{report.enabled} services on sale, {len(report.disabled)} disabled")
+    lines += [f"  disabled {service_id}: {reason}" for service_id, reason in report.disabled]
+    return lines + change_lines(report.changes)
+
+
+def change_lines(changes: Changes) -> list[str]:
+    """What a rebuild changed for customers, in words."""
+    if not changes:
+        return ["changed: nothing (no service put on or taken off sale, no sell rate moved)"]
+    lines = [
+        f"changed: {len(changes.put_on_sale)} put on sale, {len(changes.taken_off_sale)} taken"
+        f" off sale, {changes.prices_moved} sell rates moved"
+    ]
+    if changes.put_on_sale:
+        lines.append(f"  put on sale: {', '.join(map(str, changes.put_on_sale))}")
+    lines += [f"  taken off sale {service_id}: {why}" for service_id, why in changes.taken_off_sale]
+    return lines
 
 
 async def _fetch(client: ProviderClient) -> list[Offer]:
@@ -147,9 +179,11 @@ async def rebuild(
     *,
     fetched: Mapping[str, list[Offer]] | None = None,
     refuse_to_empty: bool = False,
+    by: audit.Actor | None = None,
 ) -> Rebuilt:
     """Write the catalog the config and the stored offers describe (no upstream calls), after
-    storing the `fetched` offers (provider → services) in the same transaction.
+    storing the `fetched` offers (provider → services) in the same transaction; with `by`, the
+    audit entry of it too (the providers that answered and what changed).
 
     With `refuse_to_empty`, a catalog with services on sale that would be left with none raises
     CatalogWouldEmpty and nothing is written, not even the offers (stored, they would empty the
@@ -157,7 +191,19 @@ async def rebuild(
     likelier a mistake than the end of all sales.
     """
     async with pool.transaction() as conn:
-        return await rebuild_within(conn, config, fetched=fetched, refuse_to_empty=refuse_to_empty)
+        rebuilt = await rebuild_within(
+            conn, config, fetched=fetched, refuse_to_empty=refuse_to_empty
+        )
+        if by is not None:
+            changes = rebuilt.changes
+            detail = {
+                "answered": sorted(fetched or {}),
+                "put_on_sale": list(changes.put_on_sale),
+                "taken_off_sale": [service_id for service_id, _ in changes.taken_off_sale],
+                "prices_moved": changes.prices_moved,
+            }
+            await audit.record(conn, by, "services-sync", "catalog", detail)
+        return rebuilt
 
 
 async def rebuild_within(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from reseller import audit, db, dbserver, errors, migrations, money
+from reseller import audit, currencies, db, dbserver, errors, migrations, money, names
 from reseller import config as config_module
 from reseller.audit import Actor
 from reseller.config import Config
@@ -88,9 +88,10 @@ def port(text: str) -> int:
 
 
 def currency(text: str) -> str:
-    if len(text) != 3 or not text.isalpha() or not text.isupper():
-        raise argparse.ArgumentTypeError(f"not a 3-letter currency code: {text!r}")
-    return text
+    try:
+        return currencies.parse_code(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def date(text: str) -> datetime:
@@ -108,10 +109,10 @@ def nonempty(text: str) -> str:
 
 
 def name(text: str) -> str:
-    value = nonempty(text)
-    if len(value) > 100 or not value.isprintable():
-        raise argparse.ArgumentTypeError("use up to 100 printable characters")
-    return value
+    try:
+        return names.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 # --- config and database ---

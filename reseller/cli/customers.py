@@ -15,10 +15,7 @@ from reseller.catalog import customer_prices, groups
 from reseller.catalog.customer_prices import PriceOverride
 from reseller.cli import common, output
 from reseller.config import Config
-from reseller.config.groups import NO_GROUP, GroupConfig
-
-_MAX_RATE_LIMIT = 10**9  # as api.rate_limit_per_minute
-_STATEMENT_COLUMNS = ("at", "entry", "order", "kind", "amount", "balance", "reason")
+from reseller.config.groups import NO_GROUP
 
 
 def register(commands: Any) -> None:
@@ -127,13 +124,10 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _rate_limit(text: str) -> int | Literal["default"]:
-    if text == customers.DEFAULT_RATE_LIMIT:
-        return customers.DEFAULT_RATE_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= _MAX_RATE_LIMIT:
-        raise argparse.ArgumentTypeError(
-            f"not a rate limit (1 to {_MAX_RATE_LIMIT} per minute, or default): {text!r}"
-        )
-    return int(text)
+    try:
+        return customers.parse_rate_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -165,19 +159,15 @@ def _set(args: argparse.Namespace) -> int:
         )
 
     async def work(pool: db.Database, config: Config) -> customers.Customer:
-        group = args.price_group
-        if group is not None and group != NO_GROUP and group not in config.pricing.groups:
-            raise errors.ResellerError(
-                f"refused: no price group {group!r} in pricing.groups of the config; nothing"
-                " changed"
-            )
+        if args.price_group is not None:
+            customers.require_group(config, args.price_group)
         return await customers.update(
             pool,
             args.name,
             by=common.actor(args),
             rate_limit=args.rate_limit,
             new_name=args.new_name,
-            price_group=group,
+            price_group=args.price_group,
         )
 
     try:
@@ -234,9 +224,9 @@ def _price(args: argparse.Namespace) -> int:
             raise errors.ResellerError(
                 f"refused: service {args.service} is not on sale; nothing changed"
             )
-        group = _group(customer, config)
+        group = customers.group_terms(customer, config)
         rate = customer_prices.rate(
-            service, group, _tier(customer, group), override, config.pricing
+            service, group, customers.tier_discount(customer, group), override, config.pricing
         )
         if group is not None and not groups.visible(group, service.id, service.category):
             raise errors.ResellerError(
@@ -267,8 +257,8 @@ def _prices(args: argparse.Namespace) -> int:
     async def work(pool: db.Database, config: Config) -> tuple[str, list[tuple[Any, ...]]]:
         customer, stored = await customers.prices(pool, args.name)
         current = await catalog.load(pool)
-        group = _group(customer, config)
-        tier = _tier(customer, group)
+        group = customers.group_terms(customer, config)
+        tier = customers.tier_discount(customer, group)
         rows = []
         for price in stored:
             service = current.get(price.override.service_id)
@@ -294,16 +284,6 @@ def _prices(args: argparse.Namespace) -> int:
     return 0
 
 
-def _group(customer: customers.Customer, config: Config) -> GroupConfig | None:
-    """The customer's group's terms (None: no group, or one the config no longer names)."""
-    return config.pricing.groups.get(customer.price_group) if customer.price_group else None
-
-
-def _tier(customer: customers.Customer, group: GroupConfig | None) -> Decimal:
-    """The customer's spend-tier discount in percent, as the API prices it now."""
-    return group.tier_discount(customer.spent_30d) if group is not None else Decimal(0)
-
-
 def _statement(args: argparse.Namespace) -> int:
     if args.start and args.end and args.end <= args.start:
         raise errors.ResellerError("--to must be after --from")
@@ -311,18 +291,7 @@ def _statement(args: argparse.Namespace) -> int:
         args,
         lambda pool, _: customers.statement(pool, args.name, since=args.start, until=args.end),
     )
-    rows: list[tuple[Any, ...]] = [
-        (
-            _when(line.at),
-            line.id,
-            line.order_id,
-            line.kind,
-            money.format_amount(line.amount),
-            money.format_amount(line.balance),
-            line.reason or None,
-        )
-        for line in found.lines
-    ]
+    rows = customers.statement_rows(found)
     if args.json:
         _print_json_statement(args, found, rows)
         return 0
@@ -333,7 +302,7 @@ def _statement(args: argparse.Namespace) -> int:
         rows.append((_day(args.end), None, None, "closing", None, closing, None))
     customer = found.customer
     title = f"{customer.name}, {customer.currency}: {_period(args.start, args.end)}"
-    output.emit(args, _STATEMENT_COLUMNS, rows, title=title)
+    output.emit(args, customers.STATEMENT_COLUMNS, rows, title=title)
     return 0
 
 
@@ -349,13 +318,9 @@ def _print_json_statement(
         "to": _day(args.end),
         "opening": money.format_amount(found.opening),
         "closing": money.format_amount(found.closing),
-        "entries": [dict(zip(_STATEMENT_COLUMNS, row, strict=True)) for row in rows],
+        "entries": output.records(customers.STATEMENT_COLUMNS, rows),
     }
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def _when(at: datetime) -> str:
-    return f"{at:%Y-%m-%d %H:%M:%S}"
 
 
 def _day(day: datetime | None) -> str | None:
@@ -390,14 +355,9 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _balance_add(args: argparse.Namespace) -> int:
-    try:
-        balance = common.with_database(
-            args,
-            lambda pool, _: customers.add_balance(
-                pool, args.name, args.amount, by=common.actor(args)
-            ),
-        )
-    except errors.InsufficientBalance:
-        raise errors.ResellerError(f"refused: {args.name}'s balance would go below zero") from None
+    balance = common.with_database(
+        args,
+        lambda pool, _: customers.add_balance(pool, args.name, args.amount, by=common.actor(args)),
+    )
     print(f"{args.name}: balance {money.format_amount(balance)}")
     return 0

@@ -37,10 +37,12 @@ def register(commands: Any) -> None:
     ).set_defaults(command=_worker)
 
     demo = commands.add_parser(
-        "demo", help="embedded database + simulated panel + server + a demo customer"
+        "demo",
+        help="embedded database + simulated panel + server + console + a demo customer",
     )
     demo.add_argument("--port", type=common.port, default=8080)
     demo.add_argument("--panel-port", type=common.port, default=8090)
+    demo.add_argument("--console-port", type=common.port, default=8081)
     demo.add_argument(
         "--panel-tick",
         type=float,
@@ -122,6 +124,7 @@ def _demo(args: argparse.Namespace) -> int:
                 host="127.0.0.1",
                 port=args.port,
                 panel_port=args.panel_port,
+                console_port=args.console_port,
                 panel_tick=args.panel_tick,
                 database=str(where),
             )

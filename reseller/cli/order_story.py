@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from reseller import audit as trail
 from reseller import db, errors, money
 from reseller.cli import common, output
 from reseller.db import Q
@@ -66,9 +67,9 @@ async def gather(pool: db.Database, order_id: int) -> Facts | None:
         if order is None:
             return None
         refills = await tx.fetch(Q.order_refills, order_id, order["customer_id"])
-        audit = []
+        audit: list[db.Record] = []
         for subject in (f"order {order_id}", *(f"refill {r['id']}" for r in refills)):
-            audit += await tx.fetch(Q.audit_entries, order["created_at"], FOREVER, subject)
+            audit += await trail.entries(tx, order["created_at"], FOREVER, subject=subject)
         return Facts(
             order,
             await tx.fetch(Q.order_ledger, order_id),

@@ -5,13 +5,13 @@ disagree; values are already text (money formatted by `money.format_amount`, nev
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
+from reseller import csv_export
 from reseller.cli import common
 
 
@@ -45,9 +45,7 @@ def emit(
     if getattr(args, "json", False):
         emit_document(records(columns, rows))
     elif getattr(args, "csv", False):
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([["" if v is None else str(v) for v in row] for row in rows])
+        csv_export.write(sys.stdout, columns, rows)
     else:
         if title:
             print(title)

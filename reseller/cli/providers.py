@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +17,7 @@ from reseller.cli import quality as quality_cli
 from reseller.config import Config
 from reseller.jobs import balances
 from reseller.reports import provider_losses
-from reseller.upstream import ProviderClient, Upstreams
+from reseller.upstream import ProviderClient, Upstreams, ping
 
 FIGURES_DAYS = 30
 
@@ -99,12 +98,7 @@ def _provider_figures(config: Config) -> None:
 
 def _ping(args: argparse.Namespace) -> int:
     async def one(client: ProviderClient) -> str:
-        started = time.perf_counter()
-        try:
-            await client.balance()
-        except errors.UpstreamError as exc:
-            return f"FAILED {type(exc).__name__}: {exc.message}"
-        return f"ok {(time.perf_counter() - started) * 1000:.0f} ms"
+        return str(await ping.ping(client))
 
     rows = asyncio.run(_each_provider(common.load_config(args), one))
     print(common.table([("PROVIDER", "ANSWER"), *rows]))

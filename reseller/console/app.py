@@ -13,15 +13,25 @@ from aiohttp import web
 from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from reseller import db
+from reseller import db, money
 from reseller.api.ratelimit import RateLimiter
 from reseller.config import LiveConfig
-from reseller.console import auth, dashboard, keys, security
+from reseller.console import (
+    audit,
+    auth,
+    customers,
+    dashboard,
+    keys,
+    providers,
+    security,
+    services,
+)
+from reseller.console.figures import Figures
 from reseller.upstream import Upstreams
 
 HERE = Path(__file__).parent
 COOKIE = "reseller_console"
-PAGES = (auth, dashboard)  # each with its `routes`
+PAGES = (auth, dashboard, customers, services, providers, audit)  # each with its `routes`
 
 
 def create_console(
@@ -38,6 +48,8 @@ def create_console(
     app = web.Application(middlewares=[security.security_headers])
     app[keys.CONFIG], app[keys.POOL], app[keys.CLOCK] = live, pool, clock
     app[keys.UPSTREAMS] = upstreams
+    app[keys.FIGURES] = figures = Figures(pool, live)
+    app.on_cleanup.append(lambda _: figures.close())
     app[keys.SIGN_INS] = RateLimiter(settings.sign_ins_per_minute)
     setup_sessions(
         app,
@@ -51,12 +63,13 @@ def create_console(
         ),
     )
     app.middlewares.append(auth.signed_in)
-    aiohttp_jinja2.setup(
+    templates = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
         context_processors=[aiohttp_jinja2.request_processor],  # the nav marks the current page
     )
+    templates.filters["amount"] = money.format_amount  # as the CLI prints amounts
     for pages in PAGES:
         app.add_routes(pages.routes)
     app.router.add_static("/static", HERE / "static")

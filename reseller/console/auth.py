@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 
 from reseller import operators
+from reseller.client_address import client_address
 from reseller.console import keys, security
 
 routes = web.RouteTableDef()
@@ -67,7 +68,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     name, password = str(form.get("name", "")), str(form.get("password", ""))
     limiter = request.app[keys.SIGN_INS]
-    address = request.remote or "-"
+    address = client_address(request, request.app[keys.CONFIG].current.admin.client_address_header)
     if not (await limiter.allow(("name", name)) and await limiter.allow(("address", address))):
         return _login_again(request, session, "Too many sign-in attempts: wait a minute.", 429)
     operator = await operators.sign_in(request.app[keys.POOL], name, password)

@@ -9,6 +9,7 @@ from aiohttp import web
 from reseller import db, operators
 from reseller.api.ratelimit import RateLimiter
 from reseller.config import LiveConfig
+from reseller.console.figures import Figures
 from reseller.upstream import Upstreams
 
 CONFIG = web.AppKey("config", LiveConfig)
@@ -17,6 +18,8 @@ POOL = web.AppKey("pool", db.Database)
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
 Clock = Callable[[], float]  # seconds since the epoch
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+# The dashboard's 30 days of money, summed in the background.
+FIGURES = web.AppKey("figures", Figures)
 SIGN_INS = web.AppKey("sign_ins", RateLimiter)  # attempts, per account and per address
 # The signed-in operator, on the request: set by `auth.signed_in`.
 OPERATOR = web.RequestKey("operator", operators.Operator)

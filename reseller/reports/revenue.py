@@ -5,6 +5,7 @@ provider's currency with `currency_rates`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,7 +15,7 @@ from reseller.catalog import pricing
 from reseller.config import Config
 from reseller.db import Q
 
-GROUPINGS = ("provider", "service", "customer")
+GROUPINGS = ("provider", "service", "customer", "day")  # day: a UTC date, YYYY-MM-DD
 
 
 @dataclass
@@ -75,15 +76,19 @@ async def build(
         line.cost_unknown += row["cost_unknown"]
     # Services by their ID as a number (2 before 10, not "10 …" before "2 …"), else by key.
     ordered = sorted(lines.values(), key=lambda x: (x.service_id or 0, x.key, x.currency))
-    report = Report(ordered, Line("TOTAL", base))
-    total = report.total
-    for line in report.lines:
-        total.orders += line.orders
-        total.revenue_base += line.revenue_base
-        total.refunds_base += line.refunds_base
-        total.discount_base += line.discount_base
-        total.cost += line.cost
-        total.cost_unknown += line.cost_unknown
-    total.revenue, total.refunds = total.revenue_base, total.refunds_base
-    total.discount = total.discount_base
-    return report
+    return Report(ordered, total(ordered, "TOTAL", base))
+
+
+def total(lines: Iterable[Line], key: str, base: str) -> Line:
+    """The lines summed in the base currency (their customers' currencies may differ)."""
+    summed = Line(key, base)
+    for line in lines:
+        summed.orders += line.orders
+        summed.revenue_base += line.revenue_base
+        summed.refunds_base += line.refunds_base
+        summed.discount_base += line.discount_base
+        summed.cost += line.cost
+        summed.cost_unknown += line.cost_unknown
+    summed.revenue, summed.refunds = summed.revenue_base, summed.refunds_base
+    summed.discount = summed.discount_base
+    return summed

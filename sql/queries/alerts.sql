@@ -79,3 +79,28 @@ DELETE FROM alert_state WHERE destination = $1 AND kind = $2 AND subject = $3;
 -- What destinations no longer configured were told: one added again starts afresh.
 -- $1: the destinations configured (text[])
 DELETE FROM alert_state WHERE destination <> ALL($1::text[]);
+
+-- name: provider_states
+-- Each provider's last balance read and whether its last check was answered (either may not
+-- exist yet).
+SELECT coalesce(b.provider, h.provider) AS provider, b.balance, b.currency, b.low, b.paused,
+       b.checked_at, h.failing_since, h.error
+FROM provider_balances b
+FULL JOIN provider_health h ON h.provider = b.provider
+ORDER BY 1;
+
+-- name: provider_failures
+-- Per provider, what went wrong since $1: sends it refused or that never got through (the next
+-- candidate was tried, or the order refunded), and the orders it took since then that went
+-- uncertain or whose polling was given up.
+SELECT provider, sum(refused)::int AS refused, sum(uncertain)::int AS uncertain,
+       sum(poll_stopped)::int AS poll_stopped
+FROM (
+    SELECT provider, count(*) AS refused, 0 AS uncertain, 0 AS poll_stopped
+    FROM dispatch_refusals WHERE refused_at >= $1 GROUP BY provider
+    UNION ALL
+    SELECT provider, 0, count(*) FILTER (WHERE uncertain_at IS NOT NULL),
+           count(*) FILTER (WHERE poll_stopped IS NOT NULL)
+    FROM orders WHERE created_at >= $1 AND provider IS NOT NULL GROUP BY provider
+) f
+GROUP BY provider;

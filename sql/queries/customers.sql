@@ -1,7 +1,8 @@
 -- name: insert_customer
--- $1: name, $2: api_key_hash, $3: currency
-INSERT INTO customers (name, api_key_hash, currency)
-VALUES ($1, $2, $3)
+-- $1: name, $2: api_key_hash, $3: currency, $4: rate limit per minute (NULL: the config's
+-- api.rate_limit_per_minute), $5: price group (NULL: none)
+INSERT INTO customers (name, api_key_hash, currency, rate_limit_per_minute, price_group)
+VALUES ($1, $2, $3, $4, $5)
 RETURNING id, name, balance, currency, suspended, rate_limit_per_minute, created_at,
        price_group, spent_30d;
 

@@ -35,6 +35,15 @@ SELECT count(*) FILTER (WHERE settled_at IS NULL AND dispatch_state <> 'refused'
 FROM orders
 WHERE settled_at IS NULL;
 
--- name: console_provider_balances
-SELECT provider, balance, currency, low, paused, checked_at FROM provider_balances
-ORDER BY provider;
+-- name: console_orders_by_status
+-- $1: since (timestamptz)
+SELECT status, count(*) AS orders FROM orders WHERE created_at >= $1
+GROUP BY status ORDER BY orders DESC, status;
+
+-- name: console_recently_off_sale
+-- A disabled service's row changes when it is taken off sale (or its reason changes), never
+-- while it stays off: updated_at says when. $1: since (timestamptz)
+SELECT id, name, disabled_reason, updated_at FROM services
+WHERE NOT enabled AND updated_at >= $1
+ORDER BY updated_at DESC, id
+LIMIT 20;

@@ -1,6 +1,6 @@
 -- name: report
 -- Revenue, refunds and upstream cost of the orders placed in [$1, $2), grouped by $3
--- ('provider' | 'service' | 'customer'), by provider (whose currency the cost is in) and by
+-- ('provider' | 'service' | 'customer' | 'day', a UTC date), by provider (whose currency the cost is in) and by
 -- the customers' currency (revenue and discount in it, and in the base currency at each
 -- order's rate).
 -- service_id is the key's number when grouped by service (NULL otherwise): report.build sorts
@@ -9,6 +9,7 @@
 SELECT CASE $3::text
            WHEN 'provider' THEN coalesce(o.provider, '-')
            WHEN 'service' THEN o.service_id::text || ' ' || s.name
+           WHEN 'day' THEN to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
            ELSE c.name
        END AS key,
        CASE WHEN $3::text = 'service' THEN o.service_id END AS service_id,
