@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import expect
 from support import money_holds
 from test_resolve import uncertain_order
+from test_sync import upstream_of
 
 from tests.browser.browsing import reload_until, sign_in
 
@@ -99,10 +100,13 @@ async def test_uncertain_orders_are_resolved_one_linked_one_refunded(
 
 
 async def test_every_page_opens_from_the_navigation(page, stack, screenshot) -> None:
-    for n in range(4):
-        await stack.add(link=f"https://ig.com/nav{n}", quantity=100 * (n + 1))
+    links = [f"https://ig.com/nav{n}" for n in range(4)]
+    partial, canceled, *_ = [(await stack.add(link=link))["order"] for link in links]
     await stack.settle()
-    stack.sim.state.skip(10)  # the provider finishes them: the pages show money and statuses
+    # The provider ends them its ways: the pages show money, refunds and several statuses.
+    stack.sim.state.force_status(await upstream_of(stack, partial), "Partial", remains=40)
+    stack.sim.state.force_status(await upstream_of(stack, canceled), "Canceled")
+    stack.sim.state.skip(10)
     await stack.jobs.status()
     await stack.jobs.balances()
     await sign_in(page)
