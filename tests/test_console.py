@@ -78,6 +78,15 @@ async def test_forms_without_the_sessions_token_are_refused(console) -> None:
     assert (await console.get("/"))[0] == 200  # still signed in
 
 
+async def test_a_request_the_browser_sends_by_itself_keeps_the_sign_in_forms_token(
+    console,
+) -> None:
+    token = await console.csrf()
+    assert (await console.get("/favicon.ico"))[0] == 303  # not signed in yet
+    status, _, _ = await console.post("/login", csrf=token, name="ana", password=PASSWORD)
+    assert status == 303
+
+
 async def test_a_viewer_sees_the_pages_but_every_change_is_refused(console, pool) -> None:
     assert await console.sign_in(VIEWER) == 303
     status, page, _ = await console.get("/")

@@ -24,7 +24,9 @@ async def signed_in(request: web.Request, handler: security.Handler) -> web.Stre
     session = await get_session(request)
     operator = await _operator(request, session)
     if operator is None:
-        session.invalidate()
+        if "operator_id" in session:  # over: ended without forgetting who it was
+            session.invalidate()
+        # Not before signing in: the browser's own /favicon.ico would wipe the form's token.
         raise web.HTTPSeeOther("/login")
     if request.method == "POST":
         await security.require_csrf(request, session)
