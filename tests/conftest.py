@@ -70,16 +70,37 @@ async def _session_pool(dsn: str) -> AsyncIterator[db.Database]:
     await pool.close()
 
 
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _emptying(_session_pool: db.Database) -> str:
+    """What empties every table and restarts every sequence between tests. TRUNCATE took
+    0.16 s a test on a server with fsync on (a new file per table); deleting the few rows a test
+    leaves takes a millisecond, with the foreign-key triggers off (a superuser's right), which
+    is what the test servers give. Without that right: TRUNCATE."""
+    async with _session_pool.session() as conn:
+        tables = [
+            f'"{r["tablename"]}"'
+            for r in await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename <> 'schema_migrations'"
+            )
+        ]
+        superuser = await conn.fetchval("SELECT current_setting('is_superuser')") == "on"
+    if not superuser:
+        return f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"
+    return (
+        "SET session_replication_role = replica;"
+        + "".join(f"DELETE FROM {t};" for t in tables)
+        + "SELECT setval(oid, 1, false) FROM pg_class"
+        " WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace;"
+        "RESET session_replication_role;"
+    )
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def pool(_session_pool: db.Database) -> db.Database:
+async def pool(_session_pool: db.Database, _emptying: str) -> db.Database:
     """The session pool over empty tables."""
     async with _session_pool.session() as conn:
-        tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            " AND tablename <> 'schema_migrations'"
-        )
-        names = ", ".join(f'"{t["tablename"]}"' for t in tables)
-        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        await conn.execute(_emptying)
     return _session_pool
 
 

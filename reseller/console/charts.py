@@ -30,6 +30,7 @@ class LineChart:
     top_label: str  # the value at the top edge, and at the bottom one
     bottom_label: str
     zero_y: Decimal  # where the value 0 is
+    zero_between: bool  # 0 is neither edge: labelled on its own
     ticks: list[tuple[Decimal, str]]  # (x, label) along the bottom
 
 
@@ -75,7 +76,15 @@ def line_chart(
     ]
     ticks = [(x(i), label) for i, label in enumerate(labels) if i % tick_every == 0]
     return LineChart(
-        WIDTH, HEIGHT, LEFT, lines, f"{top:.2f}", f"{bottom:.2f}", y(Decimal(0)), ticks
+        width=WIDTH,
+        height=HEIGHT,
+        left=LEFT,
+        lines=lines,
+        top_label=f"{top:.2f}",
+        bottom_label=f"{bottom:.2f}",
+        zero_y=y(Decimal(0)),
+        zero_between=bottom < 0 < top,
+        ticks=ticks,
     )
 
 
