@@ -169,6 +169,7 @@ async def _pages(pool: db.Database) -> list[str]:
         "/orders",
         f"/orders?customer={customer}",
         "/orders?status=Partial",
+        "/orders?dispatch=refused",  # none: every order read without its index
         "/orders?service=7",
         "/orders?since=2026-06-01&until=2026-06-02",
         "/orders?link=https%3A%2F%2Finstagram.com%2Fp%2Fseed777",
