@@ -18,6 +18,7 @@ RUNS = (
     ),
     ("Margin safeguards on and off, 1 000 orders", ["bench.margin", "--markdown"]),
     ("Routing modes over three providers, 2 000 orders", ["bench.routing", "--markdown"]),
+    ("Console pages with 1 000 000 orders", ["bench.console", "--markdown"]),
 )
 
 
