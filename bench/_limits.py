@@ -88,6 +88,7 @@ async def _orders(
             Decimal(1),
             order.charge,
             link_key,
+            bool(order.runs) and service.dripfeed_emulated,
         )
         items.append((form["key"], (*args, *extra)))
     return items

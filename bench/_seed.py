@@ -10,6 +10,7 @@ who only ask for `services`.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import Iterator, Sequence
@@ -349,6 +350,18 @@ def _add_bodies(keys: list[str], service_count: int) -> list[str]:
 
 def _form(**fields: object) -> str:
     return urlencode(fields)
+
+
+@contextmanager
+def seeded_database(sizes: Sizes, folder: Path) -> Iterator[tuple[str, dict[str, Path], str]]:
+    """A fresh database seeded with `sizes` on `database_server`: its DSN, the workloads'
+    bodies (see `seed`) and where it runs; dropped at the end."""
+    with database_server(folder / "pg") as (server_dsn, label):
+        dsn = asyncio.run(create_database(server_dsn))
+        try:
+            yield dsn, asyncio.run(seed(dsn, sizes, folder)), label
+        finally:
+            asyncio.run(drop_database(server_dsn, dsn))
 
 
 @contextmanager

@@ -92,14 +92,9 @@ def run(args: argparse.Namespace) -> int:
     busy = os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="rbench-") as tmp,
-        _seed.database_server(Path(tmp) / "pg") as (server_dsn, database),
+        _seed.seeded_database(sizes, Path(tmp)) as (dsn, bodies, database),
     ):
-        dsn = asyncio.run(_seed.create_database(server_dsn))
-        try:
-            bodies = asyncio.run(_seed.seed(dsn, sizes, Path(tmp)))
-            rows = _measure_all(dsn, bodies, sizes, settings, args.rounds, Path(tmp))
-        finally:
-            asyncio.run(_seed.drop_database(server_dsn, dsn))
+        rows = _measure_all(dsn, bodies, sizes, settings, args.rounds, Path(tmp))
     print(_table(rows, markdown=args.markdown))
     print()
     for row in rows:

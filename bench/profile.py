@@ -12,7 +12,6 @@ by their own time and with what they call. Needs py-spy (`pip install py-spy`) a
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
 import shutil
 import subprocess
@@ -31,22 +30,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workload", choices=WORKLOADS, default="services")
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
     for tool in ("py-spy", "wrk"):
         if shutil.which(tool) is None:
             parser.error(f"{tool} is not installed")
-    sizes = _seed.Sizes(services=1000, customers=1000, orders=args.orders)
+    sizes = _seed.Sizes(services=args.services, customers=1000, orders=args.orders)
     with (
         tempfile.TemporaryDirectory(prefix="rprofile-") as tmp,
-        _seed.database_server(Path(tmp) / "pg") as (server_dsn, _),
+        _seed.seeded_database(sizes, Path(tmp)) as (dsn, bodies, _),
     ):
-        dsn = asyncio.run(_seed.create_database(server_dsn))
-        try:
-            bodies = asyncio.run(_seed.seed(dsn, sizes, Path(tmp)))
-            raw = _profiled(dsn, bodies[args.workload], sizes, args.seconds, Path(tmp))
-        finally:
-            asyncio.run(_seed.drop_database(server_dsn, dsn))
+        raw = _profiled(dsn, bodies[args.workload], sizes, args.seconds, Path(tmp))
     print(_summary(raw, args.top))
     return 0
 
