@@ -60,6 +60,16 @@ async def test_an_operator_signs_in_sees_the_dashboard_and_signs_out(console, po
     assert (await console.get("/"))[0] == 303
 
 
+async def test_behind_tls_the_session_cookie_is_sent_over_https_only(pool) -> None:
+    live = config.LiveConfig(config.parse("admin: {secure_cookie: true}"))
+    async with serving(live, pool) as console:
+        status, _, response = await console.get("/login")  # its form's token is in the session
+    cookie = response.cookies[COOKIE]
+    assert status == 200
+    assert cookie["secure"] is True
+    assert (cookie["httponly"], cookie["samesite"]) == (True, "Strict")
+
+
 async def test_a_wrong_password_or_name_is_refused_the_same_way(console) -> None:
     status = await console.sign_in(password="wrong horse battery")
     assert status == 401
