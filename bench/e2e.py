@@ -120,9 +120,11 @@ def _rounds(
 ) -> tuple[Run, dict[Setup, Run]]:
     panel_best: Run | None = None
     best: dict[Setup, Run] = {}
-    for number in range(1, args.rounds + 1):
-        with _panel(folder) as (panel_url, panel_pid):
-            groups = {"panel": panel_pid} | ({"PostgreSQL": postmaster} if postmaster else {})
+    # One panel for every round: a new one would number its orders from 1 again, and the
+    # reseller would find upstream IDs it has already seen.
+    with _panel(folder) as (panel_url, panel_pid):
+        groups = {"panel": panel_pid} | ({"PostgreSQL": postmaster} if postmaster else {})
+        for number in range(1, args.rounds + 1):
             bodies = _bodies(folder / "panel.bodies", [PANEL_KEY], args.seconds)
             panel = _measure(panel_url, bodies, args.seconds, groups, None)
             print(f"round {number}: panel alone {panel.accepted_rate:,.0f} adds/s", flush=True)
