@@ -9,7 +9,7 @@ the same round: the same load sent straight to the simulated panel — what the 
 can take. Setups take turns within a round; each keeps its best round. Where each setup's CPU
 went (the reseller's processes, the panel, PostgreSQL, the load generator) is read from /proc.
 
-    python -m bench.e2e --seconds 4 --rounds 2
+    python -m bench.e2e --seconds 4 --rounds 3
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class Run:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.e2e", description=__doc__.split(":")[0])
     parser.add_argument("--seconds", type=int, default=4, help="load per run (default 4)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--workers",
         default=",".join(str(n) for n in range(1, len(os.sched_getaffinity(0)) + 1)),
@@ -326,22 +326,7 @@ def _print(panel: Run, best: dict[Setup, Run], setups: list[Setup]) -> None:
             f"{run.placed_rate:,.0f} | {run.completed_seconds - run.placed_seconds:.2f} | "
             f"{run.placed_rate / panel.accepted_rate:.2f} |"
         )
-    print()
-    print("Scaling, from 1 API process to N (same setup, best rounds):")
-    print()
-    print("| setup | N | accepted/s ×N / ×1 | placed/s ×N / ×1 |")
-    print("|---|---:|---:|---:|")
-    for worker in (False, True):
-        ones = [s for s in setups if s.worker == worker and s.api_processes == 1]
-        for setup in (s for s in setups if s.worker == worker and s.api_processes > 1):
-            if ones:
-                one, run = best[ones[0]], best[setup]
-                kind = "serve (API + dispatch + jobs)" if not worker else "API only + worker"
-                print(
-                    f"| {kind} | {setup.api_processes} | "
-                    f"{run.accepted_rate / one.accepted_rate:.2f} | "
-                    f"{run.placed_rate / one.placed_rate:.2f} |"
-                )
+    _print_scaling(best, setups)
     print()
     print(
         "The database per order, same window (commits of this database, the server's WAL, "
@@ -379,6 +364,30 @@ def _print(panel: Run, best: dict[Setup, Run], setups: list[Setup]) -> None:
         print(
             f"| {label} | " + " | ".join(cells) + f" | {run.cpu['machine'] / wall:.2f} of "
             f"{cores:.0f} |"
+        )
+
+
+def _print_scaling(best: dict[Setup, Run], setups: list[Setup]) -> None:
+    """Each setup with N API processes against the same setup with one, where both ran."""
+    pairs = [
+        (one, setup)
+        for setup in setups
+        for one in setups
+        if one.worker == setup.worker and one.api_processes == 1 < setup.api_processes
+    ]
+    if not pairs:
+        return
+    print()
+    print("Scaling, from 1 API process to N (same setup, best rounds):")
+    print()
+    print("| setup | N | accepted/s ×N / ×1 | placed/s ×N / ×1 |")
+    print("|---|---:|---:|---:|")
+    for one, setup in pairs:
+        kind = "API only + worker" if setup.worker else "serve (API + dispatch + jobs)"
+        print(
+            f"| {kind} | {setup.api_processes} | "
+            f"{best[setup].accepted_rate / best[one].accepted_rate:.2f} | "
+            f"{best[setup].placed_rate / best[one].placed_rate:.2f} |"
         )
 
 
