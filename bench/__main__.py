@@ -11,7 +11,7 @@ RUNS = (
         "Status sync pass against its latency floor, memory at 10k/100k/1M orders",
         ["bench.sync", "--orders", "10000,100000,1000000"],
     ),
-    ("End-to-end order throughput", ["bench.e2e", "--orders", "2000"]),
+    ("End-to-end order throughput", ["bench.e2e", "--seconds", "4", "--rounds", "3"]),
     (
         "Resilience: customer latency under hostile traffic, recovery from a database crash",
         ["bench.resilience", "--markdown"],

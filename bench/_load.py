@@ -72,6 +72,16 @@ def http(url: str, bodies: Path, settings: Settings, *, check_bodies: bool) -> M
     return _wrk(url, script, settings.connections, settings.duration, timeout)
 
 
+def burst(url: str, bodies: Path, connections: int, seconds: int) -> Measured:
+    """One run of `seconds`, no warm-up: every request it sends counts (each `add` is an order
+    the run then follows), API error answers as failed."""
+    if shutil.which("wrk") is None:
+        return http(url, bodies, Settings(connections, 0, seconds), check_bodies=True)
+    script = bodies.with_suffix(".lua")
+    script.write_text(_wrk_script(bodies, check_bodies=True))
+    return _wrk(url, script, connections, seconds, seconds + 60)
+
+
 def options(settings: Settings) -> list[str]:
     """The command-line options that give a child process these settings."""
     return [

@@ -28,14 +28,15 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _preexec(cpu: int) -> Callable[[], None]:
+def _preexec(cpu: int | None) -> Callable[[], None]:
+    """`cpu` None: left to the scheduler (a bench across cores)."""
     # Pinning is skipped on a machine with fewer cores; the figures then say less, but still run.
-    pin = cpu in os.sched_getaffinity(0)
+    pin = {cpu} if cpu is not None and cpu in os.sched_getaffinity(0) else None
 
     def setup() -> None:
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if pin:
-            os.sched_setaffinity(0, {cpu})
+        if pin is not None:
+            os.sched_setaffinity(0, pin)
 
     return setup
 
@@ -61,9 +62,17 @@ def python_argv(*args: str) -> list[str]:
 
 
 class Server:
-    """A server child process on SERVER_CPU, ready once `ready_url` answers 200."""
+    """A server child process on `cpu` (None: any), ready once `ready_url` answers 200 (None:
+    once started; the caller knows better when it is ready)."""
 
-    def __init__(self, argv: Sequence[str], ready_url: str, log: Path) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        ready_url: str | None,
+        log: Path,
+        *,
+        cpu: int | None = SERVER_CPU,
+    ) -> None:
         self._log = log
         with log.open("wb") as out:
             # The app renders one JSON log line per request to stdout, as `reseller serve`
@@ -74,8 +83,10 @@ class Server:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=out,
-                preexec_fn=_preexec(SERVER_CPU),
+                preexec_fn=_preexec(cpu),
             )
+        if ready_url is None:
+            return
         try:
             self._wait_ready(ready_url, deadline=time.monotonic() + 60)
         except BaseException:

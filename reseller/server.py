@@ -1,7 +1,8 @@
-"""The long-running processes: `reseller serve` (API, dispatch and jobs) and `reseller worker`
-(dispatch and jobs only, for operators who split them). Both: database up, migrations
-applied, run until SIGTERM, then stop taking work, finish what is in flight (bounded), exit 0.
-SIGHUP re-reads the config file: a bad file is refused and the running config stays."""
+"""The long-running processes: `reseller serve` (API, dispatch and jobs; with `--api-only` the
+API alone) and `reseller worker` (dispatch and jobs only, for operators who split them). Both:
+database up, migrations applied, run until SIGTERM, then stop taking work, finish what is in
+flight (bounded), exit 0. SIGHUP re-reads the config file: a bad file is refused and the
+running config stays."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class Runtime:
     pool: db.Database
     live: config.LiveConfig
     upstreams: Upstreams
-    dispatcher: Dispatcher
+    dispatcher: Dispatcher | None  # None: another process sends this one's new orders
     jobs: Jobs | None
     catalog: LiveCatalog
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -58,6 +59,7 @@ async def running(
     dsn: str,
     *,
     jobs: bool,
+    dispatch: bool = True,
     supervisor: dbserver.Supervisor | None = None,
 ) -> AsyncIterator[Runtime]:
     """`supervisor`: the embedded server this process started, kept alive while it runs; when
@@ -79,7 +81,7 @@ async def running(
         pool,
         live,
         upstreams,
-        Dispatcher(pool, live, upstreams),
+        Dispatcher(pool, live, upstreams) if dispatch else None,
         Jobs(pool, live, upstreams) if jobs else None,
         LiveCatalog(),
     )
@@ -98,7 +100,8 @@ async def running(
             watcher.cancel()
         grace = float(live.current.dispatch.stop_grace_seconds)
         # In-flight upstream calls finish, or are abandoned as uncertain after the grace.
-        await runtime.dispatcher.stop(grace)
+        if runtime.dispatcher is not None:
+            await runtime.dispatcher.stop(grace)
         if runtime.jobs is not None:
             await runtime.jobs.stop(grace)
         await upstreams.close()
@@ -124,11 +127,13 @@ async def serve(
     host: str,
     port: int,
     jobs: bool,
+    dispatch: bool = True,
     reuse_port: bool = False,
     on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
     supervisor: dbserver.Supervisor | None = None,
 ) -> None:
-    async with running(initial, dsn, jobs=jobs, supervisor=supervisor) as rt:
+    """`dispatch`: False leaves new orders in the queue for a `reseller worker` to send."""
+    async with running(initial, dsn, jobs=jobs, dispatch=dispatch, supervisor=supervisor) as rt:
         settings = initial.server
         on_api = settings.metrics_on_api
         app = create_app(
@@ -219,7 +224,8 @@ async def work(
 
 
 def _start_work(rt: Runtime) -> None:
-    rt.dispatcher.start()
+    if rt.dispatcher is not None:
+        rt.dispatcher.start()
     if rt.jobs is not None:
         rt.jobs.start()
 

@@ -332,3 +332,55 @@ def test_commands_that_write_refuse_to_run_without_a_config_file(command, dsn, t
     assert done.stderr.startswith(f"reseller: no config file found: `{command}` ")
     for fix in ("--config FILE", "$RESELLER_CONFIG", "--no-config"):
         assert fix in done.stderr
+
+
+async def test_serve_api_only_takes_orders_and_leaves_sending_them_to_a_worker(
+    dsn, pool, sim, tmp_path
+) -> None:
+    _, key = await customers.create(pool, "acme", balance=Decimal(10))
+    port = free_port()
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f'providers:\n  - {{name: sim, url: "{sim.url}", key_env: SIM_TEST_KEY}}\n'
+        "dispatch: {scan_seconds: 0.05}\n"
+        "sync: {status_seconds: 0.1, min_poll_seconds: 0.01}\n"
+        # Priced here: the catalog sync that would price it from the panel is a job.
+        "services:\n  - {id: 1, provider: sim, upstream_service: 1, name: F, category: C,"
+        " rate: 2, min: 10, max: 1000}\n"
+    )
+    env = {**os.environ, "RESELLER_DSN": dsn, "RESELLER_CONFIG": str(path)}
+    serve = await spawn_reseller("serve", "--port", str(port), "--api-only", env=env, cwd=tmp_path)
+    worker = None
+    api = f"http://127.0.0.1:{port}/api/v2"
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def up() -> bool:
+                async with session.post(api, data={"key": key, "action": "services"}) as r:
+                    return len(await r.json()) == 1
+
+            await poll_until(up)
+            form = {"key": key, "action": "add", "service": "1", "link": "https://a.com"}
+            async with session.post(api, data={**form, "quantity": "100"}) as answer:
+                order = (await answer.json())["order"]
+        # Twenty scans of a dispatcher, had this process one: the order is still ours alone.
+        await asyncio.sleep(1)
+        assert await _dispatch_state(pool, order) == "queued"
+        assert sim.state.orders == {}
+        worker = await spawn_reseller("worker", env=env, cwd=tmp_path)
+
+        async def sent() -> bool:
+            return await _dispatch_state(pool, order) == "placed"
+
+        await poll_until(sent, within=30)
+        assert len(sim.state.orders) == 1
+    finally:
+        for proc in (serve, worker):
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                await proc.communicate()
+    assert serve.returncode == 0
+
+
+async def _dispatch_state(pool, order: int) -> str:
+    return await pool.fetchval("SELECT dispatch_state FROM orders WHERE id = $1", order)

@@ -24,6 +24,11 @@ def register(commands: Any) -> None:
         help="leave the scheduled jobs to `reseller worker` processes",
     )
     serve.add_argument(
+        "--api-only",
+        action="store_true",
+        help="answer the API only: dispatch and the jobs are left to `reseller worker` processes",
+    )
+    serve.add_argument(
         "--workers",
         type=_count,
         default=1,
@@ -86,6 +91,7 @@ def _serve(args: argparse.Namespace) -> int:
                 "--port",
                 str(port),
                 *(["--no-jobs"] if args.no_jobs else []),
+                *(["--api-only"] if args.api_only else []),
             ]
             env = {**os.environ, config.database.dsn_env: database.dsn}
             return workers.supervise(child_args, args.workers, env, database.supervisor)
@@ -95,7 +101,8 @@ def _serve(args: argparse.Namespace) -> int:
                 database.dsn,
                 host=host,
                 port=port,
-                jobs=not args.no_jobs,
+                jobs=not (args.no_jobs or args.api_only),
+                dispatch=not args.api_only,
                 reuse_port=args.reuse_port,
                 supervisor=database.supervisor,
             )
