@@ -352,10 +352,12 @@ def _form(**fields: object) -> str:
 
 
 @contextmanager
-def database_server(folder: Path) -> Iterator[tuple[str, str]]:
-    """$RESELLER_DSN's server when set, else an embedded one (fsync off); and its label."""
+def database_server(folder: Path, *, durable: bool = False) -> Iterator[tuple[str, str]]:
+    """$RESELLER_DSN's server when set, else an embedded one: fsync off, or with `durable` as
+    PostgreSQL ships (fsync and synchronous_commit on, each commit waits for its WAL flush);
+    and its label."""
     if dsn := os.environ.get("RESELLER_DSN"):
         yield dsn, "$RESELLER_DSN's server"
         return
-    with EmbeddedPostgres(folder, fast=True) as embedded:
-        yield embedded.dsn, "embedded PostgreSQL (fsync off)"
+    with EmbeddedPostgres(folder, fast=not durable) as embedded:
+        yield embedded.dsn, f"embedded PostgreSQL ({'durable' if durable else 'fsync off'})"
