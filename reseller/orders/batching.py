@@ -69,8 +69,8 @@ class GroupCommit:
                 placed: list[int | None] = [await place.place_one(self._pool, batch[0][0])]
             else:
                 placed = await place.place_together(self._pool, [p for p, _ in batch])
-        except errors.InsufficientBalance:  # a lone add refused
-            placed = [None]
+        except errors.InsufficientBalance:  # a lone add refused (or the balance's CHECK)
+            placed = [None] * len(batch)
         except asyncio.CancelledError:  # shutting down: the waiters are cancelled with it
             for _, future in batch:
                 future.cancel()
