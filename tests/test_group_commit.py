@@ -91,6 +91,8 @@ async def test_adds_that_arrive_during_a_commit_are_committed_together_in_one_tr
         first = asyncio.create_task(add(api, key))
         await waiting_on_lock(pool, ONE_ADD)
         rest = await queued(api, key, [1000] * 19)
+        await asyncio.sleep(0.1)
+        assert not any(task.done() for task in [first, *rest])  # none answered before its commit
     answers = [await first, *await asyncio.gather(*rest)]
     assert all("order" in a for a in answers), answers
     assert len({a["order"] for a in answers}) == 20
@@ -194,7 +196,7 @@ async def test_orders_placed_together_are_stored_as_a_lone_add_stores_them(api, 
         place.Placement(customer, emulated, drip_fed, Decimal("1.1"), Decimal("0.30")),
         place.Placement(customer, followers, plain, Decimal(1), None),
     ]
-    alone = [await place.place_one(pool, p) for p in placements]
+    alone = [await place.place(pool, p) for p in placements]
     together = await place.place_together(pool, placements)
     assert None not in together
     for lone, batched in zip(alone, together, strict=True):

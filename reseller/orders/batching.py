@@ -39,7 +39,7 @@ class GroupCommit:
         self._committing.add(customer_id)
         try:
             metrics.ADD_BATCH_SIZE.observe(1)
-            return await place.place_one(self._pool, placement)
+            return await place.place(self._pool, placement)
         finally:
             self._next(customer_id)
 
@@ -66,7 +66,7 @@ class GroupCommit:
         metrics.ADD_BATCH_SIZE.observe(len(batch))
         try:
             if len(batch) == 1:
-                placed: list[int | None] = [await place.place_one(self._pool, batch[0][0])]
+                placed: list[int | None] = [await place.place(self._pool, batch[0][0])]
             else:
                 placed = await place.place_together(self._pool, [p for p, _ in batch])
         except errors.InsufficientBalance:  # a lone add refused (or the balance's CHECK)

@@ -53,20 +53,8 @@ class Placement:
         )
 
 
-async def place(
-    pool: db.Database,
-    customer: Customer,
-    service: Service,
-    request: OrderRequest,
-    *,
-    currency_rate: Decimal,
-    list_charge: Decimal | None,
-) -> int:
-    """The new order's ID (see `Placement` for the arguments)."""
-    return await place_one(pool, Placement(customer, service, request, currency_rate, list_charge))
-
-
-async def place_one(pool: db.Database, placement: Placement) -> int:
+async def place(pool: db.Database, placement: Placement) -> int:
+    """The new order's ID."""
     order_id = await pool.fetchval(Q.place_order, placement.customer.id, *placement.arguments())
     if order_id is None:
         raise errors.InsufficientBalance()
