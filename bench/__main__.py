@@ -8,6 +8,10 @@ import sys
 RUNS = (
     ("API throughput and latency per action", ["bench.api", "--markdown"]),
     (
+        "API `add` on a durable PostgreSQL (fsync and synchronous_commit on)",
+        ["bench.api", "--markdown", "--durable", "--only", "add_spread", "--only", "add_hot"],
+    ),
+    (
         "Status sync pass against its latency floor, memory at 10k/100k/1M orders",
         ["bench.sync", "--orders", "10000,100000,1000000"],
     ),

@@ -5,7 +5,8 @@
 - `status`, `add`: the handler's SQL by asyncpg alone through a pool of the same size, made by
   `db.create_pool` as the app makes its own, at the same concurrency; the gap is HTTP plus the
   app's Python. The app answers API keys from its cache, so the limit resolves them up front
-  too: the one query per request it times is `order_statuses_json` or `place_order`.
+  too: what it times per request is `order_statuses_json`, or an add placed as the handler
+  places it (`orders.batching`: `place_order`, or one customer's concurrent adds together).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bench import _load
-from reseller import api_keys, catalog, db, service_types
+from reseller import api_keys, catalog, customers, db, errors, service_types
 from reseller.api import params as api_params
 from reseller.db import Q
-from reseller.orders import links
+from reseller.orders import batching, place
 
 
 def serve_bare(port: int, answers: Path) -> None:
@@ -61,7 +62,7 @@ async def sql_only(
             ]
         else:
             call = _add(pool)
-            items = [(owners[key], args) for key, args in await _orders(pool, forms)]
+            items = [(owners[key], placement) for key, placement in await _orders(pool, forms)]
         return await _load.closed_loop(call, items, settings)
     finally:
         await pool.close()
@@ -69,28 +70,23 @@ async def sql_only(
 
 async def _orders(
     pool: db.Database, forms: list[dict[str, str]]
-) -> list[tuple[str, tuple[object, ...]]]:
-    """The exact arguments the handler would pass to `place_order`, computed up front (in the
-    base currency, at the price list)."""
+) -> list[tuple[str, place.Placement]]:
+    """The exact placements the handler would make, computed up front (in the base currency,
+    at the price list)."""
     services = await catalog.load(pool)
-    items: list[tuple[str, tuple[object, ...]]] = []
+    owners = {
+        key: await customers.by_hash(pool, api_keys.key_hash(key))
+        for key in {f["key"] for f in forms}
+    }
+    items: list[tuple[str, place.Placement]] = []
     for form in forms:
-        service = services.get(int(form["service"]))
+        service, customer = services.get(int(form["service"])), owners[form["key"]]
         assert service is not None, form
+        assert customer is not None, form
         order = service_types.validate(service, form)
-        args = (order.charge, service.id, order.link, order.quantity)
-        link_key = links.link_key(order.link) if order.link else None
-        extra = (
-            order.runs,
-            order.interval,
-            order.fields,
-            "USD",
-            Decimal(1),
-            order.charge,
-            link_key,
-            bool(order.runs) and service.dripfeed_emulated,
+        items.append(
+            (form["key"], place.Placement(customer, service, order, Decimal(1), order.charge))
         )
-        items.append((form["key"], (*args, *extra)))
     return items
 
 
@@ -106,9 +102,15 @@ def _status(pool: db.Database) -> Call:
 
 
 def _add(pool: db.Database) -> Call:
+    adds = batching.GroupCommit(pool)
+
     async def call(item: tuple[int, object]) -> bool:
-        customer_id, args = item
-        assert isinstance(args, tuple)
-        return await pool.fetchval(Q.place_order, customer_id, *args) is not None
+        _, placement = item
+        assert isinstance(placement, place.Placement)
+        try:
+            await adds.place(placement)
+        except errors.InsufficientBalance:
+            return False
+        return True
 
     return call

@@ -353,10 +353,12 @@ def _form(**fields: object) -> str:
 
 
 @contextmanager
-def seeded_database(sizes: Sizes, folder: Path) -> Iterator[tuple[str, dict[str, Path], str]]:
+def seeded_database(
+    sizes: Sizes, folder: Path, *, durable: bool = False
+) -> Iterator[tuple[str, dict[str, Path], str]]:
     """A fresh database seeded with `sizes` on `database_server`: its DSN, the workloads'
     bodies (see `seed`) and where it runs; dropped at the end."""
-    with database_server(folder / "pg") as (server_dsn, label):
+    with database_server(folder / "pg", durable=durable) as (server_dsn, label):
         dsn = asyncio.run(create_database(server_dsn))
         try:
             yield dsn, asyncio.run(seed(dsn, sizes, folder)), label
@@ -365,10 +367,12 @@ def seeded_database(sizes: Sizes, folder: Path) -> Iterator[tuple[str, dict[str,
 
 
 @contextmanager
-def database_server(folder: Path) -> Iterator[tuple[str, str]]:
-    """$RESELLER_DSN's server when set, else an embedded one (fsync off); and its label."""
+def database_server(folder: Path, *, durable: bool = False) -> Iterator[tuple[str, str]]:
+    """$RESELLER_DSN's server when set, else an embedded one: fsync off, or with `durable` as
+    PostgreSQL ships (fsync and synchronous_commit on, each commit waits for its WAL flush);
+    and its label."""
     if dsn := os.environ.get("RESELLER_DSN"):
         yield dsn, "$RESELLER_DSN's server"
         return
-    with EmbeddedPostgres(folder, fast=True) as embedded:
-        yield embedded.dsn, "embedded PostgreSQL (fsync off)"
+    with EmbeddedPostgres(folder, fast=not durable) as embedded:
+        yield embedded.dsn, f"embedded PostgreSQL ({'durable' if durable else 'fsync off'})"

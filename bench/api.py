@@ -1,12 +1,14 @@
 """Throughput and latency of `POST /api/v2` over loopback, each against a limit from the same run.
 
-    python -m bench.api [--markdown]
+    python -m bench.api [--markdown] [--durable] [--only WORKLOAD …]
 
 Two cores: the app (`create_app`, served as `reseller serve` serves it, in its own process) on
 one, the load generator (wrk, or an aiohttp client when wrk is absent) on the other; PostgreSQL
 floats. The database is `$RESELLER_DSN`'s server, else an embedded one in a temporary folder;
 either way a fresh database is created, seeded, and dropped at the end. A run takes about two
-and a half minutes.
+and a half minutes. `--durable` starts the embedded server as PostgreSQL ships, fsync and
+synchronous_commit on (with $RESELLER_DSN, that server must be so), where one hot customer's
+adds wait on WAL flushes; `--only` measures some workloads only.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ SQL_BENCHES = (
     Bench("add, one hot customer", "add_hot", "add", 0.70),
 )
 SERVICES_TARGET = 0.90
+WORKLOADS = ("services", *(bench.workload for bench in SQL_BENCHES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +95,12 @@ def run(args: argparse.Namespace) -> int:
     busy = os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="rbench-") as tmp,
-        _seed.seeded_database(sizes, Path(tmp)) as (dsn, bodies, database),
+        _seed.seeded_database(sizes, Path(tmp), durable=args.durable) as (dsn, bodies, database),
     ):
-        rows = _measure_all(dsn, bodies, sizes, settings, args.rounds, Path(tmp))
+        durability = asyncio.run(_durability(dsn))  # the server's settings, checked once seeded
+        if args.durable and durability != "fsync on, synchronous_commit on":
+            raise SystemExit(f"--durable: {database} has {durability}")
+        rows = _measure_all(dsn, bodies, sizes, settings, args, Path(tmp))
     print(_table(rows, markdown=args.markdown))
     print()
     for row in rows:
@@ -105,9 +111,19 @@ def run(args: argparse.Namespace) -> int:
         f"{settings.warmup} s warm-up then {settings.duration} s measured, best of {args.rounds}"
         " alternating rounds of app and limit;"
     )
-    print(f"database: {database}; cores: {os.cpu_count()}; load average at start: {busy:.2f}")
+    print(
+        f"database: {database}, {durability}; cores: {os.cpu_count()};"
+        f" load average at start: {busy:.2f}"
+    )
     print(f"reproduce: {_command(args)}")
     return 0
+
+
+async def _durability(dsn: str) -> str:
+    async with db.connection(dsn) as conn:
+        fsync = await conn.fetchval("SHOW fsync")
+        synchronous_commit = await conn.fetchval("SHOW synchronous_commit")
+    return f"fsync {fsync}, synchronous_commit {synchronous_commit}"
 
 
 Measure = Callable[[], _load.Measured]
@@ -118,9 +134,10 @@ def _measure_all(
     bodies: dict[str, Path],
     sizes: _seed.Sizes,
     settings: _load.Settings,
-    rounds: int,
+    args: argparse.Namespace,
     folder: Path,
 ) -> list[Row]:
+    rounds, only = args.rounds, set(args.only or WORKLOADS)
     port = _procs.free_port()
     url = f"http://127.0.0.1:{port}/api/v2"
     app_argv = _procs.python_argv(
@@ -131,8 +148,10 @@ def _measure_all(
         f"--pool-size={settings.connections}",
     )
     with _procs.Server(app_argv, f"http://127.0.0.1:{port}/healthz", folder / "app.log"):
-        rows = _services(url, bodies, sizes, settings, rounds, folder)
-        for bench in SQL_BENCHES:
+        rows = []
+        if "services" in only:
+            rows += _services(url, bodies, sizes, settings, rounds, folder)
+        for bench in (b for b in SQL_BENCHES if b.workload in only):
             workload = bodies[bench.workload]
             _preflight(url, workload)
             app, limit = _alternate(
@@ -292,6 +311,8 @@ def _command(args: argparse.Namespace) -> str:
         f"--customers {args.customers}",
         f"--orders {args.orders}",
         f"--rounds {args.rounds}",
+        *(["--durable"] * args.durable),
+        *(f"--only {workload}" for workload in args.only or ()),
     ]
     return " ".join(["python -m bench.api", *options, *(["--markdown"] * args.markdown)])
 
@@ -359,6 +380,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds, best kept")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="the embedded server with fsync and synchronous_commit on, as PostgreSQL ships",
+    )
+    parser.add_argument(
+        "--only", action="append", choices=WORKLOADS, help="this workload only (repeatable)"
+    )
     parser.set_defaults(command=run)
     internal = parser.add_subparsers(title="internal (child processes)")
 

@@ -33,6 +33,13 @@ CONNECTIONS_REFUSED = Counter(
     "API connections answered 503 at once: the process had server.max_connections open",
     registry=REGISTRY,
 )
+ADD_BATCH_SIZE = Histogram(
+    "reseller_add_batch_size",
+    "Adds of one customer committed in one transaction (group commit): _count is transactions,"
+    " _sum adds",
+    registry=REGISTRY,
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
 UPSTREAM_CALLS = Counter(
     "reseller_upstream_calls",
     "Calls to upstream providers",

@@ -50,7 +50,7 @@ async def seed(dsn: str) -> str:
             service_ = catalog.get(service)
             assert service_ is not None
             return await place.place(
-                pool, customer, service_, request, currency_rate=Decimal(1), list_charge=None
+                pool, place.Placement(customer, service_, request, Decimal(1), None)
             )
 
         await order(acme, 1, 1000, "0.90")
@@ -263,10 +263,7 @@ async def test_a_dsn_backup_restored_into_an_empty_database_is_identical(
         assert service is not None
         request = OrderRequest("https://ig.com/next", 100, Decimal("0.09"))
         assert (
-            await place.place(
-                pool, acme, service, request, currency_rate=Decimal(1), list_charge=None
-            )
-            == 4
+            await place.place(pool, place.Placement(acme, service, request, Decimal(1), None)) == 4
         )
     finally:
         await pool.close()

@@ -12,6 +12,7 @@ from aiohttp import web
 from reseller import db
 from reseller.api import health, metrics, middleware, openapi, params, v2
 from reseller.api.appkeys import (
+    ADDS,
     AUTH_LIMITER,
     CATALOG,
     CONFIG,
@@ -27,6 +28,7 @@ from reseller.api.ratelimit import Limiter, RateLimiter
 from reseller.api.ratelimit_redis import PREFIX, RedisBuckets, configured_url
 from reseller.catalog import LiveCatalog
 from reseller.config import Config, LiveConfig
+from reseller.orders.batching import GroupCommit
 
 log = structlog.get_logger()
 CATALOG_POLL_SECONDS = 2.0
@@ -55,6 +57,7 @@ def create_app(
     if dispatcher is not None:
         app[DISPATCHER] = dispatcher
     app[KEY_CACHE] = KeyCache(pool)
+    app[ADDS] = GroupCommit(pool)
     app.cleanup_ctx.append(_catalog)
     app.cleanup_ctx.append(_key_cache)
     app.router.add_get("/healthz", health.healthz)

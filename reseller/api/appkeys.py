@@ -13,6 +13,7 @@ from reseller.api.ratelimit import Limiter
 from reseller.api.ratelimit_redis import RedisBuckets
 from reseller.catalog import LiveCatalog
 from reseller.config import LiveConfig
+from reseller.orders.batching import GroupCommit
 
 
 class OrderDispatcher(Protocol):
@@ -33,3 +34,4 @@ AUTH_LIMITER = web.AppKey("auth_limiter", Limiter)  # failed authentications per
 REDIS_BUCKETS = web.AppKey("redis_buckets", RedisBuckets)  # with api.rate_limit_redis_env
 DISPATCHER = web.AppKey("dispatcher", OrderDispatcher)
 KEY_CACHE = web.AppKey("key_cache", KeyCache)
+ADDS = web.AppKey("adds", GroupCommit)  # one customer's concurrent adds, committed together

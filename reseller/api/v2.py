@@ -19,6 +19,7 @@ from aiohttp import web
 from reseller import currencies, customers, errors, money, service_types
 from reseller.api import params as api_params
 from reseller.api.appkeys import (
+    ADDS,
     AUTH_LIMITER,
     CATALOG,
     CONFIG,
@@ -35,6 +36,7 @@ from reseller.config import Config
 from reseller.config.groups import GroupConfig
 from reseller.db import Database
 from reseller.orders import place
+from reseller.orders.batching import GroupCommit
 from reseller.states import DispatchState
 
 Params = dict[str, str]
@@ -44,6 +46,7 @@ log = structlog.get_logger()
 @dataclass(frozen=True, slots=True)
 class Call:
     pool: Database
+    adds: GroupCommit
     customer: customers.Customer
     base_catalog: Catalog  # in the base currency, at the customer's group's and own prices
     price_list: Catalog  # in the base currency, as customers without a group see it
@@ -94,6 +97,7 @@ async def endpoint(request: web.Request) -> web.Response:
     config = request.app[CONFIG].current
     call = Call(
         pool,
+        request.app[ADDS],
         customer,
         _catalog_of(request.app[CATALOG].current, customer, config),
         request.app[CATALOG].current,
@@ -182,13 +186,14 @@ async def _add(call: Call, params: Params) -> dict[str, int]:
         raise errors.InvalidServiceId()
     request = service_types.validate(service, params)
     assert call.currency_rate is not None  # catalog() refused otherwise
-    order_id = await place.place(
-        call.pool,
-        call.customer,
-        service,
-        request,
-        currency_rate=call.currency_rate,
-        list_charge=call.list_charge(service, params, request.charge),
+    order_id = await call.adds.place(
+        place.Placement(
+            call.customer,
+            service,
+            request,
+            call.currency_rate,
+            call.list_charge(service, params, request.charge),
+        )
     )
     sending = call.dispatcher.kick(order_id) if call.dispatcher is not None else None
     if sending is not None and call.inline_errors:

@@ -1,13 +1,14 @@
 """Orders from the customer's side: placing them (money first), and what they may ask of them.
 
-Placing an order debits the customer, inserts the order and its ledger entry in one statement:
-never a negative balance, never an order without its charge. The order then waits as `Pending`
-for dispatch upstream.
+Placing an order debits the customer, inserts the order and its ledger entry in one statement
+(several orders of one customer at once: `place_together`): never a negative balance, never an
+order without its charge. The order then waits as `Pending` for dispatch upstream.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from reseller import db, errors
@@ -18,39 +19,59 @@ from reseller.orders import drip, links
 from reseller.service_types.rules import OrderRequest
 
 
-async def place(
-    pool: db.Database,
-    customer: Customer,
-    service: Service,
-    request: OrderRequest,
-    *,
-    currency_rate: Decimal,
-    list_charge: Decimal | None,
-) -> int:
-    """`request.charge` is in the customer's currency, priced at `currency_rate` (what 1 unit
-    of it is worth in the base currency): both are stored with the order, and `list_charge`,
-    what the price list would have charged (the customer's discount is the difference). The
-    link's key lets dispatch hold the order while that target has an active one upstream. A
-    drip-feed on a service whose drip-feed is ours is placed with its runs (`orders.drip`)."""
-    order_id = await pool.fetchval(
-        Q.place_order,
-        customer.id,
-        request.charge,
-        service.id,
-        request.link,
-        request.quantity,
-        request.runs,
-        request.interval,
-        request.fields,
-        customer.currency,
-        currency_rate,
-        list_charge,
-        links.link_key(request.link) if request.link else None,
-        bool(request.runs) and service.dripfeed_emulated,
-    )
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """One add, priced: `request.charge` is in the customer's currency, priced at
+    `currency_rate` (what 1 unit of it is worth in the base currency): both are stored with the
+    order, and `list_charge`, what the price list would have charged (the customer's discount
+    is the difference)."""
+
+    customer: Customer
+    service: Service
+    request: OrderRequest
+    currency_rate: Decimal
+    list_charge: Decimal | None
+
+    def arguments(self) -> tuple[object, ...]:
+        """place_order's $2-$13. The link's key lets dispatch hold the order while that target
+        has an active one upstream. A drip-feed on a service whose drip-feed is ours is placed
+        with its runs (`orders.drip`)."""
+        request = self.request
+        return (
+            request.charge,
+            self.service.id,
+            request.link,
+            request.quantity,
+            request.runs,
+            request.interval,
+            request.fields,
+            self.customer.currency,
+            self.currency_rate,
+            self.list_charge,
+            links.link_key(request.link) if request.link else None,
+            bool(request.runs) and self.service.dripfeed_emulated,
+        )
+
+
+async def place(pool: db.Database, placement: Placement) -> int:
+    """The new order's ID."""
+    order_id = await pool.fetchval(Q.place_order, placement.customer.id, *placement.arguments())
     if order_id is None:
         raise errors.InsufficientBalance()
     return int(order_id)
+
+
+async def place_together(pool: db.Database, placements: Sequence[Placement]) -> list[int | None]:
+    """Several adds of one customer in one transaction (`orders.batching`), each accepted in
+    turn if what the ones before it left covers it: each one's order ID, or None where the
+    balance did not cover it."""
+    customer_ids = {p.customer.id for p in placements}
+    if len(customer_ids) != 1:
+        raise ValueError(f"one customer's adds go together, not {sorted(customer_ids)}")
+    columns = [list(column) for column in zip(*(p.arguments() for p in placements), strict=True)]
+    rows = await pool.fetch(Q.place_orders, customer_ids.pop(), *columns)
+    ids = {row["n"]: int(row["id"]) for row in rows}
+    return [ids.get(n) for n in range(1, len(placements) + 1)]
 
 
 async def statuses_answer(pool: db.Database, customer_id: int, tokens: Sequence[str]) -> bytes:

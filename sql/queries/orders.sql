@@ -31,6 +31,56 @@ WITH debit AS (
 )
 SELECT id FROM placed;
 
+-- name: place_orders
+-- Group commit (orders.batching): several adds of one customer in one statement, as
+-- place_order places each, in arrival order. The customer's row is locked once; each order is
+-- accepted only if what the ones before it left covers it (a refused one does not stop smaller
+-- ones after it) and it was priced in the customer's currency; the accepted ones are debited
+-- once, in total, and inserted with their ledger entries and drip-feed runs. Order IDs are
+-- drawn before the insert so that each answer goes to its own request.
+-- $1: customer id; $2-$13: one array per place_order argument $2-$13, one element per order.
+-- Rows: (n, id) for each accepted order, n its position from 1; a missing n was refused.
+WITH RECURSIVE wanted AS (
+    SELECT * FROM unnest($2::numeric[], $3::integer[], $4::text[], $5::integer[],
+                         $6::integer[], $7::integer[], $8::jsonb[], $9::char(3)[],
+                         $10::numeric[], $11::numeric[], $12::text[], $13::boolean[])
+        WITH ORDINALITY AS w(charge, service_id, link, quantity, runs, run_interval, fields,
+                             currency, currency_rate, list_charge, link_key, drip_emulated, n)
+), locked AS (
+    SELECT balance, currency FROM customers WHERE id = $1 FOR UPDATE
+), walk (n, remaining, accepted) AS (
+    SELECT 0::bigint, balance::numeric, false FROM locked
+    UNION ALL
+    SELECT w.n, CASE WHEN fits THEN walk.remaining - w.charge ELSE walk.remaining END, fits
+    FROM walk JOIN wanted w ON w.n = walk.n + 1,
+         LATERAL (SELECT w.charge <= walk.remaining
+                         AND w.currency = (SELECT currency FROM locked)) AS f (fits)
+), accepted AS MATERIALIZED (
+    SELECT w.*, nextval('orders_id_seq') AS id
+    FROM walk JOIN wanted w USING (n)
+    WHERE walk.accepted
+), debit AS (
+    UPDATE customers SET balance = balance - (SELECT sum(charge) FROM accepted)
+    WHERE id = $1 AND EXISTS (SELECT FROM accepted)
+), placed AS (
+    INSERT INTO orders (id, customer_id, service_id, link, quantity, runs, run_interval, fields,
+                        charge, currency, currency_rate, list_charge, link_key, drip_emulated,
+                        dispatch_state)
+    SELECT id, $1, service_id, link, quantity, runs, run_interval, fields, charge, currency,
+           currency_rate, list_charge, link_key, drip_emulated,
+           CASE WHEN drip_emulated THEN 'placed' ELSE 'queued' END
+    FROM accepted
+    RETURNING id, charge, quantity, runs, run_interval, drip_emulated, created_at
+), entry AS (
+    INSERT INTO ledger (customer_id, amount, kind, order_id)
+    SELECT $1, -charge, 'charge', id FROM placed
+), planned AS (
+    INSERT INTO order_runs (order_id, run, quantity, due_at)
+    SELECT id, n, quantity, created_at + make_interval(mins => (n - 1) * run_interval)
+    FROM placed, generate_series(1, CASE WHEN drip_emulated THEN runs ELSE 0 END) AS n
+)
+SELECT n, id FROM accepted;
+
 -- name: request_refill
 -- No row: unknown order, refill not offered, not in a refillable state, or one already open.
 -- An emulated drip-feed has no one upstream order to refill (its runs are several).
