@@ -137,12 +137,7 @@ async def test_logs_are_json_lines_without_any_key(dsn, pool, sim, tmp_path) -> 
     api = f"http://127.0.0.1:{port}/api/v2"
     try:
         async with aiohttp.ClientSession() as session:
-
-            async def up() -> bool:
-                async with session.post(api, data={"key": key, "action": "services"}) as r:
-                    return len(await r.json()) == 1
-
-            await poll_until(up)
+            await _listing_one_service(session, api, key)
             for fields in (
                 {
                     "key": key,
@@ -354,12 +349,7 @@ async def test_serve_api_only_takes_orders_and_leaves_sending_them_to_a_worker(
     api = f"http://127.0.0.1:{port}/api/v2"
     try:
         async with aiohttp.ClientSession() as session:
-
-            async def up() -> bool:
-                async with session.post(api, data={"key": key, "action": "services"}) as r:
-                    return len(await r.json()) == 1
-
-            await poll_until(up)
+            await _listing_one_service(session, api, key)
             form = {"key": key, "action": "add", "service": "1", "link": "https://a.com"}
             async with session.post(api, data={**form, "quantity": "100"}) as answer:
                 order = (await answer.json())["order"]
@@ -384,3 +374,13 @@ async def test_serve_api_only_takes_orders_and_leaves_sending_them_to_a_worker(
 
 async def _dispatch_state(pool, order: int) -> str:
     return await pool.fetchval("SELECT dispatch_state FROM orders WHERE id = $1", order)
+
+
+async def _listing_one_service(session: aiohttp.ClientSession, api: str, key: str) -> None:
+    """Until the server answers `services` with its one service (it is up, catalog loaded)."""
+
+    async def up() -> bool:
+        async with session.post(api, data={"key": key, "action": "services"}) as r:
+            return len(await r.json()) == 1
+
+    await poll_until(up)
