@@ -350,3 +350,29 @@ async def test_the_operator_links_an_uncertain_run_the_provider_has_or_refunds_o
     actions = [r["action"] for r in await stack.pool.fetch("SELECT action FROM audit_log")]
     assert actions == ["resolve-run-link", "resolve-run-refund"]
     await money_holds(stack.pool)
+
+
+async def test_an_orders_page_tells_each_run_and_refunds_an_uncertain_one(stack, stack_console):
+    order_id = await add(stack, runs=2)
+    assert await drip.claim(stack.pool, order_id, 1, 0, "sim", "20")
+    await drip.uncertain(stack.pool, order_id, 1, "timeout after sending")
+    assert await stack_console.sign_in() == 303
+
+    _, page, _ = await stack_console.get(f"/orders/{order_id}")
+
+    assert "run 1 of 2: 100 due; now Pending, uncertain" in page
+    assert "run 2 of 2: 100 due; now Pending, queued" in page
+    assert f'action="/orders/{order_id}/runs/1/resolve"' in page
+    answer = await stack_console.submit(
+        f"/orders/{order_id}/runs/1/resolve",
+        page=f"/orders/{order_id}",
+        how="refund",
+        reason="not at the panel",
+    )
+    assert "flash ok" in answer
+    first = (await runs(stack, order_id))[0]
+    assert (first["status"], first["remains"], first["final"]) == ("Canceled", 100, True)
+    assert (await stack.order(order_id))["refunded"] == Decimal("0.15")  # half of 0.30
+    actor = await stack.pool.fetchval("SELECT actor FROM audit_log WHERE subject LIKE 'order %'")
+    assert actor == "console:ana"
+    await money_holds(stack.pool)

@@ -86,6 +86,7 @@ async def order(request: web.Request) -> web.Response:
             for r in facts.refills
             if r["dispatch_state"] == DispatchState.UNCERTAIN
         ],
+        uncertain_runs=[r for r in facts.runs if r["dispatch_state"] == DispatchState.UNCERTAIN],
         settle_statuses=resolve.SETTLE_STATUSES,
     )
     return aiohttp_jinja2.render_template("order.html", request, context)

@@ -28,7 +28,7 @@ TIME = "%Y-%m-%d %H:%M:%S"  # as `reseller audit` shows times (UTC)
 @dataclass(frozen=True, slots=True)
 class Event:
     at: datetime
-    event: str  # created, charge, refund, refill, cancel, audit, settled
+    event: str  # created, charge, refund, refill, cancel, run, audit, settled
     detail: str
 
 
@@ -39,6 +39,7 @@ class Facts:
     refills: list[db.Record]
     cancels: list[db.Record]
     audit: list[db.Record]
+    runs: list[db.Record]  # an emulated drip-feed's runs (none for any other order)
 
 
 async def gather(pool: db.Database, order_id: int) -> Facts | None:
@@ -59,6 +60,7 @@ async def gather(pool: db.Database, order_id: int) -> Facts | None:
             refills,
             await tx.fetch(Q.order_cancels, order_id),
             audit,
+            await tx.fetch(Q.order_runs_story, order_id),
         )
 
 
@@ -121,6 +123,7 @@ def events(facts: Facts) -> list[Event]:
         story.append(Event(order["settled_at"], "settled", f"final status {order['status']}"))
     story += [Event(r["created_at"], "refill", _refill(r)) for r in facts.refills]
     story += [Event(c["created_at"], "cancel", _cancel(c)) for c in facts.cancels]
+    story += [Event(r["due_at"], "run", _run(r, order["runs"])) for r in facts.runs]
     story += [Event(a["created_at"], "audit", _audit(a)) for a in facts.audit]
     return sorted(story, key=lambda e: e.at)
 
@@ -142,6 +145,16 @@ def _cancel(cancel: db.Record) -> str:
     if cancel["upstream_answer"]:
         now += f", answered: {cancel['upstream_answer']}"
     return f"cancel {cancel['id']} requested; {now}{_attempts(cancel)}"
+
+
+def _run(run: db.Record, runs: int) -> str:
+    """At its due time (a run not sent yet is due later)."""
+    now = f"now {run['status']}, {run['dispatch_state']}"
+    if run["upstream_order_id"]:
+        now += f" as upstream order {run['upstream_order_id']} at {run['provider']}"
+    if run["final"] and run["remains"]:
+        now += f", {run['remains']} undelivered"
+    return f"run {run['run']} of {runs}: {run['quantity']} due; {now}{_attempts(run)}"
 
 
 def _attempts(request: db.Record) -> str:

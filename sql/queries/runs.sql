@@ -205,3 +205,11 @@ UPDATE order_runs SET dispatch_state = 'placed', upstream_order_id = $3, status 
                       dispatch_error = NULL, updated_at = now()
 WHERE order_id = $1 AND run = $2 AND dispatch_state = 'uncertain'
 RETURNING run;
+
+-- name: order_runs_story
+-- An emulated drip-feed order's runs, for its story (`orders show`, the console's order page).
+-- $1: order id
+SELECT order_id, run, quantity, due_at, dispatch_state, dispatch_attempts, dispatch_error,
+       provider, upstream_order_id, status, remains, final
+FROM order_runs WHERE order_id = $1
+ORDER BY run;
