@@ -153,9 +153,9 @@ RETURNING id;
 -- name: claim_run_poll_batch
 -- Up to $3 placed runs of one provider, not final, not polled since the cutoff; stamping
 -- last_polled_at is the claim, as for orders.
+-- A CTE, as claim_poll_batch's page: claims at most $3.
 -- $1: provider, $2: cutoff (timestamptz), $3: batch size
-UPDATE order_runs r SET last_polled_at = now()
-WHERE (order_id, run) IN (
+WITH page AS (
     SELECT order_id, run FROM order_runs
     WHERE provider = $1 AND dispatch_state = 'placed' AND NOT final
       AND (last_polled_at IS NULL OR last_polled_at < $2)
@@ -163,7 +163,10 @@ WHERE (order_id, run) IN (
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
-RETURNING order_id, run, upstream_order_id, quantity;
+UPDATE order_runs r SET last_polled_at = now()
+FROM page
+WHERE (r.order_id, r.run) = (page.order_id, page.run)
+RETURNING r.order_id, r.run, r.upstream_order_id, r.quantity;
 
 -- name: run_answered
 -- A status answer for a placed run: its progress, or its final status and remains (`final`).

@@ -9,9 +9,12 @@ SELECT now() - make_interval(secs => $1);
 -- process) skips these rows (SKIP LOCKED) and, once committed, their fresh stamp. A pass walks
 -- the IDs from 0, so what was polled longest ago (before the cutoff) is polled in every pass.
 -- With each order, what the strict answer table checks its answer against (orders.strict).
+-- The page is a CTE (with a locking clause: evaluated once). Under `id IN (SELECT … LIMIT $3
+-- FOR UPDATE SKIP LOCKED)` a plan may run the subquery again (inner side of a nested loop),
+-- each run past the rows the last one claimed, and claim more than $3: seen once in CI on
+-- PostgreSQL 18 (a page of over 100 IDs, which no provider takes: 1 000 orders never settled).
 -- $1: provider, $2: cutoff (timestamptz), $3: batch size, $4: after this order ID
-UPDATE orders o SET last_polled_at = now()
-WHERE id IN (
+WITH page AS (
     SELECT id FROM orders
     WHERE provider = $1 AND dispatch_state = 'placed' AND settled_at IS NULL
       AND poll_stopped IS NULL AND id > $4
@@ -20,13 +23,16 @@ WHERE id IN (
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, upstream_order_id, quantity * coalesce(runs, 1) AS total_quantity, runs,
-          upstream_rate, frozen, (SELECT type FROM services s WHERE s.id = o.service_id) AS type;
+UPDATE orders o SET last_polled_at = now()
+FROM page
+WHERE o.id = page.id
+RETURNING o.id, o.upstream_order_id, o.quantity * coalesce(o.runs, 1) AS total_quantity, o.runs,
+          o.upstream_rate, o.frozen, (SELECT type FROM services s WHERE s.id = o.service_id) AS type;
 
 -- name: claim_refill_poll_batch
+-- A CTE, as claim_poll_batch's page: claims at most $3.
 -- $1: provider, $2: cutoff (timestamptz), $3: batch size
-UPDATE refills SET last_polled_at = now()
-WHERE id IN (
+WITH page AS (
     SELECT r.id FROM refills r JOIN orders o ON o.id = r.order_id
     WHERE o.provider = $1 AND r.dispatch_state = 'placed'
       AND r.status IN ('Pending', 'In progress')
@@ -35,7 +41,10 @@ WHERE id IN (
     LIMIT $3
     FOR UPDATE OF r SKIP LOCKED
 )
-RETURNING id, upstream_refill_id;
+UPDATE refills r SET last_polled_at = now()
+FROM page
+WHERE r.id = page.id
+RETURNING r.id, r.upstream_refill_id;
 
 -- name: apply_refill_statuses
 -- $1: ids, $2: statuses
