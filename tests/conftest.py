@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -308,31 +309,43 @@ class Stack:
         raise AssertionError("dispatch did not settle")
 
 
-async def _stack(pool, sim, *, inline: bool) -> AsyncIterator[Stack]:
+@asynccontextmanager
+async def running_stack(pool, sim, live) -> AsyncIterator[Stack]:
+    """The real app and a dispatcher on `live`'s config, its catalog synced from the providers,
+    and a customer "acme" with 100 of balance; everything stopped on the way out."""
     import aiohttp
     from aiohttp.test_utils import TestServer
 
-    from reseller import config, customers
+    from reseller import customers
     from reseller.api.app import create_app
     from reseller.catalog import sync as catalog_sync
     from reseller.jobs.dispatch import Dispatcher
     from reseller.upstream import Upstreams
 
-    live = config.LiveConfig(
-        config.parse(STACK_YAML.format(url=sim.url, inline=str(inline).lower()))
-    )
     upstreams = Upstreams(live.current.providers)
     await catalog_sync.sync(pool, live.current, upstreams)
     dispatcher = Dispatcher(pool, live, upstreams)
     _, key = await customers.create(pool, "acme", balance=Decimal(100))
     server = TestServer(create_app(live, pool=pool, dispatcher=dispatcher), host="127.0.0.1")
     await server.start_server()
-    async with aiohttp.ClientSession() as session:
-        api = ApiClient(session, str(server.make_url("")).rstrip("/"))
-        yield Stack(api, sim, pool, dispatcher, upstreams, live, key)
-    await dispatcher.stop(1.0)
-    await server.close()
-    await upstreams.close()
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = ApiClient(session, str(server.make_url("")).rstrip("/"))
+            yield Stack(api, sim, pool, dispatcher, upstreams, live, key)
+    finally:
+        await dispatcher.stop(1.0)
+        await server.close()
+        await upstreams.close()
+
+
+async def _stack(pool, sim, *, inline: bool) -> AsyncIterator[Stack]:
+    from reseller import config
+
+    live = config.LiveConfig(
+        config.parse(STACK_YAML.format(url=sim.url, inline=str(inline).lower()))
+    )
+    async with running_stack(pool, sim, live) as stack:
+        yield stack
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -10,24 +10,19 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
-from conftest import ApiClient, Stack
+from conftest import Stack, running_stack
 from structlog.testing import capture_logs
 from support import money_holds, poll_until
 from test_cli import run
 
-from reseller import config, customers, metrics
+from reseller import config, metrics
 from reseller.alerts import conditions
-from reseller.api.app import create_app
-from reseller.catalog import sync as catalog_sync
-from reseller.jobs.dispatch import Dispatcher
 from reseller.routing import quality
 from reseller.simulator import SIM, DeliveryProfile, SimConfig
 from reseller.simulator import create_app as create_sim
-from reseller.upstream import Upstreams
 
 pytestmark = pytest.mark.usefixtures("info_logs")
 
@@ -69,21 +64,8 @@ def routed(pool, sim, panel_b, tmp_path: Path, cli_env):
             panel_b.app[SIM].set_rate(1, b_rate)
         text = YAML.format(a=sim.url, b=b_url, mode=mode, floor=floor)
         (tmp_path / "config.yaml").write_text(text)
-        live = config.LiveConfig(config.parse(text))
-        upstreams = Upstreams(live.current.providers)
-        await catalog_sync.sync(pool, live.current, upstreams)
-        dispatcher = Dispatcher(pool, live, upstreams)
-        _, key = await customers.create(pool, "acme", balance=Decimal(100))
-        server = TestServer(create_app(live, pool=pool, dispatcher=dispatcher), host="127.0.0.1")
-        await server.start_server()
-        async with aiohttp.ClientSession() as session:
-            api = ApiClient(session, str(server.make_url("")).rstrip("/"))
-            try:
-                yield Stack(api, sim, pool, dispatcher, upstreams, live, key)
-            finally:
-                await dispatcher.stop(1.0)
-                await server.close()
-                await upstreams.close()
+        async with running_stack(pool, sim, config.LiveConfig(config.parse(text))) as stack:
+            yield stack
 
     return start
 
