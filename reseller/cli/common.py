@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from reseller import audit, currencies, db, dbserver, errors, migrations, money, names
+from reseller import audit, currencies, days, db, dbserver, errors, migrations, money, names
 from reseller import config as config_module
 from reseller.audit import Actor
 from reseller.config import Config
@@ -97,7 +97,7 @@ def currency(text: str) -> str:
 def date(text: str) -> datetime:
     """A day, YYYY-MM-DD, at midnight UTC."""
     try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+        return days.utc_midnight(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiohttp_jinja2
 import orjson
 from aiohttp import web
 
-from reseller import audit
+from reseller import audit, days
 from reseller.console import keys, pages
 
 PAGE = 100
@@ -64,10 +64,9 @@ def _day(text: str, label: str) -> datetime | None:
     if not text:
         return None
     try:
-        day = date.fromisoformat(text)
+        return days.utc_midnight(text)
     except ValueError:
         raise ValueError(f"“{label}” is not a date (YYYY-MM-DD): {text!r}") from None
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _before(text: str) -> int | None:

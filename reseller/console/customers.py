@@ -8,7 +8,7 @@ never passes through the session cookie or a URL, and no page shows it again."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -16,7 +16,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 
-from reseller import csv_export, currencies, customers, errors, money, names
+from reseller import csv_export, currencies, customers, days, errors, money, names
 from reseller.config.groups import NO_GROUP
 from reseller.console import keys, pages
 
@@ -215,14 +215,14 @@ async def settings(request: web.Request) -> web.StreamResponse:
 
 def _period(request: web.Request) -> tuple[datetime | None, datetime | None]:
     """?since and ?until, days (YYYY-MM-DD, UTC midnight); a malformed one is a 400."""
-    days = []
+    found: list[datetime | None] = []
     for field in ("since", "until"):
         text = request.query.get(field, "").strip()
         try:
-            days.append(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC) if text else None)
+            found.append(days.utc_midnight(text) if text else None)
         except ValueError:
             raise web.HTTPBadRequest(text=f"{field}: not a date (YYYY-MM-DD): {text!r}") from None
-    return days[0], days[1]
+    return found[0], found[1]
 
 
 async def _statement(request: web.Request) -> customers.Statement:

@@ -12,7 +12,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiMapping
 
-from reseller import money
+from reseller import days, money
 from reseller.console import keys, pages
 from reseller.orders import resolve, search, story
 from reseller.states import DispatchState, OrderStatus
@@ -256,7 +256,7 @@ def _day(query: MultiMapping[str], name: str, problems: list[str]) -> date | Non
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        return days.utc_midnight(text).date()
     except ValueError:
         problems.append(f"{name.capitalize()} must be a date (YYYY-MM-DD), not {text!r}.")
         return None
