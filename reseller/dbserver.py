@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import structlog
-
+from reseller import logs
 from reseller.config import DatabaseConfig
 from reseller.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 
-log = structlog.get_logger()
+log = logs.get_logger()
 
 CHECK_SECONDS = 0.25  # how often the postmaster is looked at: a death is seen this fast
 FIRST_RETRY_SECONDS = 0.1  # a restart can fail while the dead server's backends still exit

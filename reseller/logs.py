@@ -1,8 +1,14 @@
 """Structured logs: one JSON object per line on stdout (journald-friendly), readable lines on a
-terminal. What is logged is chosen field by field; request bodies, keys and DSNs never are."""
+terminal. What is logged is chosen field by field; request bodies, keys and DSNs never are.
+
+Every API request writes a line, so the JSON path is kept short (measured in BENCHMARKS.md):
+loggers are bound once per configuration, not at every call; the timestamp is a datetime that
+orjson renders; keys are redacted in the rendered line, in one scan, instead of field by field;
+each line is written to one long-lived stream object."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import re
@@ -15,18 +21,53 @@ import structlog
 
 # An API key is a query or form parameter: `key=…` up to the next separator. Anything derived
 # from a request (aiohttp quotes a malformed request line whole) is scrubbed of it.
-_KEY = re.compile(r"(key=)[^&\s\"'<>\\]*", re.IGNORECASE)
+_KEY_PATTERN = r"(key=)[^&\s\"'<>\\]*"
+_KEY = re.compile(_KEY_PATTERN, re.IGNORECASE)
+_KEY_BYTES = re.compile(_KEY_PATTERN.encode(), re.IGNORECASE)
 REDACTED = "[redacted]"
 # Set by `serve --workers N` for each of its processes (1…N): their lines carry it as `worker`.
 WORKER_ENV = "RESELLER_WORKER"
 
+_generation = 0  # bumped by every (re)configuration: bound loggers are rebuilt after it
+_level = logging.INFO
+
+
+def get_logger() -> Logger:
+    return Logger()
+
+
+class Logger:
+    """`structlog.get_logger()` that binds once per configuration. structlog's lazy proxy binds
+    at every call (about 5 µs a line), and its own cache would keep a logger configured for a
+    CLI command after `serve` reconfigures; this one follows `configure` and `set_level`.
+    (structlog.testing.capture_logs swaps the processors in place: followed too.)"""
+
+    __slots__ = ("_bound", "_generation")
+
+    def __init__(self) -> None:
+        self._bound: Any = None
+        self._generation = -1
+
+    def __getattr__(self, name: str) -> Any:
+        if self._generation != _generation:
+            self._bound, self._generation = structlog.get_logger().bind(), _generation
+        return getattr(self._bound, name)
+
 
 def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Remove API keys from every text field of a log line, whoever wrote it."""
+    """Remove API keys from every text field of a log line, whoever wrote it (terminal lines)."""
     for name, value in event.items():
         if isinstance(value, str) and "key=" in value.lower():
             event[name] = _KEY.sub(rf"\1{REDACTED}", value)
     return event
+
+
+def redact_line(line: bytes) -> bytes:
+    """The same rule on a rendered JSON line: nested values included. JSON escapes a quote or a
+    backslash with a backslash, where the rule stops as it does at the character itself."""
+    if b"key=" not in line.lower():
+        return line
+    return _KEY_BYTES.sub(rb"\1" + REDACTED.encode(), line)
 
 
 def configure(*, level: int = logging.INFO, to_stderr: bool = False) -> None:
@@ -34,40 +75,26 @@ def configure(*, level: int = logging.INFO, to_stderr: bool = False) -> None:
     The stream is looked up at each write, so a replaced sys.stdout is followed. The standard
     library's loggers (aiohttp's, asyncio's) go through the same processors: every line is one
     JSON object, redacted the same way."""
+    global _generation, _level
     name = "stderr" if to_stderr else "stdout"
     console = getattr(sys, name).isatty()
-
-    def factory(*_: Any) -> Any:
-        stream = getattr(sys, name)
-        return structlog.PrintLogger(stream) if console else structlog.BytesLogger(stream.buffer)
-
+    stream = _Stream(name)
     shared: list[Any] = [
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.TimeStamper(fmt="iso", utc=True) if console else _timestamp,
     ]
     if worker := os.environ.get(WORKER_ENV):
         shared.append(_tagged(int(worker) if worker.isdigit() else worker))
-    renderer: Any = (
-        structlog.dev.ConsoleRenderer()
+    tail: list[Any] = (
+        [structlog.processors.format_exc_info, redact, structlog.dev.ConsoleRenderer()]
         if console
-        else structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        else [structlog.processors.format_exc_info, _render_json]
     )
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            *shared,
-            structlog.processors.format_exc_info,
-            redact,
-            renderer,
-        ],
+        processors=[structlog.contextvars.merge_contextvars, *shared, *tail],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=factory,
-        cache_logger_on_first_use=False,  # a reconfigure (CLI → service) takes effect
-    )
-    text_renderer: Any = (
-        structlog.dev.ConsoleRenderer()
-        if console
-        else structlog.processors.JSONRenderer(serializer=lambda v, **_: orjson.dumps(v).decode())
+        logger_factory=lambda *_: stream,
+        cache_logger_on_first_use=False,  # Logger caches, and follows a reconfigure
     )
     handler = _CurrentStream(name)
     handler.setFormatter(
@@ -75,15 +102,29 @@ def configure(*, level: int = logging.INFO, to_stderr: bool = False) -> None:
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                redact,
-                text_renderer,
+                *(tail if console else [*tail[:-1], _render_json_text]),
             ],
         )
     )
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(level)
+    _generation += 1
+    _level = level
+    _set_stdlib_level(level)
+
+
+def set_level(level: int) -> int:
+    """Log from `level` on, keeping the rest of the configuration; the level it replaces."""
+    global _generation, _level
+    previous, _level = _level, level
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
+    _generation += 1
+    _set_stdlib_level(level)
+    return previous
+
+
+def _set_stdlib_level(level: int) -> None:
+    logging.getLogger().setLevel(level)
     for library, quieter in _QUIETER.items():
         logging.getLogger(library).setLevel(max(level, quieter))
 
@@ -94,12 +135,46 @@ def configure(*, level: int = logging.INFO, to_stderr: bool = False) -> None:
 _QUIETER = {"asyncpg.pool": logging.ERROR, "apscheduler": logging.WARNING}
 
 
+def _timestamp(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event["timestamp"] = datetime.datetime.now(datetime.UTC)  # orjson writes ISO 8601, `Z`
+    return event
+
+
+def _render_json(_: Any, __: str, event: MutableMapping[str, Any]) -> bytes:
+    return redact_line(orjson.dumps(event, default=repr, option=orjson.OPT_UTC_Z))
+
+
+def _render_json_text(logger: Any, method: str, event: MutableMapping[str, Any]) -> str:
+    return _render_json(logger, method, event).decode()  # a logging.Formatter returns text
+
+
 def _tagged(worker: int | str) -> Any:
     def add(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         event["worker"] = worker
         return event
 
     return add
+
+
+class _Stream:
+    """What structlog writes each rendered line to: sys.stdout or sys.stderr as it is at the
+    write (tests and the CLI replace them). JSON lines are bytes, terminal lines text; one
+    write each (a buffered stream's write is atomic between threads), then a flush so that a
+    line is out when it is logged."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def msg(self, line: bytes | str) -> None:
+        stream = getattr(sys, self._name)
+        if isinstance(line, bytes):
+            stream = stream.buffer
+            stream.write(line + b"\n")
+        else:
+            stream.write(line + "\n")
+        stream.flush()
+
+    debug = info = warning = error = critical = exception = fatal = failure = err = msg
 
 
 class _CurrentStream(logging.StreamHandler):  # type: ignore[type-arg]

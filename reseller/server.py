@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import structlog
 from aiohttp import web
 
-from reseller import config, config_check, db, dbserver, errors, migrations, systemd
+from reseller import config, config_check, db, dbserver, errors, logs, migrations, systemd
 from reseller.api import health, listener
 from reseller.api import metrics as api_metrics
 from reseller.api.app import create_app
@@ -28,7 +27,7 @@ from reseller.jobs.dispatch import Dispatcher
 from reseller.jobs.scheduler import Jobs
 from reseller.upstream import Upstreams
 
-log = structlog.get_logger()
+log = logs.get_logger()
 POOL_CLOSE_SECONDS = 5.0
 
 

@@ -17,13 +17,11 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-import structlog
-
 from reseller import child, logs
 from reseller.dbserver import Supervisor
 from reseller.embedded_pg import EmbeddedPostgresError
 
-log = structlog.get_logger()
+log = logs.get_logger()
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 

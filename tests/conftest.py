@@ -200,12 +200,11 @@ def info_logs() -> Iterator[None]:
     `pytestmark = pytest.mark.usefixtures("info_logs")`."""
     import logging
 
-    import structlog
+    from reseller import logs
 
-    wrapper = structlog.get_config()["wrapper_class"]
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    previous = logs.set_level(logging.INFO)
     yield
-    structlog.configure(wrapper_class=wrapper)
+    logs.set_level(previous)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -14,9 +14,8 @@ from datetime import timedelta
 
 import aiohttp
 import orjson
-import structlog
 
-from reseller import db, metrics
+from reseller import db, logs, metrics
 from reseller.alerts import conditions, dedup, destinations
 from reseller.alerts.dedup import Told
 from reseller.alerts.destinations import Destination
@@ -24,7 +23,7 @@ from reseller.config import Config
 from reseller.config.alerts import AlertsConfig
 from reseller.db import Q
 
-log = structlog.get_logger()
+log = logs.get_logger()
 
 
 class Notifier:

@@ -6,10 +6,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import structlog
 from aiohttp import web
 
-from reseller import db
+from reseller import db, logs
 from reseller.api import health, metrics, middleware, openapi, params, v2
 from reseller.api.appkeys import (
     ADDS,
@@ -30,7 +29,7 @@ from reseller.catalog import LiveCatalog
 from reseller.config import Config, LiveConfig
 from reseller.orders.batching import GroupCommit
 
-log = structlog.get_logger()
+log = logs.get_logger()
 CATALOG_POLL_SECONDS = 2.0
 
 

@@ -35,3 +35,5 @@ REDIS_BUCKETS = web.AppKey("redis_buckets", RedisBuckets)  # with api.rate_limit
 DISPATCHER = web.AppKey("dispatcher", OrderDispatcher)
 KEY_CACHE = web.AppKey("key_cache", KeyCache)
 ADDS = web.AppKey("adds", GroupCommit)  # one customer's concurrent adds, committed together
+# The action a request asked for, as it named it: the request metric's label.
+ACTION = web.RequestKey("action", str)

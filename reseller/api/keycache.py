@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import time
 
-import structlog
-
-from reseller import api_keys, customers, db
+from reseller import api_keys, customers, db, logs
 from reseller.db import Q
 
-log = structlog.get_logger()
+log = logs.get_logger()
 TTL_SECONDS = 30.0
 MAX_ENTRIES = 100_000
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import secrets
+import random
 import time
 from collections.abc import Awaitable, Callable
 
@@ -17,10 +17,11 @@ import structlog
 from aiohttp import web
 from prometheus_client import Counter, Histogram
 
-from reseller import db, errors, metrics
+from reseller import db, errors, logs, metrics
 from reseller.api import openapi, params
+from reseller.api.appkeys import ACTION
 
-log = structlog.get_logger()
+log = logs.get_logger()
 _ACTIONS = frozenset({*openapi.ACTIONS, "none"})  # the metric's action labels
 # The metric's outcome labels, besides "error".
 _OUTCOMES = frozenset({"ok", "disconnected", "too_slow"})
@@ -38,7 +39,8 @@ def error_response(error: errors.ApiError) -> web.Response:
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=secrets.token_hex(6))
+    # A correlation id, not a secret: no system call for it (secrets.token_hex costs 0.8 µs).
+    structlog.contextvars.bind_contextvars(request_id=f"{random.getrandbits(48):012x}")
     detail = None  # what precisely was wrong: the client sees only the standard string
     try:
         response = await handler(request)
@@ -89,7 +91,7 @@ def _record(
         **({"detail": detail} if detail else {}),
     )
     if request.path.startswith("/api/v2"):
-        action = structlog.contextvars.get_contextvars().get("action") or "none"
+        action = request.get(ACTION) or "none"
         action = action if action in _ACTIONS else "other"  # bounded label values
         _requests(action, outcome if outcome in _OUTCOMES else "error").inc()
         _seconds(action).observe(elapsed)

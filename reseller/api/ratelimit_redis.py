@@ -18,14 +18,13 @@ import time
 from collections.abc import Callable, Hashable
 
 import redis.asyncio
-import structlog
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from reseller import errors
+from reseller import errors, logs
 from reseller.api.ratelimit import RateLimiter
 
-log = structlog.get_logger()
+log = logs.get_logger()
 PREFIX = "reseller:rate"
 RETRY_SECONDS = 5.0
 # A healthy Redis on the network answers a check in about a millisecond; past these it counts

@@ -16,9 +16,10 @@ import orjson
 import structlog
 from aiohttp import web
 
-from reseller import currencies, customers, errors, money, service_types
+from reseller import currencies, customers, errors, logs, money, service_types
 from reseller.api import params as api_params
 from reseller.api.appkeys import (
+    ACTION,
     ADDS,
     AUTH_LIMITER,
     CATALOG,
@@ -40,7 +41,7 @@ from reseller.orders.batching import GroupCommit
 from reseller.states import DispatchState
 
 Params = dict[str, str]
-log = structlog.get_logger()
+log = logs.get_logger()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ async def endpoint(request: web.Request) -> web.Response:
     if not await request.app[RATE_LIMITER].allow(customer.id, customer.rate_limit_per_minute):
         raise errors.TooManyRequests()
     action = params.get("action") or _legacy_action(params)
+    request[ACTION] = action
     structlog.contextvars.bind_contextvars(action=action)
     handler = _ACTIONS.get(action)
     if handler is None:

@@ -16,9 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import structlog
-
-from reseller import audit, db, errors, locks, money
+from reseller import audit, db, errors, locks, logs, money
 from reseller.catalog import build as catalog_build
 from reseller.catalog.build import Built, UpstreamKey
 from reseller.catalog.model import Offer
@@ -26,7 +24,7 @@ from reseller.config import Config
 from reseller.db import Q
 from reseller.upstream import ProviderClient, Upstreams, UpstreamService
 
-log = structlog.get_logger()
+log = logs.get_logger()
 
 NOT_IN_CONFIG = "not in config"
 # Off sale by the operator's choice (dropped from the config or the imports), or before the

@@ -9,16 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-import structlog
-
-from reseller import db, errors, metrics
+from reseller import db, errors, logs, metrics
 from reseller.catalog import pricing
 from reseller.catalog import sync as catalog_sync
 from reseller.config import Config, ProviderConfig
 from reseller.db import Q
 from reseller.upstream import ProviderClient
 
-log = structlog.get_logger()
+log = logs.get_logger()
 _CURRENCY_CHARS = 16  # a currency a panel names is a short code; more is a broken answer
 _ERROR_CHARS = 200  # of why a check failed, kept: an alert quotes it
 

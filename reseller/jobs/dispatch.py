@@ -25,9 +25,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-import structlog
-
-from reseller import db, errors, service_types
+from reseller import db, errors, logs, service_types
 from reseller.config import DispatchConfig, LiveConfig
 from reseller.db import Q
 from reseller.jobs import requests, runs
@@ -36,7 +34,7 @@ from reseller.routing import assign
 from reseller.states import DispatchState
 from reseller.upstream import Upstreams
 
-log = structlog.get_logger()
+log = logs.get_logger()
 # The dispatch state the order reached, or: back in the queue, or not this task's to send.
 Outcome = Literal[
     DispatchState.PLACED,

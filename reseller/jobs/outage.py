@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-import structlog
+from reseller import db, logs
 
-from reseller import db
-
-log = structlog.get_logger()
+log = logs.get_logger()
 PROBE_SECONDS = 1.0
 
 

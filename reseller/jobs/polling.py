@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-import structlog
-
-from reseller import db, errors
+from reseller import db, errors, logs
 from reseller.config import SyncConfig
 from reseller.db import Q
 from reseller.orders import lifecycle, provider_check, strict
@@ -22,7 +20,7 @@ from reseller.states import OrderStatus
 from reseller.upstream import ProviderClient
 from reseller.upstream.parse import StatusAnswer
 
-log = structlog.get_logger()
+log = logs.get_logger()
 BATCH = 100  # the most IDs API v2 takes in one `status` or `refill_status` call
 FINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED})
 

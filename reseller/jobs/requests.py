@@ -18,16 +18,14 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable
 
-import structlog
-
-from reseller import db, errors
+from reseller import db, errors, logs
 from reseller.config import LiveConfig
 from reseller.db import Q
 from reseller.orders import lifecycle
 from reseller.states import DispatchState
 from reseller.upstream import Upstreams
 
-log = structlog.get_logger()
+log = logs.get_logger()
 BATCH = 100
 MAX_DELAY = 3600.0  # the longest backoff: a retried order or request is looked at hourly at least
 

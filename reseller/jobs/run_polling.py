@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-import structlog
-
-from reseller import db, errors
+from reseller import db, errors, logs
 from reseller.config import SyncConfig
 from reseller.db import Q
 from reseller.jobs.polling import BATCH, FINAL
@@ -18,7 +16,7 @@ from reseller.states import OrderStatus
 from reseller.upstream import ProviderClient
 from reseller.upstream.parse import StatusAnswer
 
-log = structlog.get_logger()
+log = logs.get_logger()
 
 
 async def poll_runs(pool: db.Database, client: ProviderClient, sync: SyncConfig) -> Counter[str]:

@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection
 
-import structlog
-
-from reseller import db, errors, service_types
+from reseller import db, errors, logs, service_types
 from reseller.config import DispatchConfig
 from reseller.db import Q
 from reseller.jobs import dispatch, requests
@@ -22,7 +20,7 @@ from reseller.orders import drip
 from reseller.states import DispatchState
 from reseller.upstream import Upstreams
 
-log = structlog.get_logger()
+log = logs.get_logger()
 
 
 async def send_due(

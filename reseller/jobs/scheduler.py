@@ -17,10 +17,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from reseller import customers, db, errors, locks, metrics
+from reseller import customers, db, errors, locks, logs, metrics
 from reseller.alerts.notifier import Notifier
 from reseller.catalog import sync as catalog_sync
 from reseller.config import LiveConfig
@@ -29,7 +28,7 @@ from reseller.jobs import balances, polling, run_polling
 from reseller.routing import plan as routing_plan
 from reseller.upstream import ProviderClient, Upstreams
 
-log = structlog.get_logger()
+log = logs.get_logger()
 
 
 class Jobs:

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import structlog
-
-from reseller import audit, db, errors, money
+from reseller import audit, db, errors, logs, money
 from reseller.db import Q
 from reseller.orders import refunds
 from reseller.states import OrderStatus
 
-log = structlog.get_logger()
+log = logs.get_logger()
 
 # --- on the way upstream ---
 

@@ -25,15 +25,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import structlog
-
-from reseller import audit, db, errors
+from reseller import audit, db, errors, logs
 from reseller.db import Q
 from reseller.orders import provider_check, refunds
 from reseller.states import DispatchState, OrderStatus
 from reseller.upstream.parse import StatusAnswer
 
-log = structlog.get_logger()
+log = logs.get_logger()
 IN_FULL = Decimal("Infinity")
 CANCELED = OrderStatus.CANCELED
 

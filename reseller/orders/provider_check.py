@@ -16,13 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-import structlog
-
-from reseller import db, errors, service_types
+from reseller import db, errors, logs, service_types
 from reseller.db import Q
 from reseller.states import OrderStatus
 
-log = structlog.get_logger()
+log = logs.get_logger()
 UNREFUNDED = "unrefunded"
 OVERCHARGED = "overcharged"
 

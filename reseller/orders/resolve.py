@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import structlog
-
-from reseller import audit, db, errors
+from reseller import audit, db, errors, logs
 from reseller.audit import Actor
 from reseller.db import Q
 from reseller.orders import drip, lifecycle, upstream_match
 from reseller.states import DispatchState, OrderStatus
 from reseller.upstream import Upstreams, parse
 
-log = structlog.get_logger()
+log = logs.get_logger()
 # What a frozen order may be settled on, as the operator read it at the provider.
 SETTLE_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED)
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-import structlog
-
-from reseller import db
+from reseller import db, logs
 from reseller.catalog import sync as catalog_sync
 from reseller.config import Config
 from reseller.db import Q
 from reseller.routing import choose, quality
 
-log = structlog.get_logger()
+log = logs.get_logger()
 
 
 async def run(pool: db.Database, config: Config) -> Counter[str]:

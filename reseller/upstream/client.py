@@ -20,14 +20,13 @@ from typing import Any, TypeVar
 
 import aiohttp
 import orjson
-import structlog
 
-from reseller import errors, metrics, spellings
+from reseller import errors, logs, metrics, spellings
 from reseller.config import ProviderConfig
 from reseller.upstream import parse
 from reseller.upstream.pacing import Pacer
 
-log = structlog.get_logger()
+log = logs.get_logger()
 T = TypeVar("T")
 
 MAX_ANSWER = 32 * 1024 * 1024  # a big panel's `services` answer is a few MB
