@@ -68,7 +68,8 @@ def http(url: str, bodies: Path, settings: Settings, *, check_bodies: bool) -> M
         return Measured.from_json(_procs.run(argv, cpu=_procs.LOAD_CPU, timeout=timeout))
     script = bodies.with_suffix(".lua")
     script.write_text(_wrk_script(bodies, check_bodies=check_bodies))
-    _wrk(url, script, settings.connections, settings.warmup, timeout)
+    if settings.warmup:
+        _wrk(url, script, settings.connections, settings.warmup, timeout)
     return _wrk(url, script, settings.connections, settings.duration, timeout)
 
 

@@ -72,6 +72,7 @@ class Server:
         log: Path,
         *,
         cpu: int | None = SERVER_CPU,
+        cwd: Path = ROOT,
     ) -> None:
         self._log = log
         with log.open("wb") as out:
@@ -79,7 +80,7 @@ class Server:
             # does: rendering it stays in the figures, storing it does not.
             self._proc = subprocess.Popen(
                 argv,
-                cwd=ROOT,
+                cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=out,
