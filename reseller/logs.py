@@ -13,7 +13,9 @@ import logging
 import os
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -30,6 +32,21 @@ WORKER_ENV = "RESELLER_WORKER"
 
 _generation = 0  # bumped by every (re)configuration: bound loggers are rebuilt after it
 _level = logging.INFO
+# The fields every line logged for the current request carries (its id, customer, action): one
+# variable holding a mapping that is replaced, never changed, so a task started meanwhile keeps
+# what it was started with. (structlog's contextvars keep one variable per field and scan the
+# whole context for them at every line.)
+_context: ContextVar[Mapping[str, Any]] = ContextVar("log_context", default=MappingProxyType({}))
+
+
+def new_context(**fields: Any) -> None:
+    """From here on in this task, lines carry `fields` and nothing bound before."""
+    _context.set(fields)
+
+
+def bind(**fields: Any) -> None:
+    """From here on in this task, lines also carry `fields`."""
+    _context.set({**_context.get(), **fields})
 
 
 def get_logger() -> Logger:
@@ -91,7 +108,7 @@ def configure(*, level: int = logging.INFO, to_stderr: bool = False) -> None:
         else [structlog.processors.format_exc_info, _render_json]
     )
     structlog.configure(
-        processors=[structlog.contextvars.merge_contextvars, *shared, *tail],
+        processors=[_add_context, *shared, *tail],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=lambda *_: stream,
         cache_logger_on_first_use=False,  # Logger caches, and follows a reconfigure
@@ -133,6 +150,12 @@ def _set_stdlib_level(level: int) -> None:
 # floor while the database is away (jobs.outage reports an outage once); APScheduler logs two
 # info lines per job run (the scheduler logs its own `job_run`).
 _QUIETER = {"asyncpg.pool": logging.ERROR, "apscheduler": logging.WARNING}
+
+
+def _add_context(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for name, value in _context.get().items():
+        event.setdefault(name, value)  # a field given to the line itself wins
+    return event
 
 
 def _timestamp(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-import structlog
 from aiohttp import web
 
 from reseller import currencies, customers, errors, logs, money, service_types
@@ -85,14 +84,14 @@ async def endpoint(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     key = params.get("key")
     customer = await _authenticate(request, key)
-    structlog.contextvars.bind_contextvars(customer=customer.id)
+    logs.bind(customer=customer.id)
     if customer.suspended:
         raise errors.AccountSuspended()
     if not await request.app[RATE_LIMITER].allow(customer.id, customer.rate_limit_per_minute):
         raise errors.TooManyRequests()
     action = params.get("action") or _legacy_action(params)
     request[ACTION] = action
-    structlog.contextvars.bind_contextvars(action=action)
+    logs.bind(action=action)
     handler = _ACTIONS.get(action)
     if handler is None:
         raise errors.InvalidAction()

@@ -3,6 +3,7 @@ before a reconfiguration follow it (they are bound once per configuration, not p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,6 @@ from decimal import Decimal
 
 import orjson
 import pytest
-import structlog
 
 from reseller import logs
 
@@ -28,11 +28,11 @@ def streams(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixtur
 
 def test_a_service_line_is_one_json_object_with_level_time_and_context(streams) -> None:
     logs.configure()
-    structlog.contextvars.bind_contextvars(request_id="r1")
+    logs.new_context(request_id="r1")
     try:
         logs.get_logger().info("request", status=200, charge=Decimal("1.50"))
     finally:
-        structlog.contextvars.clear_contextvars()
+        logs.new_context()
     [line] = lines(streams.readouterr().out)
     stamp = line.pop("timestamp")
     assert line == {
@@ -75,3 +75,32 @@ def test_a_standard_library_line_is_json_and_redacted(streams) -> None:
     [line] = lines(streams.readouterr().out)
     assert line["logger"] == "aiohttp.server"
     assert line["event"] == "bad request line GET /?key=[redacted]"
+
+
+def test_each_task_logs_its_own_context_and_a_new_context_forgets_the_last(streams) -> None:
+    logs.configure()
+    log = logs.get_logger()
+
+    async def connection(first: int) -> None:  # two requests in turn, as on a keep-alive one
+        for request_id in (first, first + 1):
+            logs.new_context(request_id=request_id)
+            await asyncio.sleep(0)  # the other connection's request runs meanwhile
+            if request_id == first:
+                logs.bind(customer=first)
+            await asyncio.sleep(0)
+            log.info("request")
+
+    async def both() -> None:
+        await asyncio.gather(connection(10), connection(20))
+
+    asyncio.run(both())
+    seen = [
+        {k: v for k, v in line.items() if k in ("request_id", "customer")}
+        for line in lines(streams.readouterr().out)
+    ]
+    assert sorted(seen, key=lambda line: line["request_id"]) == [
+        {"request_id": 10, "customer": 10},
+        {"request_id": 11},
+        {"request_id": 20, "customer": 20},
+        {"request_id": 21},
+    ]
