@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`{args.workload}`: {sizes.services:,} services, {sizes.customers:,} customers,"
         f" {sizes.orders:,} orders"
     )
-    print("| step | req/s (median) | × full app (median, quartiles) | µs per request |")
+    print("| step | req/s (median) | × full app (median, quartiles) | 1 s ÷ rate, µs |")
     print("|---|---|---|---|")
     for name, runs in zip(names, rates, strict=False):  # no bare handler but for `services`
         ratios = [run / full for run, full in zip(runs, rates[0], strict=True)]
