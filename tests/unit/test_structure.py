@@ -55,3 +55,17 @@ def test_the_domain_opens_transactions_only_through_the_database() -> None:
         if re.search(r"pool\.acquire\(", path.read_text())
     ]
     assert raw == []
+
+
+def test_modules_log_through_loggers_bound_once_per_configuration() -> None:
+    """structlog's own proxies rebind at every call (5 µs a line), and its contextvars scan the
+    whole context at every line: modules use logs.get_logger() and logs.bind()."""
+    logs_module = PACKAGE / "logs.py"
+    outside = [
+        f"{path.relative_to(PACKAGE)}: {use}"
+        for path in PACKAGE.rglob("*.py")
+        if path != logs_module
+        for use in re.findall(r"structlog\.(?:get_logger|contextvars)\b", path.read_text())
+    ]
+    assert "structlog.get_logger" in logs_module.read_text()
+    assert outside == []
