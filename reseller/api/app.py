@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from reseller import db, logs
+from reseller import db, heap, logs
 from reseller.api import health, metrics, middleware, openapi, params, v2
 from reseller.api.appkeys import (
     ADDS,
@@ -59,6 +59,7 @@ def create_app(
     app[ADDS] = GroupCommit(pool)
     app.cleanup_ctx.append(_catalog)
     app.cleanup_ctx.append(_key_cache)
+    app.cleanup_ctx.append(_frozen_heap)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     if serve_metrics:
@@ -118,6 +119,15 @@ async def _key_cache(app: web.Application) -> AsyncIterator[None]:
     await app[KEY_CACHE].start()
     yield
     await app[KEY_CACHE].stop()
+
+
+async def _frozen_heap(app: web.Application) -> AsyncIterator[None]:
+    """The catalog's views out of the collector's full passes (see heap.py: the API's p99)."""
+    task = asyncio.create_task(heap.keep_frozen())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _follow_catalog(app: web.Application) -> None:
