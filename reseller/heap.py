@@ -6,10 +6,11 @@ of 1 000 services make 100 000 of them. Under load, a full pass ran every few se
 the event loop for 40–90 ms each time, and every request in flight waited through it: it was
 the API's p99. Frozen objects (`gc.freeze`, the permanent generation) are not walked.
 
-So every `freeze_seconds` whatever is alive is frozen. That is a move of lists, with no pause.
-Every `collect_seconds` the heap is thawed and collected once. This frees any cycle that was
-already garbage when it was frozen (refcounting frees the rest as usual). The result is one
-full pass an hour instead of one every few seconds.
+So every `freeze_seconds` the young generations are collected (a millisecond or two, to drop
+the requests' fresh garbage) and whatever is alive is frozen. Freezing is a move of lists, with
+no pause. Every `collect_seconds` the heap is thawed and collected once. This frees any cycle
+that was already garbage when it was frozen (refcounting frees the rest as usual). The result
+is one full pass an hour instead of one every few seconds.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ async def keep_frozen(
                 gc.unfreeze()
                 gc.collect()
                 collected = clock()
+            gc.collect(1)
             gc.freeze()
     finally:
         gc.unfreeze()
