@@ -12,18 +12,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from bench import _load
+from bench import _load, _procs
 from reseller import api_keys, catalog, customers, db, errors, service_types
 from reseller.api import params as api_params
 from reseller.db import Q
 from reseller.orders import batching, place
+
+
+@contextmanager
+def bare_handler(answers: dict[str, bytes], folder: Path, name: str) -> Iterator[str]:
+    """`serve_bare` in its own process on the server core, answering each key its bytes in
+    `answers`; its API URL."""
+    answers_file = folder / f"{name}.json"
+    answers_file.write_text(json.dumps({key: body.decode() for key, body in answers.items()}))
+    port = _procs.free_port()
+    argv = _procs.python_argv("serve-bare", str(answers_file), f"--port={port}")
+    with _procs.Server(argv, f"http://127.0.0.1:{port}/healthz", folder / f"{name}.bare.log"):
+        yield f"http://127.0.0.1:{port}/api/v2"
 
 
 def serve_bare(port: int, answers: Path) -> None:

@@ -8,10 +8,12 @@ import json
 import shutil
 import subprocess
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import parse_qsl
 
 import aiohttp
 
@@ -56,6 +58,21 @@ def generator() -> str:
         return "aiohttp client (wrk not installed)"
     banner = subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False)
     return " ".join(banner.stdout.split()[:2]) or "wrk"
+
+
+def ask(url: str, body: str) -> bytes:
+    """One request by hand; an error answer fails the bench."""
+    request = urllib.request.Request(url, data=body.encode(), headers={"Content-Type": FORM})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer: bytes = response.read()
+    if answer.startswith(b'{"error":'):
+        raise RuntimeError(f"{body[:80]}… answered {answer[:200]!r}")
+    return answer
+
+
+def key_of(body: str) -> str:
+    """The API key a form body sends."""
+    return dict(parse_qsl(body))["key"]
 
 
 def http(url: str, bodies: Path, settings: Settings, *, check_bodies: bool) -> Measured:

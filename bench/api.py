@@ -20,12 +20,10 @@ import os
 import statistics
 import sys
 import tempfile
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -204,7 +202,7 @@ def _services(
     )
     listed_name = f"services, {sizes.services:,} services"
     grouped_name = f"services, {_seed.PRICE_GROUPS} groups × {sizes.customers:,} customers"
-    every_key = {_key_of(line): listed for line in bodies["services"].read_text().splitlines()}
+    every_key = {_load.key_of(line): listed for line in bodies["services"].read_text().splitlines()}
     return [
         _against_bare(listed_name, url, bodies["services"], every_key, settings, rounds, folder),
         _against_bare(
@@ -226,16 +224,12 @@ def _grouped_answers(url: str, bodies: Path, listed: bytes) -> dict[str, bytes]:
     list."""
     answers = {}
     for line in bodies.read_text().splitlines():
-        answer = _ask(url, line)
+        answer = _load.ask(url, line)
         if answer == listed or not json.loads(answer):
             why = "the price list's answer" if answer == listed else "no services"
             raise RuntimeError(f"{line[:80]}… (a customer in a price group) got {why}")
-        answers[_key_of(line)] = answer
+        answers[_load.key_of(line)] = answer
     return answers
-
-
-def _key_of(body: str) -> str:
-    return dict(parse_qsl(body))["key"]
 
 
 def _against_bare(
@@ -251,13 +245,7 @@ def _against_bare(
 ) -> Row:
     """The app's `services`, rotating over `bodies`, against a bare handler answering each
     key what the app answered it (`answers`), the same way."""
-    catalog = folder / f"{bodies.stem}.json"
-    catalog.write_text(json.dumps({key: answer.decode() for key, answer in answers.items()}))
-    port = _procs.free_port()
-    bare_argv = _procs.python_argv("serve-bare", str(catalog), f"--port={port}")
-    bare_url = f"http://127.0.0.1:{port}/api/v2"
-    log = folder / f"{bodies.stem}.bare.log"
-    with _procs.Server(bare_argv, f"http://127.0.0.1:{port}/healthz", log):
+    with _limits.bare_handler(answers, folder, bodies.stem) as bare_url:
         # Answers of 100-200 KB: having wrk copy each into Lua to check it would load the load
         # core; the preflight checked them, and any non-2xx answer still counts as failed.
         turns = _alternate(
@@ -292,17 +280,7 @@ def _preflight(url: str, bodies: Path, count: int = 3) -> bytes:
     error answers at full speed; returns the last answer."""
     answer = b""
     for line in bodies.read_text().splitlines()[:count]:
-        answer = _ask(url, line)
-    return answer
-
-
-def _ask(url: str, body: str) -> bytes:
-    """One request by hand; an error answer fails the bench."""
-    request = urllib.request.Request(url, data=body.encode(), headers={"Content-Type": _load.FORM})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        answer: bytes = response.read()
-    if answer.startswith(b'{"error":'):
-        raise RuntimeError(f"{body[:80]}… answered {answer[:200]!r}")
+        answer = _load.ask(url, line)
     return answer
 
 

@@ -15,18 +15,15 @@ ratios. The cuts are for measuring only; the product keeps every one of these fe
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
 import tempfile
-import urllib.parse
-import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import _load, _procs, _seed
+from bench import _limits, _load, _procs, _seed
 
 WORKLOADS = ("services", "status", "add_spread", "add_hot")
 
@@ -136,13 +133,8 @@ def _measure(
             servers.enter_context(_procs.Server(argv, health, folder / f"{n}.log", cwd=tree))
             urls.append(f"http://127.0.0.1:{port}/api/v2")
         if not check:
-            answers = folder / "answers.json"
-            answers.write_text(json.dumps(_answers(urls[0], bodies)))
-            port = _procs.free_port()
-            argv = _procs.python_argv("serve-bare", str(answers), f"--port={port}")
-            health = f"http://127.0.0.1:{port}/healthz"
-            servers.enter_context(_procs.Server(argv, health, folder / "bare.log"))
-            urls.append(f"http://127.0.0.1:{port}/api/v2")
+            answers = _answers(urls[0], bodies)
+            urls.append(servers.enter_context(_limits.bare_handler(answers, folder, "answers")))
         warm = _load.Settings(args.connections, warmup=0, duration=2)
         for url in urls:  # caches filled, connections open
             _load.http(url, bodies, warm, check_bodies=check)
@@ -159,15 +151,13 @@ def _measure(
     return rates
 
 
-def _answers(url: str, bodies: Path) -> dict[str, str]:
+def _answers(url: str, bodies: Path) -> dict[str, bytes]:
     """What the full app answers each key: the bare handler answers the same bytes."""
-    answers = {}
+    answers: dict[str, bytes] = {}
     for line in bodies.read_text().splitlines():
-        key = dict(urllib.parse.parse_qsl(line))["key"]
+        key = _load.key_of(line)
         if key not in answers:
-            request = urllib.request.Request(url, data=line.encode())
-            with urllib.request.urlopen(request, timeout=10) as response:
-                answers[key] = response.read().decode()
+            answers[key] = _load.ask(url, line)
     return answers
 
 
