@@ -92,24 +92,19 @@ def configure(*, level: int = logging.INFO, to_stderr: bool = False) -> None:
     The stream is looked up at each write, so a replaced sys.stdout is followed. The standard
     library's loggers (aiohttp's, asyncio's) go through the same processors: every line is one
     JSON object, redacted the same way."""
-    global _generation, _level
     name = "stderr" if to_stderr else "stdout"
-    console = getattr(sys, name).isatty()
     stream = _Stream(name)
-    shared: list[Any] = [
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True) if console else _timestamp,
-    ]
+    if getattr(sys, name).isatty():  # readable lines, redacted field by field
+        stamp: Any = structlog.processors.TimeStamper(fmt="iso", utc=True)
+        render: list[Any] = [redact, structlog.dev.ConsoleRenderer()]
+        render_text = render
+    else:  # JSON, redacted once rendered: bytes, or text for the standard library's handler
+        stamp, render, render_text = _timestamp, [_render_json], [_render_json_text]
+    shared: list[Any] = [structlog.processors.add_log_level, stamp]
     if worker := os.environ.get(WORKER_ENV):
         shared.append(_tagged(int(worker) if worker.isdigit() else worker))
-    tail: list[Any] = (
-        [structlog.processors.format_exc_info, redact, structlog.dev.ConsoleRenderer()]
-        if console
-        else [structlog.processors.format_exc_info, _render_json]
-    )
     structlog.configure(
-        processors=[_add_context, *shared, *tail],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
+        processors=[_add_context, *shared, structlog.processors.format_exc_info, *render],
         logger_factory=lambda *_: stream,
         cache_logger_on_first_use=False,  # Logger caches, and follows a reconfigure
     )
@@ -119,15 +114,13 @@ def configure(*, level: int = logging.INFO, to_stderr: bool = False) -> None:
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                *(tail if console else [*tail[:-1], _render_json_text]),
+                structlog.processors.format_exc_info,
+                *render_text,
             ],
         )
     )
-    root = logging.getLogger()
-    root.handlers = [handler]
-    _generation += 1
-    _level = level
-    _set_stdlib_level(level)
+    logging.getLogger().handlers = [handler]
+    set_level(level)
 
 
 def set_level(level: int) -> int:
@@ -136,14 +129,10 @@ def set_level(level: int) -> int:
     previous, _level = _level, level
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
     _generation += 1
-    _set_stdlib_level(level)
-    return previous
-
-
-def _set_stdlib_level(level: int) -> None:
     logging.getLogger().setLevel(level)
     for library, quieter in _QUIETER.items():
         logging.getLogger(library).setLevel(max(level, quieter))
+    return previous
 
 
 # Libraries that repeat themselves: asyncpg warns, with a traceback, at every retry of its pool
